@@ -1,0 +1,136 @@
+"""Start, check and stop the lab's own processes, by PID, never by name.
+
+Each process we start is recorded as (pid, start time from /proc/<pid>/stat), so a later
+`labkit down` signals exactly that process and never a stranger that reused the PID (the
+lesson of Mininet's `mn -c`, which kills by name). Readiness is a pipe: the child writes
+"ready" on the fd it was given once it serves, so starting waits on a condition, not a
+sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+
+
+class StartError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    pid: int
+    start_ticks: int  # field 22 of /proc/<pid>/stat: tells a PID's incarnations apart
+    argv: list[str]
+    log: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ProcessRecord:
+        return cls(d["name"], d["pid"], d["start_ticks"], d["argv"], d.get("log", ""))
+
+
+def start_ticks(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ")".
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def is_alive(record: ProcessRecord) -> bool:
+    """Same incarnation and not a zombie (an exited child nobody has reaped yet)."""
+    if start_ticks(record.pid) != record.start_ticks:
+        return False
+    try:
+        with open(f"/proc/{record.pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def spawn(name: str, argv: list[str], log_path: str, ready_timeout_s: float = 30.0,
+          env: dict | None = None) -> ProcessRecord:
+    """Start `argv` (which gets `--ready-fd N`) in its own session; wait for its "ready"."""
+    read_fd, write_fd = os.pipe()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [*argv, "--ready-fd", str(write_fd)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,), start_new_session=True, env=env,
+        )
+    os.close(write_fd)
+    record = ProcessRecord(name, proc.pid, start_ticks(proc.pid) or 0, argv, log_path)
+    try:
+        _wait_ready(read_fd, proc, name, log_path, ready_timeout_s)
+    except StartError:
+        stop(record)
+        raise
+    finally:
+        os.close(read_fd)
+    return record
+
+
+def _wait_ready(fd: int, proc: subprocess.Popen, name: str, log_path: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StartError(f"{name} did not become ready within {timeout_s:.0f} s; see {log_path}:\n"
+                             + tail(log_path))
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            data = os.read(fd, 64)
+            if data.startswith(b"ready"):
+                return
+            # EOF without "ready": the process exited or closed the pipe.
+            proc.wait(timeout=5)
+            raise StartError(f"{name} exited with code {proc.returncode} before it was ready; "
+                             f"see {log_path}:\n" + tail(log_path))
+
+
+def tail(path: str, lines: int = 15) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def stop(record: ProcessRecord, timeout_s: float = 5.0) -> bool:
+    """SIGTERM, wait for exit (pidfd), then SIGKILL. False if it was already gone."""
+    if not is_alive(record):
+        return False
+    try:
+        pidfd = os.pidfd_open(record.pid)
+    except ProcessLookupError:
+        return False
+    try:
+        os.kill(record.pid, signal.SIGTERM)
+        if not select.select([pidfd], [], [], timeout_s)[0]:
+            os.kill(record.pid, signal.SIGKILL)
+            select.select([pidfd], [], [], timeout_s)
+        _reap(record.pid)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the process is our child (avoids a zombie in notebooks)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

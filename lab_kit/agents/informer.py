@@ -1,0 +1,70 @@
+"""A shared-informer in miniature: list, then watch from the list's resourceVersion, keep
+a local cache, and tell the owner something changed.
+
+Mirrors client-go's Reflector + Indexer: on a `410 Gone` (the watch window moved on) or a
+dropped connection it lists again; BOOKMARK events advance `seen_rv` without touching the
+cache, so an agent can say "I have applied everything up to version N" even when none of
+N's changes were its kinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from lab_kit.adapters.apiclient import AsyncApiClient
+from lab_kit.model import meta
+from lab_kit.model.errors import ApiError
+from lab_kit.model.kinds import Kind
+
+log = logging.getLogger("informer")
+
+
+class Informer:
+    def __init__(self, client: AsyncApiClient, kind: Kind, on_change: Callable[[], None],
+                 namespace: str | None = None, label_selector: str = "", field_selector: str = ""):
+        self.client, self.kind, self.on_change = client, kind, on_change
+        self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
+        self.cache: dict[tuple[str, str], dict] = {}
+        self.seen_rv = 0
+        self.synced = asyncio.Event()
+
+    def items(self) -> list[dict]:
+        return list(self.cache.values())
+
+    async def run(self) -> None:
+        backoff_s = 0.05
+        while True:
+            try:
+                await self._list()
+                await self._watch()
+                backoff_s = 0.05
+            except ApiError as e:
+                if e.code != 410:
+                    log.warning("%s watch: %s", self.kind.plural, e)
+            except Exception as e:  # connection dropped, server restarting: list again
+                log.warning("%s watch failed: %r; retrying in %.2fs", self.kind.plural, e, backoff_s)
+                await asyncio.sleep(backoff_s)  # back-off between reconnects, not a wait for state
+                backoff_s = min(backoff_s * 2, 2.0)
+
+    async def _list(self) -> None:
+        body = await self.client.list(self.kind, self.namespace, self.label_selector, self.field_selector)
+        self.cache = {(meta.namespace(o), meta.name(o)): o for o in body["items"]}
+        self.seen_rv = int(body["metadata"]["resourceVersion"])
+        self.synced.set()
+        self.on_change()
+
+    async def _watch(self) -> None:
+        async for event in self.client.watch(self.kind, self.namespace, self.seen_rv,
+                                             self.label_selector, self.field_selector):
+            obj, etype = event["object"], event["type"]
+            if etype == "ERROR":
+                raise ApiError.from_status(obj)
+            key = (meta.namespace(obj), meta.name(obj))
+            if etype == "DELETED":
+                self.cache.pop(key, None)
+            elif etype in ("ADDED", "MODIFIED"):
+                self.cache[key] = obj
+            self.seen_rv = max(self.seen_rv, meta.resource_version(obj))
+            self.on_change()

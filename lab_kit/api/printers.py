@@ -1,0 +1,240 @@
+"""Rows for `labkit get`, column for column as kubectl prints them.
+
+Mirrors `pkg/printers/internalversion/printers.go` (the server-side Table printers that
+`kubectl get` shows): the same headers, the same `READY 1/1`, `PORT(S) 8080/TCP`,
+`<none>` and `<pending>` placeholders, and kubectl's human-readable ages.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Callable
+
+from lab_kit.model import meta
+from lab_kit.model.selectors import selector_text
+
+Row = list[str]
+
+
+def parse_time(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    try:
+        return calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None
+
+
+def human_duration(seconds: float) -> str:
+    """k8s.io/apimachinery/pkg/util/duration.HumanDuration."""
+    s = int(seconds)
+    if s < 0:
+        return "<invalid>"
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if h < 24 * 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y"
+
+
+def age(obj: dict, now: float) -> str:
+    t = parse_time(meta.metadata(obj).get("creationTimestamp"))
+    return "<unknown>" if t is None else human_duration(now - t)
+
+
+# --- Pods ---------------------------------------------------------------------------------
+def pod_status_text(pod: dict) -> str:
+    """kubectl's STATUS column: the phase, or the reason a container is waiting/terminated."""
+    status = meta.status(pod)
+    reason = status.get("reason") or status.get("phase") or "Unknown"
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        if state.get("waiting", {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif state.get("terminated"):
+            t = state["terminated"]
+            reason = t.get("reason") or (f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode')}")
+        elif state.get("running") and reason != "Completed" and cs.get("ready"):
+            reason = "Running"
+    if meta.is_deleting(pod):
+        reason = "Terminating"
+    return reason
+
+
+def _pod_row(pod: dict, wide: bool) -> Row:
+    status = meta.status(pod)
+    containers = meta.spec(pod).get("containers") or []
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
+    row = [f"{ready}/{len(containers)}", pod_status_text(pod), str(restarts)]
+    if wide:
+        gates = meta.spec(pod).get("readinessGates") or []
+        row_wide = [status.get("podIP") or "<none>", meta.spec(pod).get("nodeName") or "<none>",
+                    status.get("nominatedNodeName") or "<none>",
+                    f"{len(gates)}/{len(gates)}" if gates else "<none>"]
+        return row, row_wide
+    return row, []
+
+
+# --- Services -----------------------------------------------------------------------------
+def service_ports_text(svc: dict) -> str:
+    parts = []
+    for p in meta.spec(svc).get("ports") or []:
+        text = f"{p.get('port')}"
+        if p.get("nodePort"):
+            text += f":{p['nodePort']}"
+        parts.append(f"{text}/{p.get('protocol', 'TCP')}")
+    return ",".join(parts) or "<none>"
+
+
+def service_external_ip(svc: dict) -> str:
+    spec = meta.spec(svc)
+    stype = spec.get("type", "ClusterIP")
+    ingress = [i.get("ip") or i.get("hostname") for i in (meta.status(svc).get("loadBalancer") or {}).get("ingress") or []]
+    external = list(spec.get("externalIPs") or [])
+    if stype == "ExternalName":
+        return spec.get("externalName", "")
+    if stype == "LoadBalancer":
+        joined = ingress + external
+        return ",".join(joined) if joined else "<pending>"
+    return ",".join(external) if external else "<none>"
+
+
+def _service_row(svc: dict, wide: bool):
+    spec = meta.spec(svc)
+    row = [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>",
+           service_external_ip(svc), service_ports_text(svc)]
+    return row, [selector_text(spec.get("selector"))] if wide else []
+
+
+# --- Workloads ------------------------------------------------------------------------------
+def _containers_images(template_spec: dict) -> list[str]:
+    cs = template_spec.get("containers") or []
+    return [",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)]
+
+
+def _deployment_row(d: dict, wide: bool):
+    s, st = meta.spec(d), meta.status(d)
+    row = [f"{st.get('readyReplicas', 0)}/{s.get('replicas', 0)}", str(st.get("updatedReplicas", 0)),
+           str(st.get("availableReplicas", 0))]
+    extra = [*_containers_images(meta.get_path(d, "spec", "template", "spec", default={})),
+             selector_text(s.get("selector"))] if wide else []
+    return row, extra
+
+
+def _replicaset_row(rs: dict, wide: bool):
+    s, st = meta.spec(rs), meta.status(rs)
+    row = [str(s.get("replicas", 0)), str(st.get("replicas", 0)), str(st.get("readyReplicas", 0))]
+    extra = [*_containers_images(meta.get_path(rs, "spec", "template", "spec", default={})),
+             selector_text(s.get("selector"))] if wide else []
+    return row, extra
+
+
+# --- Endpoints ------------------------------------------------------------------------------
+def _first_n(items: list[str], n: int = 3) -> str:
+    if not items:
+        return "<none>"
+    text = ",".join(items[:n])
+    return text + (f" + {len(items) - n} more..." if len(items) > n else "")
+
+
+def _endpoints_row(ep: dict, wide: bool):
+    pairs = []
+    for subset in ep.get("subsets") or []:
+        for a in subset.get("addresses") or []:
+            for p in subset.get("ports") or [{}]:
+                pairs.append(f"{a.get('ip')}:{p.get('port')}" if p else a.get("ip"))
+    return [_first_n(pairs)], []
+
+
+def _endpointslice_row(es: dict, wide: bool):
+    ports = ",".join(str(p.get("port")) for p in es.get("ports") or []) or "<unset>"
+    addrs = [a for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [es.get("addressType", ""), ports, _first_n(addrs)], []
+
+
+# --- Cluster objects -------------------------------------------------------------------------
+def _node_row(node: dict, wide: bool):
+    conds = {c.get("type"): c.get("status") for c in meta.status(node).get("conditions") or []}
+    state = "Ready" if conds.get("Ready") == "True" else "NotReady"
+    if meta.spec(node).get("unschedulable"):
+        state += ",SchedulingDisabled"
+    roles = sorted(k.split("/", 1)[1] for k in meta.labels(node) if k.startswith("node-role.kubernetes.io/"))
+    info = meta.status(node).get("nodeInfo") or {}
+    row = [state, ",".join(roles) or "<none>"]
+    extra = []
+    if wide:
+        addrs = {a.get("type"): a.get("address") for a in meta.status(node).get("addresses") or []}
+        extra = [addrs.get("InternalIP", "<none>"), addrs.get("ExternalIP", "<none>"),
+                 info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
+                 info.get("containerRuntimeVersion", "<unknown>")]
+    return row, extra, info.get("kubeletVersion", "")
+
+
+def _ingress_row(ing: dict, wide: bool):
+    s = meta.spec(ing)
+    hosts = sorted({r.get("host") for r in s.get("rules") or [] if r.get("host")})
+    lb = [i.get("ip") or i.get("hostname") for i in (meta.status(ing).get("loadBalancer") or {}).get("ingress") or []]
+    ports = "80, 443" if s.get("tls") else "80"
+    return [s.get("ingressClassName") or "<none>", ",".join(hosts) or "*", ",".join(lb), ports], []
+
+
+# --- The table of tables -------------------------------------------------------------------
+# kind -> (headers, wide headers, row function). AGE is appended after the main columns
+# (before the wide ones), except for Nodes where VERSION follows AGE.
+PRINTERS: dict[str, tuple[list[str], list[str], Callable]] = {
+    "Pod": (["READY", "STATUS", "RESTARTS"], ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"], _pod_row),
+    "Service": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"], ["SELECTOR"], _service_row),
+    "Deployment": (["READY", "UP-TO-DATE", "AVAILABLE"], ["CONTAINERS", "IMAGES", "SELECTOR"], _deployment_row),
+    "ReplicaSet": (["DESIRED", "CURRENT", "READY"], ["CONTAINERS", "IMAGES", "SELECTOR"], _replicaset_row),
+    "Endpoints": (["ENDPOINTS"], [], _endpoints_row),
+    "EndpointSlice": (["ADDRESSTYPE", "PORTS", "ENDPOINTS"], [], _endpointslice_row),
+    "Ingress": (["CLASS", "HOSTS", "ADDRESS", "PORTS"], [], _ingress_row),
+    "Namespace": (["STATUS"], [], lambda o, w: ([meta.status(o).get("phase", "")], [])),
+    "ConfigMap": (["DATA"], [], lambda o, w: ([str(len(o.get("data") or {}) + len(o.get("binaryData") or {}))], [])),
+    "Secret": (["TYPE", "DATA"], [], lambda o, w: ([o.get("type", "Opaque"), str(len(o.get("data") or {}))], [])),
+    "IngressClass": (["CONTROLLER", "PARAMETERS"], [], lambda o, w: ([meta.spec(o).get("controller", ""), "<none>"], [])),
+}
+
+
+def table(kind: str, objs: list[dict], *, wide: bool = False, all_namespaces: bool = False,
+          now: float | None = None) -> list[Row]:
+    """Header row + one row per object, as `kubectl get <kind> [-o wide] [-A]` prints."""
+    now = time.time() if now is None else now
+    if kind == "Node":
+        headers = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        headers += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"] if wide else []
+        rows = [headers]
+        for o in objs:
+            row, extra, version = _node_row(o, wide)
+            rows.append([meta.name(o), *row, age(o, now), version, *extra])
+        return rows
+    cols, wide_cols, fn = PRINTERS.get(kind, ([], [], lambda o, w: ([], [])))
+    headers = (["NAMESPACE"] if all_namespaces else []) + ["NAME", *cols, "AGE", *(wide_cols if wide else [])]
+    rows = [headers]
+    for o in objs:
+        row, extra = fn(o, wide)
+        rows.append(([meta.namespace(o)] if all_namespaces else []) + [meta.name(o), *row, age(o, now), *extra])
+    return rows
+
+
+def format_table(rows: list[Row]) -> str:
+    """Left-aligned columns separated by three spaces, as kubectl's tabwriter does."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)).rstrip() for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,281 @@
+"""The API server's logic, without HTTP: create / update / delete / get / list / apply.
+
+Mirrors the generic registry of kube-apiserver (`k8s.io/apiserver/pkg/registry/generic/
+registry/store.go`) and the per-kind strategies (`pkg/registry/core/*/strategy.go`): on
+every write the object is checked against Kubernetes' schema (strict decoding), defaulted,
+validated, given its server-set metadata (uid, creationTimestamp, generation,
+resourceVersion) and, for Services, its ClusterIP and NodePorts. Errors are `ApiError`s
+carrying the `Status` object the HTTP layer returns.
+
+Simplifications (said here so nobody has to discover them):
+- one global resourceVersion, no etcd, no admission webhooks, no RBAC;
+- `apply` is a lab batch operation (all documents or none) with client-side-apply
+  semantics: the user's object replaces the stored one, keeping status and whatever the
+  server allocated;
+- Namespace deletion marks the Namespace Terminating; the garbage collector empties it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+
+from lab_kit.api import strategies
+from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator
+from lab_kit.api.services import ServiceAddresses, patch_allocated_values
+from lab_kit.model import constants as C
+from lab_kit.model import meta
+from lab_kit.model.defaults import apply_defaults
+from lab_kit.model.errors import (
+    ApiError,
+    err_already_exists,
+    err_bad_request,
+    err_conflict,
+    err_forbidden,
+    err_invalid,
+    err_modified,
+    err_not_found,
+)
+from lab_kit.model.kinds import Kind, by_kind_name, kind_of
+from lab_kit.model.schema import check_schema
+from lab_kit.model.validation import validate
+from lab_kit.store.store import Store
+
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class Registry:
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        service_cidr: str = C.SERVICE_CIDR,
+        node_port_range: tuple[int, int] = C.NODE_PORT_RANGE,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = 0,
+    ):
+        self.store = store or Store()
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self._service_cidr, self._node_port_range = service_cidr, node_port_range
+        self._rebuild_allocators()
+
+    # --- bootstrapping -----------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """What kube-apiserver creates by itself: system namespaces and `default/kubernetes`."""
+        with self.store.transaction():
+            for ns in C.SYSTEM_NAMESPACES:
+                if not self.store.get("Namespace", "", ns):
+                    self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            if not self.store.get("Service", "default", "kubernetes"):
+                self.create(strategies.kubernetes_service(C.KUBERNETES_SERVICE_IP, C.API_SERVER_PORT))
+
+    def _rebuild_allocators(self) -> None:
+        self.addresses = ServiceAddresses(
+            ClusterIPAllocator(self._service_cidr, self.rng),
+            NodePortAllocator(*self._node_port_range, self.rng),
+        )
+        for svc in self.store.list("Service"):
+            self.addresses.hold_existing(svc)
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, kind: Kind, namespace: str, name: str) -> dict:
+        obj = self.store.get(kind.kind, namespace if kind.namespaced else "", name)
+        if obj is None:
+            raise err_not_found(kind.plural, name, kind.group)
+        return obj
+
+    def list(self, kind: Kind, namespace: str | None = None) -> list[dict]:
+        return self.store.list(kind.kind, namespace if kind.namespaced else None)
+
+    # --- create --------------------------------------------------------------------------------
+    def create(self, obj: dict, namespace: str | None = None, *, dry_run: bool = False) -> dict:
+        kind = kind_of(obj)
+        obj = self._prepare(kind, obj, namespace)
+        self._check_namespace(kind, meta.namespace(obj))
+        if not meta.name(obj) and meta.metadata(obj).get("generateName"):
+            obj["metadata"]["name"] = self._generate_name(kind, obj)
+        if self.store.get(kind.kind, meta.namespace(obj), meta.name(obj)) is not None:
+            raise err_already_exists(kind.plural, meta.name(obj), kind.group)
+        obj = strategies.prepare_for_create(obj, self.clock())
+        md = obj["metadata"]
+        md["uid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        md["creationTimestamp"] = rfc3339(self.clock())
+        md.pop("resourceVersion", None)
+        self._validate(kind, obj, None)
+        return self._write(kind, obj, None, dry_run)
+
+    # --- update --------------------------------------------------------------------------------
+    def update(
+        self, obj: dict, namespace: str | None = None, *, subresource: str = "", dry_run: bool = False
+    ) -> dict:
+        kind = kind_of(obj)
+        obj = self._prepare(kind, obj, namespace)
+        old = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
+        if old is None:
+            raise err_not_found(kind.plural, meta.name(obj), kind.group)
+        wanted_rv = meta.metadata(obj).get("resourceVersion")
+        if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
+            raise err_modified(kind.plural, meta.name(obj), kind.group)
+        if subresource == "status":
+            obj = {**old, "status": obj.get("status", {})}
+        else:
+            obj = strategies.prepare_for_update(obj, old)
+            if kind.kind == "Service":
+                patch_allocated_values(obj, old)
+        self._validate(kind, obj, old)
+        if strategies.same_content(obj, old):
+            return old
+        return self._write(kind, obj, old, dry_run)
+
+    def bind(self, namespace: str, name: str, node_name: str) -> dict:
+        """pods/binding: what the scheduler posts to put a Pod on a Node."""
+        pod = self.get(by_kind_name("Pod"), namespace, name)
+        current = meta.spec(pod).get("nodeName")
+        if current:
+            raise err_conflict("pods", name, f'pod {name} is already assigned to node "{current}"')
+        bound = meta.deep_copy(pod)
+        bound["spec"]["nodeName"] = node_name
+        strategies.set_condition(bound, "PodScheduled", "True", "", "", self.clock())
+        return self._write(by_kind_name("Pod"), bound, pod, False)
+
+    # --- delete --------------------------------------------------------------------------------
+    def delete(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_s: int | None = None,
+        uid: str = "",
+        dry_run: bool = False,
+    ) -> dict:
+        namespace = namespace if kind.namespaced else ""
+        obj = self.get(kind, namespace, name)
+        if uid and meta.uid(obj) != uid:
+            raise err_conflict(
+                kind.plural,
+                name,
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.uid(obj)}",
+                kind.group,
+            )
+        if kind.kind == "Namespace" and name in C.SYSTEM_NAMESPACES:
+            raise err_forbidden("namespaces", name, "this namespace may not be deleted")
+        empty = kind.kind == "Namespace" and not any(meta.namespace(o) == name for o in self.store)
+        graceful = strategies.graceful_delete(
+            kind.kind, obj, grace_period_s, self.clock(), namespace_empty=empty
+        )
+        if dry_run:
+            return graceful or obj
+        if graceful is not None:
+            return self.store.put(graceful)
+        gone = self.store.delete(kind.kind, namespace, name)
+        if kind.kind == "Service":
+            self.addresses.release(obj)
+        return gone or obj
+
+    # --- apply: the lab's all-or-nothing batch ---------------------------------------------------
+    def apply(self, items: list[dict], *, dry_run: bool = False) -> list[tuple[str, dict]]:
+        """Create or update every item in one transaction; returns (action, object) pairs
+        where action is kubectl's word: created / configured / unchanged. On an error
+        nothing is applied and the ApiError's details carry the failing item's `index`."""
+        results: list[tuple[str, dict]] = []
+        try:
+            with self.store.transaction():
+                for index, item in enumerate(items):
+                    try:
+                        results.append(self._apply_one(item))
+                    except ApiError as e:
+                        e.details = {**e.details, "index": index}
+                        raise
+                if dry_run:
+                    raise _DryRun()
+        except _DryRun:
+            self._rebuild_allocators()
+        except ApiError:
+            self._rebuild_allocators()
+            raise
+        return results
+
+    def _apply_one(self, item: dict) -> tuple[str, dict]:
+        kind = kind_of(item)
+        desired = meta.deep_copy(item)
+        md = desired.setdefault("metadata", {})
+        md.setdefault("annotations", {})[LAST_APPLIED] = json.dumps(item, sort_keys=True) + "\n"
+        ns = md.get("namespace") or (C.DEFAULT_NAMESPACE if kind.namespaced else "")
+        old = self.store.get(kind.kind, ns if kind.namespaced else "", md.get("name", ""))
+        if old is None:
+            return "created", self.create(desired)
+        md.pop("resourceVersion", None)
+        stored = self.update(desired)
+        return ("unchanged" if stored is old else "configured"), stored
+
+    # --- internals -------------------------------------------------------------------------------
+    def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> dict:
+        """Strict decoding against the schema, then defaults; fixes the namespace."""
+        problems = check_schema(obj)
+        if problems:
+            raise err_bad_request(
+                f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                + "; ".join(problems)
+            )
+        obj = apply_defaults(obj)
+        md = obj.setdefault("metadata", {})
+        if kind.namespaced:
+            given = md.get("namespace")
+            if namespace and given and given != namespace:
+                raise err_bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            md["namespace"] = given or namespace or C.DEFAULT_NAMESPACE
+        else:
+            md.pop("namespace", None)
+        return obj
+
+    def _check_namespace(self, kind: Kind, namespace: str) -> None:
+        if not kind.namespaced:
+            return
+        ns = self.store.get("Namespace", "", namespace)
+        if ns is None:
+            raise err_not_found("namespaces", namespace)
+        if meta.is_deleting(ns):
+            raise err_forbidden(
+                kind.plural,
+                "",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+
+    def _generate_name(self, kind: Kind, obj: dict) -> str:
+        prefix = obj["metadata"]["generateName"]
+        for _ in range(10):
+            suffix = "".join(self.rng.choice(_SUFFIX_ALPHABET) for _ in range(5))
+            if self.store.get(kind.kind, meta.namespace(obj), prefix + suffix) is None:
+                return prefix + suffix
+        raise err_already_exists(kind.plural, prefix, kind.group)
+
+    def _validate(self, kind: Kind, obj: dict, old: dict | None) -> None:
+        errors = validate(obj, old)
+        if not errors and kind.kind == "Service":
+            errors = self.addresses.allocate(obj, old)
+            if errors:
+                self._rebuild_allocators()
+        if errors:
+            raise err_invalid(kind.kind, meta.name(obj), errors, kind.group)
+
+    def _write(self, kind: Kind, obj: dict, old: dict | None, dry_run: bool) -> dict:
+        if dry_run:
+            self._rebuild_allocators()
+            return obj
+        return self.store.put(obj)
+
+
+class _DryRun(Exception):
+    """Raised inside a transaction to roll a dry-run batch back."""

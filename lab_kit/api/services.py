@@ -1,0 +1,159 @@
+"""Service address bookkeeping in the API server's create/update/delete path.
+
+Mirrors `pkg/registry/core/service/storage` (the REST storage's allocation transactions
+and `patchAllocatedValues`): ClusterIPs and NodePorts are allocated *synchronously* when a
+Service is written, so a clash is an API error the user sees at `apply` time, not a
+controller event later.
+"""
+
+from __future__ import annotations
+
+from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator, RangeFull
+from lab_kit.model import meta
+from lab_kit.model.errors import FieldError, invalid
+
+
+def needs_cluster_ip(svc: dict) -> bool:
+    s = meta.spec(svc)
+    return s.get("type") != "ExternalName" and s.get("clusterIP") != "None"
+
+
+def needs_node_ports(svc: dict) -> bool:
+    s = meta.spec(svc)
+    if s.get("type") == "NodePort":
+        return True
+    return s.get("type") == "LoadBalancer" and s.get("allocateLoadBalancerNodePorts", True)
+
+
+def needs_health_check_port(svc: dict) -> bool:
+    s = meta.spec(svc)
+    return s.get("type") == "LoadBalancer" and s.get("externalTrafficPolicy") == "Local"
+
+
+def held_cluster_ips(svc: dict) -> list[str]:
+    ips = meta.spec(svc).get("clusterIPs") or []
+    return [ip for ip in ips if ip and ip != "None"]
+
+
+def held_node_ports(svc: dict) -> list[int]:
+    s = meta.spec(svc)
+    ports = [p.get("nodePort") for p in s.get("ports") or [] if p.get("nodePort")]
+    if s.get("healthCheckNodePort"):
+        ports.append(s["healthCheckNodePort"])
+    return sorted(set(ports))
+
+
+def patch_allocated_values(new: dict, old: dict) -> None:
+    """On update, keep what was allocated when the user's object leaves it out (in place)."""
+    ns, os_ = new.setdefault("spec", {}), meta.spec(old)
+    if needs_cluster_ip(new) and needs_cluster_ip(old) and not ns.get("clusterIP"):
+        ns["clusterIP"] = os_.get("clusterIP")
+        ns["clusterIPs"] = list(os_.get("clusterIPs") or [])
+    if needs_node_ports(new) and needs_node_ports(old):
+        old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort") for p in os_.get("ports") or []}
+        for port in ns.get("ports") or []:
+            if not port.get("nodePort"):
+                kept = old_ports.get((port.get("port"), port.get("protocol")))
+                if kept:
+                    port["nodePort"] = kept
+    if needs_health_check_port(new) and needs_health_check_port(old) and not ns.get("healthCheckNodePort"):
+        if os_.get("healthCheckNodePort"):
+            ns["healthCheckNodePort"] = os_["healthCheckNodePort"]
+
+
+class ServiceAddresses:
+    """The registry's view of which ClusterIPs and NodePorts are taken."""
+
+    def __init__(self, ips: ClusterIPAllocator, ports: NodePortAllocator):
+        self.ips, self.ports = ips, ports
+
+    def hold_existing(self, svc: dict) -> None:
+        """Mark a stored Service's addresses as used (when rebuilding from the store)."""
+        for ip in held_cluster_ips(svc):
+            self.ips.allocate(ip)
+        for port in held_node_ports(svc):
+            self.ports.allocate(port, "")
+
+    def release(self, svc: dict) -> None:
+        for ip in held_cluster_ips(svc):
+            self.ips.release(ip)
+        for port in held_node_ports(svc):
+            self.ports.release(port)
+
+    def allocate(self, svc: dict, old: dict | None) -> list[FieldError]:
+        """Fill in and reserve the addresses `svc` needs (in place). `old` is the stored
+        version on update; what it held and `svc` no longer needs is released."""
+        errors = self._allocate_cluster_ip(svc, old) + self._allocate_node_ports(svc, old)
+        if errors:
+            return errors
+        if old is not None:
+            for ip in set(held_cluster_ips(old)) - set(held_cluster_ips(svc)):
+                self.ips.release(ip)
+            for port in set(held_node_ports(old)) - set(held_node_ports(svc)):
+                self.ports.release(port)
+        return []
+
+    def _allocate_cluster_ip(self, svc: dict, old: dict | None) -> list[FieldError]:
+        spec = svc.setdefault("spec", {})
+        if spec.get("type") == "ExternalName":
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+            return []
+        if spec.get("clusterIP") == "None":
+            spec["clusterIPs"] = ["None"]
+            return []
+        wanted = spec.get("clusterIP") or ""
+        if old is not None and wanted and wanted in held_cluster_ips(old):
+            spec["clusterIPs"] = [wanted]
+            return []
+        if wanted:
+            error = self.ips.allocate(wanted)
+            if error:
+                return [error]
+        else:
+            try:
+                wanted = self.ips.allocate_next()
+            except RangeFull:
+                return [invalid("spec.clusterIPs", [], "failed to allocate IP: range is full")]
+        spec["clusterIP"], spec["clusterIPs"] = wanted, [wanted]
+        return []
+
+    def _allocate_node_ports(self, svc: dict, old: dict | None) -> list[FieldError]:
+        spec = svc.setdefault("spec", {})
+        already = set(held_node_ports(old)) if old is not None else set()
+        if not needs_node_ports(svc):
+            for port in spec.get("ports") or []:
+                if spec.get("type") in ("ClusterIP", "ExternalName"):
+                    port.pop("nodePort", None)
+            return []
+        errors: list[FieldError] = []
+        by_number: dict[int, int] = {}  # same port number on TCP and UDP shares one NodePort
+        for i, port in enumerate(spec.get("ports") or []):
+            errors += self._one_node_port(port, f"spec.ports[{i}].nodePort", already, by_number)
+        if needs_health_check_port(svc):
+            hc = {"nodePort": spec.get("healthCheckNodePort"), "port": -1}
+            errors += self._one_node_port(hc, "spec.healthCheckNodePort", already, {})
+            spec["healthCheckNodePort"] = hc["nodePort"]
+        return errors
+
+    def _one_node_port(
+        self, port: dict, path: str, already: set[int], by_number: dict[int, int]
+    ) -> list[FieldError]:
+        wanted = port.get("nodePort")
+        if wanted and (wanted in already or wanted in by_number.values()):
+            by_number[port.get("port")] = wanted
+            return []
+        if wanted:
+            error = self.ports.allocate(wanted, path)
+            if error:
+                return [error]
+        elif port.get("port") in by_number:
+            wanted = by_number[port["port"]]
+        else:
+            try:
+                wanted = self.ports.allocate_next()
+            except RangeFull:
+                return [invalid(path, 0, "range is full")]
+        port["nodePort"] = wanted
+        by_number[port.get("port")] = wanted
+        return []

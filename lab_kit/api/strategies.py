@@ -1,0 +1,143 @@
+"""Per-kind rules the API server applies around a write (the `strategy.go` files).
+
+Mirrors `pkg/registry/core/pod/strategy.go`, `.../service/strategy.go`,
+`pkg/registry/apps/deployment/strategy.go` and friends, reduced to what a learner can
+observe: which fields the server sets on create, which survive an update, when
+`metadata.generation` moves, and when a delete is graceful.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lab_kit.model import meta
+
+# Kinds whose status is owned by a controller or agent, not by the user's manifest.
+_STATUS_OWNED = {"Pod", "Service", "Deployment", "ReplicaSet", "Ingress", "Namespace"}
+# Kinds whose spec changes bump metadata.generation (observedGeneration is compared to it).
+_GENERATION = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod"}
+_SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp",
+                    "deletionGracePeriodSeconds", "resourceVersion")
+
+
+def rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def prepare_for_create(obj: dict, now: float) -> dict:
+    obj = meta.deep_copy(obj)
+    md = obj["metadata"]
+    for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+        md.pop(field, None)
+    if obj["kind"] in _GENERATION:
+        md["generation"] = 1
+    kind = obj["kind"]
+    if kind in _STATUS_OWNED:
+        obj["status"] = {}
+    if kind == "Pod":
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        if meta.spec(obj).get("nodeName"):
+            set_condition(obj, "PodScheduled", "True", "", "", now)
+    elif kind == "Namespace":
+        obj["status"] = {"phase": "Active"}
+    elif kind == "Service":
+        obj["status"] = {"loadBalancer": {}}
+    return obj
+
+
+def prepare_for_update(new: dict, old: dict) -> dict:
+    """The user's object, with the server's metadata and the stored status carried over."""
+    new = meta.deep_copy(new)
+    md, old_md = new.setdefault("metadata", {}), old["metadata"]
+    for field in _SERVER_METADATA:
+        if field in old_md:
+            md[field] = old_md[field]
+        else:
+            md.pop(field, None)
+    if "status" in old:
+        new["status"] = old["status"]
+    if old["kind"] in _GENERATION and new.get("spec") != old.get("spec"):
+        md["generation"] = old_md.get("generation", 1) + 1
+    return new
+
+
+def same_content(new: dict, old: dict) -> bool:
+    """True when an update would change nothing (kubectl then says `unchanged`)."""
+    strip = ("resourceVersion",)
+    nm = {k: v for k, v in new.get("metadata", {}).items() if k not in strip}
+    om = {k: v for k, v in old.get("metadata", {}).items() if k not in strip}
+    if nm != om:
+        return False
+    return {k: v for k, v in new.items() if k != "metadata"} == {
+        k: v for k, v in old.items() if k != "metadata"
+    }
+
+
+def graceful_delete(
+    kind: str, obj: dict, grace_period_s: int | None, now: float, *, namespace_empty: bool = False
+) -> dict | None:
+    """The object to store instead of deleting it, or None to delete it now.
+
+    Pods bound to a node get `deletionTimestamp` (their kubelet stops the containers and
+    then deletes them with grace 0); unscheduled or finished pods go at once. Namespaces
+    turn Terminating until the garbage collector has emptied them (then the collector's
+    delete of the empty namespace removes it: the `kubernetes` finalizer's job)."""
+    if kind == "Namespace":
+        if meta.is_deleting(obj):
+            return None if namespace_empty else obj
+        marked = meta.deep_copy(obj)
+        marked["metadata"]["deletionTimestamp"] = rfc3339(now)
+        marked["status"] = {"phase": "Terminating"}
+        return marked
+    if kind != "Pod":
+        return None
+    spec, phase = meta.spec(obj), meta.status(obj).get("phase")
+    grace = grace_period_s if grace_period_s is not None else spec.get("terminationGracePeriodSeconds", 30)
+    if not spec.get("nodeName") or phase in ("Succeeded", "Failed") or grace == 0:
+        return None
+    if meta.is_deleting(obj):
+        return obj
+    marked = meta.deep_copy(obj)
+    marked["metadata"]["deletionTimestamp"] = rfc3339(now + grace)
+    marked["metadata"]["deletionGracePeriodSeconds"] = grace
+    return marked
+
+
+def set_condition(obj: dict, ctype: str, status: str, reason: str, message: str, now: float) -> None:
+    conditions = obj.setdefault("status", {}).setdefault("conditions", [])
+    for c in conditions:
+        if c.get("type") == ctype:
+            if c.get("status") != status:
+                c["lastTransitionTime"] = rfc3339(now)
+            c.update(status=status, reason=reason, message=message)
+            _drop_empty(c)
+            return
+    c = {"type": ctype, "status": status, "lastProbeTime": None,
+         "lastTransitionTime": rfc3339(now), "reason": reason, "message": message}
+    _drop_empty(c)
+    conditions.append(c)
+
+
+def _drop_empty(c: dict) -> None:
+    for k in ("reason", "message"):
+        if not c.get(k):
+            c.pop(k, None)
+
+
+def kubernetes_service(cluster_ip: str, target_port: int) -> dict:
+    """`default/kubernetes`, as kube-apiserver's controlplane controller creates it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "clusterIP": cluster_ip,
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": target_port}],
+            "sessionAffinity": "None",
+            "type": "ClusterIP",
+        },
+    }

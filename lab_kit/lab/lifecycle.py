@@ -1,0 +1,140 @@
+"""Bring the lab's control plane up and down, and say what runs.
+
+Everything `up` makes is recorded in `<run dir>/state.json` as it is made (process PIDs
+with their start times, the socket, the run dir itself), so `down` — or `clean` after a
+crash — removes exactly that and nothing else. The run dir is `/run/labkit` unless
+`LABKIT_RUN_DIR` says otherwise (tests use a private one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+
+from lab_kit.adapters import processes
+from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.processes import ProcessRecord
+
+DEFAULT_RUN_DIR = "/run/labkit"
+
+
+class LabError(RuntimeError):
+    """A lab lifecycle problem with a message meant for the user."""
+
+
+def run_dir() -> str:
+    return os.environ.get("LABKIT_RUN_DIR", DEFAULT_RUN_DIR)
+
+
+def socket_path(directory: str | None = None) -> str:
+    return os.path.join(directory or run_dir(), "apiserver.sock")
+
+
+@dataclass
+class LabState:
+    directory: str
+    started_at: float = 0.0
+    processes: list[ProcessRecord] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.directory, "state.json")
+
+    def save(self) -> None:
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"started_at": self.started_at,
+                       "processes": [p.to_dict() for p in self.processes]}, f, indent=1)
+        os.replace(tmp, self.path)
+
+    @classmethod
+    def load(cls, directory: str) -> LabState | None:
+        try:
+            with open(os.path.join(directory, "state.json")) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return cls(directory, data.get("started_at", 0.0),
+                   [ProcessRecord.from_dict(p) for p in data.get("processes", [])])
+
+    def alive(self) -> list[ProcessRecord]:
+        return [p for p in self.processes if processes.is_alive(p)]
+
+
+def up(progress=print) -> LabState:
+    """Start API server and controller-manager; return once both serve."""
+    directory = run_dir()
+    existing = LabState.load(directory)
+    if existing and existing.alive():
+        pids = ", ".join(f"{p.name} (pid {p.pid})" for p in existing.alive())
+        raise LabError(f"a lab is already running ({pids}); `labkit down` stops it first")
+    if existing:
+        progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({directory})")
+        clean(progress=lambda *_: None)
+    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
+    state = LabState(directory, time.time())
+    state.save()
+    try:
+        _start(state, "apiserver", ["--socket", socket_path(directory)], progress)
+        _start(state, "controller-manager", ["--socket", socket_path(directory)], progress)
+    except processes.StartError as e:
+        down(progress=lambda *_: None)
+        raise LabError(str(e)) from e
+    return state
+
+
+def _start(state: LabState, name: str, args: list[str], progress) -> None:
+    t0 = time.monotonic()
+    module = "lab_kit.agents." + name.replace("-", "_")
+    log = os.path.join(state.directory, "logs", f"{name}.log")
+    record = processes.spawn(name, [sys.executable, "-m", module, *args], log)
+    state.processes.append(record)
+    state.save()
+    progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
+
+
+def down(progress=print) -> bool:
+    """Stop what `up` started (newest first) and remove the run dir. False if none ran."""
+    directory = run_dir()
+    state = LabState.load(directory)
+    if state is None:
+        return False
+    for record in reversed(state.processes):
+        if processes.stop(record):
+            progress(f"  stopped {record.name} (pid {record.pid})")
+    shutil.rmtree(directory, ignore_errors=True)
+    return True
+
+
+def clean(progress=print) -> bool:
+    """Remove the leftovers of a lab that crashed: the same records, tolerant of gaps."""
+    return down(progress)
+
+
+def status() -> dict:
+    """What runs: processes (alive or not), the socket, and the agents' progress."""
+    directory = run_dir()
+    state = LabState.load(directory)
+    if state is None:
+        return {"running": False, "run_dir": directory}
+    info: dict = {
+        "running": bool(state.alive()),
+        "run_dir": directory,
+        "started_at": state.started_at,
+        "processes": [{"name": p.name, "pid": p.pid, "alive": processes.is_alive(p)}
+                      for p in state.processes],
+        "socket": socket_path(directory),
+    }
+    if info["running"]:
+        client = ApiClient(socket_path(directory))
+        try:
+            info["agents"] = client.agents()
+        except Exception as e:  # a half-dead lab: report, don't crash
+            info["agents_error"] = str(e)
+        finally:
+            client.close()
+    return info

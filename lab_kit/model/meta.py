@@ -1,0 +1,96 @@
+"""Small accessors for Kubernetes objects held as plain JSON-shaped dicts.
+
+Objects stay dicts end to end (YAML in, JSON on the wire, dicts in the store), so what a
+learner writes and what `labkit get -o yaml` prints are the same shape as in Kubernetes,
+unknown-to-us but valid fields included. These helpers keep the `obj["metadata"]...`
+noise out of the logic.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def metadata(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def name(obj: dict) -> str:
+    return metadata(obj).get("name", "")
+
+
+def namespace(obj: dict) -> str:
+    return metadata(obj).get("namespace", "")
+
+
+def uid(obj: dict) -> str:
+    return metadata(obj).get("uid", "")
+
+
+def labels(obj: dict) -> dict[str, str]:
+    return metadata(obj).get("labels") or {}
+
+
+def annotations(obj: dict) -> dict[str, str]:
+    return metadata(obj).get("annotations") or {}
+
+
+def resource_version(obj: dict) -> int:
+    rv = metadata(obj).get("resourceVersion")
+    return int(rv) if rv else 0
+
+
+def key(obj: dict) -> tuple[str, str, str]:
+    """(kind, namespace, name): identifies an object across kinds."""
+    return (obj.get("kind", ""), namespace(obj), name(obj))
+
+
+def spec(obj: dict) -> dict:
+    return obj.get("spec") or {}
+
+
+def status(obj: dict) -> dict:
+    return obj.get("status") or {}
+
+
+def is_deleting(obj: dict) -> bool:
+    return bool(metadata(obj).get("deletionTimestamp"))
+
+
+def owner_uids(obj: dict) -> list[str]:
+    return [ref.get("uid", "") for ref in metadata(obj).get("ownerReferences") or []]
+
+
+def controller_of(obj: dict) -> dict | None:
+    """The ownerReference with `controller: true`, if any."""
+    for ref in metadata(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def owner_reference(owner: dict, controller: bool = True) -> dict:
+    """An ownerReference pointing at `owner`, as controllers set on what they create."""
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": name(owner),
+        "uid": uid(owner),
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
+
+
+def deep_copy(obj: Any) -> Any:
+    return copy.deepcopy(obj)
+
+
+def get_path(obj: dict, *path: str, default: Any = None) -> Any:
+    """obj[a][b][c] or default when any step is missing."""
+    cur: Any = obj
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur:
+            return default
+        cur = cur[p]
+    return cur

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Install everything lab_kit needs on a fresh Debian 12 / Ubuntu 22.04+ machine, as root.
+#
+# One script for the README, .ci/run and the Vagrantfile's provisioner. It is idempotent:
+# system packages are installed only when one is missing, and the project virtual
+# environment (.venv) is rebuilt only when pyproject.toml changed, so a second run takes
+# about a second and changes nothing.
+#
+#   scripts/install.sh          system packages + .venv (what the labs need)
+#   scripts/install.sh --test   also what the test suite needs (vagrant, for `vagrant validate`)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+with_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test=1 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install.sh: run as root (the lab builds network namespaces): sudo $0 $*" >&2
+  exit 1
+fi
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# --- 1. System packages --------------------------------------------------------------
+# mininet: mnexec and the Python-independent helpers; net-tools: ifconfig, which Mininet calls.
+packages=(
+  python3 python3-venv python3-dev gcc
+  mininet net-tools iproute2 iptables nftables conntrack tcpdump
+  graphviz curl dnsutils iputils-ping netcat-openbsd jq procps ca-certificates git
+)
+if [ "$with_test" = 1 ]; then
+  packages+=(vagrant)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "Installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # --no-install-recommends: apt's mininet recommends Open vSwitch, vagrant recommends libvirt
+  # and a kernel; the lab needs none of them.
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- 2. Project virtual environment -----------------------------------------------------
+venv="$here/.venv"
+stamp="$venv/.lab_kit-installed"
+want=$(cat "$here/pyproject.toml" "$here/scripts/install.sh" | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/labkit" ]; then
+  exit 0
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  say "Creating the virtual environment in $venv"
+  # Debian's own python3, so a fresh machine and this one build the same venv.
+  /usr/bin/python3 -m venv "$venv"
+fi
+say "Installing lab_kit and its Python dependencies into $venv"
+"$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+"$venv/bin/pip" install -q --disable-pip-version-check -e "$here[dev]"
+echo "$want" > "$stamp"
+say "Done: $venv/bin/labkit is ready"
