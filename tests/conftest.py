@@ -13,13 +13,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "labs" / "manifests" / "book"
-SHARED_BOOK = REPO.parent / "shared" / "k8spatterns-servicediscovery"
 
 
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() == 0:
         return
-    skip = pytest.mark.skip(reason="needs root (network namespaces); run the README's test command as root")
+    skip = pytest.mark.skip(
+        reason="needs root (network namespaces); run the README's test command as root"
+    )
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)

@@ -35,16 +35,32 @@ class _Calls:
     """Pure request builders shared by both clients."""
 
     @staticmethod
-    def list(kind: Kind, namespace: str | None, label_selector: str = "", field_selector: str = "") -> Call:
-        params = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+    def list(
+        kind: Kind, namespace: str | None, label_selector: str = "", field_selector: str = ""
+    ) -> Call:
+        params = {
+            k: v
+            for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector))
+            if v
+        }
         return Call("GET", kind.collection_path(namespace), params)
 
     @staticmethod
-    def watch(kind: Kind, namespace: str | None, rv: int, label_selector: str = "",
-              field_selector: str = "", timeout_s: int | None = None) -> Call:
+    def watch(
+        kind: Kind,
+        namespace: str | None,
+        rv: int,
+        label_selector: str = "",
+        field_selector: str = "",
+        timeout_s: int | None = None,
+    ) -> Call:
         call = _Calls.list(kind, namespace, label_selector, field_selector)
-        params = {**(call.params or {}), "watch": "1", "allowWatchBookmarks": "true",
-                  "resourceVersion": str(rv)}
+        params = {
+            **(call.params or {}),
+            "watch": "1",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": str(rv),
+        }
         if timeout_s:
             params["timeoutSeconds"] = str(timeout_s)
         return Call("GET", call.path, params)
@@ -58,10 +74,16 @@ class _Calls:
             kind, obj = kind_of(action.obj), action.obj
             path = kind.object_path(meta.name(obj), meta.namespace(obj))
             if action.subresource == "binding":
-                body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta.name(obj)},
-                        "target": {"kind": "Node", "name": meta.spec(obj).get("nodeName", "")}}
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Binding",
+                    "metadata": {"name": meta.name(obj)},
+                    "target": {"kind": "Node", "name": meta.spec(obj).get("nodeName", "")},
+                }
                 return Call("POST", path + "/binding", None, body)
-            return Call("PUT", path + (f"/{action.subresource}" if action.subresource else ""), None, obj)
+            return Call(
+                "PUT", path + (f"/{action.subresource}" if action.subresource else ""), None, obj
+            )
         if isinstance(action, Delete):
             kind = by_kind_name(action.kind)
             body = {"preconditions": {"uid": action.uid}} if action.uid else None
@@ -82,39 +104,54 @@ def _raise_for(response: httpx.Response) -> None:
 def _transport(socket_path: str | None, sync: bool):
     if socket_path is None:
         return None
-    return httpx.HTTPTransport(uds=socket_path) if sync else httpx.AsyncHTTPTransport(uds=socket_path)
+    return (
+        httpx.HTTPTransport(uds=socket_path) if sync else httpx.AsyncHTTPTransport(uds=socket_path)
+    )
 
 
 class ApiClient:
     def __init__(self, socket_path: str | None = None, base_url: str = BASE, timeout_s: float = 30):
-        self.http = httpx.Client(transport=_transport(socket_path, True), base_url=base_url,
-                                 timeout=timeout_s)
+        self.http = httpx.Client(
+            transport=_transport(socket_path, True), base_url=base_url, timeout=timeout_s
+        )
 
     def close(self) -> None:
         self.http.close()
 
     def call(self, call: Call) -> Any:
-        response = self.http.request(call.method, call.path, params=call.params,
-                                     content=None if call.body is None else json.dumps(call.body))
+        response = self.http.request(
+            call.method,
+            call.path,
+            params=call.params,
+            content=None if call.body is None else json.dumps(call.body),
+        )
         _raise_for(response)
         return response.json()
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict:
         return self.call(Call("GET", kind.object_path(name, namespace)))
 
-    def list(self, kind: Kind, namespace: str | None = None, label_selector: str = "",
-             field_selector: str = "") -> dict:
+    def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> dict:
         return self.call(_Calls.list(kind, namespace, label_selector, field_selector))
 
     def create(self, obj: dict, namespace: str | None = None) -> dict:
         kind = kind_of(obj)
-        return self.call(Call("POST", kind.collection_path(namespace or meta.namespace(obj)), None, obj))
+        return self.call(
+            Call("POST", kind.collection_path(namespace or meta.namespace(obj)), None, obj)
+        )
 
     def perform(self, action: Action) -> Any:
         return self.call(_Calls.action(action))
 
-    def delete(self, kind: Kind, name: str, namespace: str | None = None,
-               grace_period_s: int | None = None) -> dict:
+    def delete(
+        self, kind: Kind, name: str, namespace: str | None = None, grace_period_s: int | None = None
+    ) -> dict:
         params = None if grace_period_s is None else {"gracePeriodSeconds": str(grace_period_s)}
         return self.call(Call("DELETE", kind.object_path(name, namespace), params))
 
@@ -136,8 +173,15 @@ class ApiClient:
         except httpx.HTTPError:
             return False
 
-    def watch(self, kind: Kind, namespace: str | None = None, rv: int = 0, timeout_s: int | None = None,
-              label_selector: str = "", field_selector: str = "") -> Iterator[dict]:
+    def watch(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        rv: int = 0,
+        timeout_s: int | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Iterator[dict]:
         call = _Calls.watch(kind, namespace, rv, label_selector, field_selector, timeout_s)
         with self.http.stream("GET", call.path, params=call.params, timeout=None) as response:
             _raise_for(response)
@@ -148,33 +192,52 @@ class ApiClient:
 
 class AsyncApiClient:
     def __init__(self, socket_path: str | None = None, base_url: str = BASE, timeout_s: float = 30):
-        self.http = httpx.AsyncClient(transport=_transport(socket_path, False), base_url=base_url,
-                                      timeout=timeout_s)
+        self.http = httpx.AsyncClient(
+            transport=_transport(socket_path, False), base_url=base_url, timeout=timeout_s
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
 
     async def call(self, call: Call) -> Any:
-        response = await self.http.request(call.method, call.path, params=call.params,
-                                           content=None if call.body is None else json.dumps(call.body))
+        response = await self.http.request(
+            call.method,
+            call.path,
+            params=call.params,
+            content=None if call.body is None else json.dumps(call.body),
+        )
         if response.status_code >= 400:
             await response.aread()
         _raise_for(response)
         return response.json()
 
-    async def list(self, kind: Kind, namespace: str | None = None, label_selector: str = "",
-                   field_selector: str = "") -> dict:
+    async def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> dict:
         return await self.call(_Calls.list(kind, namespace, label_selector, field_selector))
 
     async def perform(self, action: Action) -> Any:
         return await self.call(_Calls.action(action))
 
     async def report_applied(self, agent: str, rv: int, info: dict | None = None) -> None:
-        await self.call(Call("POST", f"/lab/v1/agents/{agent}", None,
-                             {"resourceVersion": rv, "info": info or {}}))
+        await self.call(
+            Call(
+                "POST", f"/lab/v1/agents/{agent}", None, {"resourceVersion": rv, "info": info or {}}
+            )
+        )
 
-    async def watch(self, kind: Kind, namespace: str | None = None, rv: int = 0,
-                    label_selector: str = "", field_selector: str = "") -> AsyncIterator[dict]:
+    async def watch(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        rv: int = 0,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> AsyncIterator[dict]:
         call = _Calls.watch(kind, namespace, rv, label_selector, field_selector)
         async with self.http.stream("GET", call.path, params=call.params, timeout=None) as response:
             if response.status_code >= 400:

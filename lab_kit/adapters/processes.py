@@ -59,15 +59,24 @@ def is_alive(record: ProcessRecord) -> bool:
     return state not in ("Z", "X")
 
 
-def spawn(name: str, argv: list[str], log_path: str, ready_timeout_s: float = 30.0,
-          env: dict | None = None) -> ProcessRecord:
+def spawn(
+    name: str,
+    argv: list[str],
+    log_path: str,
+    ready_timeout_s: float = 30.0,
+    env: dict | None = None,
+) -> ProcessRecord:
     """Start `argv` (which gets `--ready-fd N`) in its own session; wait for its "ready"."""
     read_fd, write_fd = os.pipe()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [*argv, "--ready-fd", str(write_fd)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,), start_new_session=True, env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            env=env,
         )
     os.close(write_fd)
     record = ProcessRecord(name, proc.pid, start_ticks(proc.pid) or 0, argv, log_path)
@@ -81,13 +90,17 @@ def spawn(name: str, argv: list[str], log_path: str, ready_timeout_s: float = 30
     return record
 
 
-def _wait_ready(fd: int, proc: subprocess.Popen, name: str, log_path: str, timeout_s: float) -> None:
+def _wait_ready(
+    fd: int, proc: subprocess.Popen, name: str, log_path: str, timeout_s: float
+) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise StartError(f"{name} did not become ready within {timeout_s:.0f} s; see {log_path}:\n"
-                             + tail(log_path))
+            raise StartError(
+                f"{name} did not become ready within {timeout_s:.0f} s; see {log_path}:\n"
+                + tail(log_path)
+            )
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
             data = os.read(fd, 64)
@@ -95,8 +108,10 @@ def _wait_ready(fd: int, proc: subprocess.Popen, name: str, log_path: str, timeo
                 return
             # EOF without "ready": the process exited or closed the pipe.
             proc.wait(timeout=5)
-            raise StartError(f"{name} exited with code {proc.returncode} before it was ready; "
-                             f"see {log_path}:\n" + tail(log_path))
+            raise StartError(
+                f"{name} exited with code {proc.returncode} before it was ready; "
+                f"see {log_path}:\n" + tail(log_path)
+            )
 
 
 def tail(path: str, lines: int = 15) -> str:

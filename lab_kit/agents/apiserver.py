@@ -50,8 +50,12 @@ class Agents:
         self._tick = asyncio.Event()
 
     def report(self, name: str, rv: int, info: dict) -> None:
-        self.applied[name] = {"name": name, "appliedResourceVersion": rv,
-                              "lastReport": time.time(), **info}
+        self.applied[name] = {
+            "name": name,
+            "appliedResourceVersion": rv,
+            "lastReport": time.time(),
+            **info,
+        }
         self.poke()
 
     def behind(self, rv: int) -> list[str]:
@@ -74,7 +78,7 @@ class ApiServer:
             if path == "/version":
                 return web.json_response(VERSION)
             if path.startswith("/lab/v1/"):
-                return await self._lab(request, path[len("/lab/v1/"):])
+                return await self._lab(request, path[len("/lab/v1/") :])
             if path in ("/api", "/apis"):
                 return web.json_response(_discovery(path))
             info = parse_path(path)
@@ -92,8 +96,9 @@ class ApiServer:
         if method == "GET" and not info.name:
             if q.get("watch") in ("1", "true"):
                 return await self._watch(request, info)
-            keep = queries.make_filter(info.kind, info.namespace, q.get("labelSelector", ""),
-                                       q.get("fieldSelector", ""))
+            keep = queries.make_filter(
+                info.kind, info.namespace, q.get("labelSelector", ""), q.get("fieldSelector", "")
+            )
             items = [o for o in reg.list(info.kind, info.namespace) if keep(o)]
             return web.json_response(queries.list_envelope(info.kind, items, reg.store.rv))
         if method == "GET":
@@ -117,17 +122,25 @@ class ApiServer:
             body = await request.json() if request.can_read_body else {}
             grace = q.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
             uid = (body.get("preconditions") or {}).get("uid", "")
-            obj = reg.delete(info.kind, info.namespace or "", info.name,
-                             grace_period_s=None if grace is None else int(grace), uid=uid,
-                             dry_run=dry)
+            obj = reg.delete(
+                info.kind,
+                info.namespace or "",
+                info.name,
+                grace_period_s=None if grace is None else int(grace),
+                uid=uid,
+                dry_run=dry,
+            )
             return web.json_response(obj)
-        raise err_method_not_allowed(f"the server does not allow this method on the requested resource ({method})")
+        raise err_method_not_allowed(
+            f"the server does not allow this method on the requested resource ({method})"
+        )
 
     # --- watch -------------------------------------------------------------------------------
     async def _watch(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         q = request.query
-        keep = queries.make_filter(info.kind, info.namespace, q.get("labelSelector", ""),
-                                   q.get("fieldSelector", ""))
+        keep = queries.make_filter(
+            info.kind, info.namespace, q.get("labelSelector", ""), q.get("fieldSelector", "")
+        )
         bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
         timeout_s = float(q.get("timeoutSeconds", 0)) or None
         queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -136,8 +149,11 @@ class ApiServer:
         try:
             since = q.get("resourceVersion", "")
             if since in ("", "0"):
-                backlog = [Event("ADDED", o, store.rv) for o in self.registry.list(info.kind, info.namespace)
-                           if keep(o)]
+                backlog = [
+                    Event("ADDED", o, store.rv)
+                    for o in self.registry.list(info.kind, info.namespace)
+                    if keep(o)
+                ]
             else:
                 backlog = store.events_since(int(since))
             response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -153,16 +169,25 @@ class ApiServer:
         if path == "apply" and request.method == "POST":
             body = await request.json()
             results = reg.apply(body.get("items") or [], dry_run=bool(body.get("dryRun")))
-            return web.json_response({"results": [{"action": a, "object": o} for a, o in results],
-                                      "resourceVersion": reg.store.rv})
+            return web.json_response(
+                {
+                    "results": [{"action": a, "object": o} for a, o in results],
+                    "resourceVersion": reg.store.rv,
+                }
+            )
         if path.startswith("agents/") and request.method == "POST":
             body = await request.json()
-            self.agents.report(path[len("agents/"):], int(body.get("resourceVersion", 0)),
-                               body.get("info") or {})
+            self.agents.report(
+                path[len("agents/") :], int(body.get("resourceVersion", 0)), body.get("info") or {}
+            )
             return web.json_response({"ok": True})
         if path == "agents":
-            return web.json_response({"resourceVersion": reg.store.rv,
-                                      "items": sorted(self.agents.applied.values(), key=lambda a: a["name"])})
+            return web.json_response(
+                {
+                    "resourceVersion": reg.store.rv,
+                    "items": sorted(self.agents.applied.values(), key=lambda a: a["name"]),
+                }
+            )
         if path == "converged":
             return web.json_response(await self._converged(request))
         raise ApiError(404, "NotFound", f"no lab endpoint {path}")
@@ -181,7 +206,12 @@ class ApiServer:
                 return {"converged": True, "resourceVersion": rv}
             left = deadline - time.monotonic()
             if left <= 0:
-                return {"converged": False, "resourceVersion": rv, "behind": behind, "missing": missing}
+                return {
+                    "converged": False,
+                    "resourceVersion": rv,
+                    "behind": behind,
+                    "missing": missing,
+                }
             try:
                 await asyncio.wait_for(tick.wait(), left)
             except asyncio.TimeoutError:
@@ -240,12 +270,23 @@ def _discovery(path: str) -> dict:
     if path == "/api":
         return {"kind": "APIVersions", "versions": ["v1"]}
     groups = sorted({(k.group, k.version) for k in KINDS if k.group})
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-        {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
-         "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}} for g, v in groups]}
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": g,
+                "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v},
+            }
+            for g, v in groups
+        ],
+    }
 
 
-async def serve(socket_path: str, tcp: str | None, ready_fd: int | None, advertise: str | None) -> None:
+async def serve(
+    socket_path: str, tcp: str | None, ready_fd: int | None, advertise: str | None
+) -> None:
     schema.warm_up()
     registry = Registry()
     registry.bootstrap()
@@ -275,11 +316,15 @@ async def serve(socket_path: str, tcp: str | None, ready_fd: int | None, adverti
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lab_kit.agents.apiserver", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="lab_kit.agents.apiserver", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--socket", required=True, help="Unix socket path to serve on")
     parser.add_argument("--tcp", help="also serve on HOST:PORT (for in-cluster clients)")
     parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once serving")
-    parser.add_argument("--advertise-address", help="IP:port published as the kubernetes Service's endpoint")
+    parser.add_argument(
+        "--advertise-address", help="IP:port published as the kubernetes Service's endpoint"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address))

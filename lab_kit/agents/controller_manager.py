@@ -29,7 +29,16 @@ from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
 
 log = logging.getLogger("controller-manager")
-WATCHED = ("Namespace", "Node", "Pod", "Service", "Endpoints", "EndpointSlice", "ReplicaSet", "Deployment")
+WATCHED = (
+    "Namespace",
+    "Node",
+    "Pod",
+    "Service",
+    "Endpoints",
+    "EndpointSlice",
+    "ReplicaSet",
+    "Deployment",
+)
 RESYNC_S = 5.0  # re-run controllers this often even without events (grace periods, deadlines)
 AGENT_NAME = "controller-manager"
 
@@ -91,8 +100,10 @@ async def main_async(socket_path: str, ready_fd: int | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="lab_kit.agents.controller_manager",
-                                     description="The lab's kube-controller-manager and scheduler.")
+    parser = argparse.ArgumentParser(
+        prog="lab_kit.agents.controller_manager",
+        description="The lab's kube-controller-manager and scheduler.",
+    )
     parser.add_argument("--socket", required=True, help="the API server's Unix socket")
     parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once caches synced")
     args = parser.parse_args(argv)

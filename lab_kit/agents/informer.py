@@ -22,10 +22,21 @@ log = logging.getLogger("informer")
 
 
 class Informer:
-    def __init__(self, client: AsyncApiClient, kind: Kind, on_change: Callable[[], None],
-                 namespace: str | None = None, label_selector: str = "", field_selector: str = ""):
+    def __init__(
+        self,
+        client: AsyncApiClient,
+        kind: Kind,
+        on_change: Callable[[], None],
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ):
         self.client, self.kind, self.on_change = client, kind, on_change
-        self.namespace, self.label_selector, self.field_selector = namespace, label_selector, field_selector
+        self.namespace, self.label_selector, self.field_selector = (
+            namespace,
+            label_selector,
+            field_selector,
+        )
         self.cache: dict[tuple[str, str], dict] = {}
         self.seen_rv = 0
         self.synced = asyncio.Event()
@@ -44,20 +55,25 @@ class Informer:
                 if e.code != 410:
                     log.warning("%s watch: %s", self.kind.plural, e)
             except Exception as e:  # connection dropped, server restarting: list again
-                log.warning("%s watch failed: %r; retrying in %.2fs", self.kind.plural, e, backoff_s)
+                log.warning(
+                    "%s watch failed: %r; retrying in %.2fs", self.kind.plural, e, backoff_s
+                )
                 await asyncio.sleep(backoff_s)  # back-off between reconnects, not a wait for state
                 backoff_s = min(backoff_s * 2, 2.0)
 
     async def _list(self) -> None:
-        body = await self.client.list(self.kind, self.namespace, self.label_selector, self.field_selector)
+        body = await self.client.list(
+            self.kind, self.namespace, self.label_selector, self.field_selector
+        )
         self.cache = {(meta.namespace(o), meta.name(o)): o for o in body["items"]}
         self.seen_rv = int(body["metadata"]["resourceVersion"])
         self.synced.set()
         self.on_change()
 
     async def _watch(self) -> None:
-        async for event in self.client.watch(self.kind, self.namespace, self.seen_rv,
-                                             self.label_selector, self.field_selector):
+        async for event in self.client.watch(
+            self.kind, self.namespace, self.seen_rv, self.label_selector, self.field_selector
+        ):
             obj, etype = event["object"], event["type"]
             if etype == "ERROR":
                 raise ApiError.from_status(obj)

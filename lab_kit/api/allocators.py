@@ -19,6 +19,7 @@ import ipaddress
 import random
 
 from lab_kit.model.errors import FieldError, invalid
+from lab_kit.model.validation_common import go_invalid, go_string_slice
 
 
 class RangeFull(Exception):
@@ -83,14 +84,20 @@ class ClusterIPAllocator:
         """Reserve a requested IP; returns the API's field error if it can't be had."""
         index = self._index(ip)
         if index is None:
-            return invalid(
+            return go_invalid(
                 path,
                 [ip],
+                go_string_slice([ip]),
                 f"failed to allocate IP {ip}: provided IP is not in the valid range. "
                 f"The range of valid IPs is {self.network}",
             )
         if not self._band.take(index):
-            return invalid(path, [ip], f"failed to allocate IP {ip}: provided IP is already allocated")
+            return go_invalid(
+                path,
+                [ip],
+                go_string_slice([ip]),
+                f"failed to allocate IP {ip}: provided IP is already allocated",
+            )
         return None
 
     def allocate_next(self) -> str:

@@ -29,20 +29,25 @@ def _header(obj: dict) -> list[str]:
     lines = [_line("Name", meta.name(obj))]
     if meta.namespace(obj):
         lines.append(_line("Namespace", meta.namespace(obj)))
-    annotations = {k: v for k, v in meta.annotations(obj).items()
-                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    annotations = {
+        k: v
+        for k, v in meta.annotations(obj).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
     lines += [_line("Labels", _kv(meta.labels(obj))), _line("Annotations", _kv(annotations))]
     return lines
 
 
 def _service(svc: dict) -> list[str]:
     s = meta.spec(svc)
-    lines = [_line("Selector", selector_text(s.get("selector"))),
-             _line("Type", s.get("type")),
-             _line("IP Family Policy", s.get("ipFamilyPolicy", "SingleStack")),
-             _line("IP Families", ",".join(s.get("ipFamilies") or ["IPv4"])),
-             _line("IP", s.get("clusterIP") or "<none>"),
-             _line("IPs", ",".join(s.get("clusterIPs") or []) or "<none>")]
+    lines = [
+        _line("Selector", selector_text(s.get("selector"))),
+        _line("Type", s.get("type")),
+        _line("IP Family Policy", s.get("ipFamilyPolicy", "SingleStack")),
+        _line("IP Families", ",".join(s.get("ipFamilies") or ["IPv4"])),
+        _line("IP", s.get("clusterIP") or "<none>"),
+        _line("IPs", ",".join(s.get("clusterIPs") or []) or "<none>"),
+    ]
     if s.get("externalName"):
         lines.append(_line("External Name", s["externalName"]))
     for p in s.get("ports") or []:
@@ -60,18 +65,25 @@ def _service(svc: dict) -> list[str]:
 
 def _pod(pod: dict) -> list[str]:
     s, st = meta.spec(pod), meta.status(pod)
-    lines = [_line("Node", s.get("nodeName") or "<none>"),
-             _line("Status", pod_status_text(pod)),
-             _line("IP", st.get("podIP") or ""),
-             "Containers:"]
+    lines = [
+        _line("Node", s.get("nodeName") or "<none>"),
+        _line("Status", pod_status_text(pod)),
+        _line("IP", st.get("podIP") or ""),
+        "Containers:",
+    ]
     statuses = {c.get("name"): c for c in st.get("containerStatuses") or []}
     for c in s.get("containers") or []:
         cs = statuses.get(c.get("name"), {})
-        ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
-        lines += [f"  {c.get('name')}:", f"    Image:          {c.get('image')}",
-                  f"    Port:           {ports or '<none>'}",
-                  f"    Ready:          {str(bool(cs.get('ready'))).capitalize()}",
-                  f"    Restart Count:  {cs.get('restartCount', 0)}"]
+        ports = ", ".join(
+            f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or []
+        )
+        lines += [
+            f"  {c.get('name')}:",
+            f"    Image:          {c.get('image')}",
+            f"    Port:           {ports or '<none>'}",
+            f"    Ready:          {str(bool(cs.get('ready'))).capitalize()}",
+            f"    Restart Count:  {cs.get('restartCount', 0)}",
+        ]
     lines.append("Conditions:")
     lines.append("  Type              Status")
     for cond in st.get("conditions") or []:
@@ -82,15 +94,24 @@ def _pod(pod: dict) -> list[str]:
 def _deployment(d: dict) -> list[str]:
     s, st = meta.spec(d), meta.status(d)
     strategy = s.get("strategy") or {}
-    lines = [_line("Selector", selector_text(s.get("selector"))),
-             _line("Replicas", f"{s.get('replicas', 0)} desired | {st.get('updatedReplicas', 0)} updated | "
-                   f"{st.get('replicas', 0)} total | {st.get('availableReplicas', 0)} available | "
-                   f"{st.get('unavailableReplicas', 0)} unavailable"),
-             _line("StrategyType", strategy.get("type", ""))]
+    lines = [
+        _line("Selector", selector_text(s.get("selector"))),
+        _line(
+            "Replicas",
+            f"{s.get('replicas', 0)} desired | {st.get('updatedReplicas', 0)} updated | "
+            f"{st.get('replicas', 0)} total | {st.get('availableReplicas', 0)} available | "
+            f"{st.get('unavailableReplicas', 0)} unavailable",
+        ),
+        _line("StrategyType", strategy.get("type", "")),
+    ]
     ru = strategy.get("rollingUpdate") or {}
     if ru:
-        lines.append(_line("RollingUpdateStrategy",
-                           f"{ru.get('maxUnavailable')} max unavailable, {ru.get('maxSurge')} max surge"))
+        lines.append(
+            _line(
+                "RollingUpdateStrategy",
+                f"{ru.get('maxUnavailable')} max unavailable, {ru.get('maxSurge')} max surge",
+            )
+        )
     return lines
 
 
@@ -99,27 +120,40 @@ def _endpoints(ep: dict) -> list[str]:
     for subset in ep.get("subsets") or []:
         ready = ",".join(a.get("ip", "") for a in subset.get("addresses") or [])
         not_ready = ",".join(a.get("ip", "") for a in subset.get("notReadyAddresses") or [])
-        lines += [f"  Addresses:          {ready or '<none>'}", f"  NotReadyAddresses:  {not_ready or '<none>'}",
-                  "  Ports:", "    Name   Port  Protocol", "    ----   ----  --------"]
+        lines += [
+            f"  Addresses:          {ready or '<none>'}",
+            f"  NotReadyAddresses:  {not_ready or '<none>'}",
+            "  Ports:",
+            "    Name   Port  Protocol",
+            "    ----   ----  --------",
+        ]
         for p in subset.get("ports") or []:
-            lines.append(f"    {p.get('name') or '<unset>':<6} {p.get('port'):<5} {p.get('protocol')}")
+            lines.append(
+                f"    {p.get('name') or '<unset>':<6} {p.get('port'):<5} {p.get('protocol')}"
+            )
     return lines
 
 
 def _endpointslice(es: dict) -> list[str]:
-    lines = [_line("AddressType", es.get("addressType")), "Ports:", "  Name     Port  Protocol",
-             "  ----     ----  --------"]
+    lines = [
+        _line("AddressType", es.get("addressType")),
+        "Ports:",
+        "  Name     Port  Protocol",
+        "  ----     ----  --------",
+    ]
     for p in es.get("ports") or []:
         lines.append(f"  {p.get('name') or '<unset>':<8} {p.get('port'):<5} {p.get('protocol')}")
     lines.append("Endpoints:")
     for e in es.get("endpoints") or []:
         c = e.get("conditions") or {}
-        lines += [f"  - Addresses:  {','.join(e.get('addresses') or [])}",
-                  f"    Conditions:\n      Ready:    {c.get('ready')}\n      Serving:  {c.get('serving')}"
-                  f"\n      Terminating: {c.get('terminating')}",
-                  f"    Hostname:   {e.get('hostname') or '<unset>'}",
-                  f"    TargetRef:  {(e.get('targetRef') or {}).get('kind', '')}/{(e.get('targetRef') or {}).get('name', '')}",
-                  f"    NodeName:   {e.get('nodeName') or '<unset>'}"]
+        lines += [
+            f"  - Addresses:  {','.join(e.get('addresses') or [])}",
+            f"    Conditions:\n      Ready:    {c.get('ready')}\n      Serving:  {c.get('serving')}"
+            f"\n      Terminating: {c.get('terminating')}",
+            f"    Hostname:   {e.get('hostname') or '<unset>'}",
+            f"    TargetRef:  {(e.get('targetRef') or {}).get('kind', '')}/{(e.get('targetRef') or {}).get('name', '')}",
+            f"    NodeName:   {e.get('nodeName') or '<unset>'}",
+        ]
     return lines
 
 
@@ -134,8 +168,14 @@ def _node(node: dict) -> list[str]:
     return lines
 
 
-_DESCRIBERS = {"Service": _service, "Pod": _pod, "Deployment": _deployment, "Endpoints": _endpoints,
-               "EndpointSlice": _endpointslice, "Node": _node}
+_DESCRIBERS = {
+    "Service": _service,
+    "Pod": _pod,
+    "Deployment": _deployment,
+    "Endpoints": _endpoints,
+    "EndpointSlice": _endpointslice,
+    "Node": _node,
+}
 
 
 def describe(obj: dict, events: list[dict] | None = None, endpoints: dict | None = None) -> str:
@@ -148,11 +188,14 @@ def describe(obj: dict, events: list[dict] | None = None, endpoints: dict | None
         rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
         lines += yaml.safe_dump(rest, sort_keys=False).rstrip().splitlines()
     if obj.get("kind") == "Service":
-        pairs = [f"{a.get('ip')}:{p.get('port')}" for sub in (endpoints or {}).get("subsets") or []
-                 for a in sub.get("addresses") or [] for p in sub.get("ports") or []]
+        pairs = [
+            f"{a.get('ip')}:{p.get('port')}"
+            for sub in (endpoints or {}).get("subsets") or []
+            for a in sub.get("addresses") or []
+            for p in sub.get("ports") or []
+        ]
         lines.append(_line("Endpoints", ",".join(pairs) or "<none>"))
     lines.append(_line("Events", "<none>" if not events else ""))
     for ev in events or []:
         lines.append(f"  {ev.get('type', ''):<8}{ev.get('reason', ''):<12}{ev.get('message', '')}")
     return "\n".join(lines)
-

@@ -67,7 +67,9 @@ def pod_status_text(pod: dict) -> str:
             reason = state["waiting"]["reason"]
         elif state.get("terminated"):
             t = state["terminated"]
-            reason = t.get("reason") or (f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode')}")
+            reason = t.get("reason") or (
+                f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode')}"
+            )
         elif state.get("running") and reason != "Completed" and cs.get("ready"):
             reason = "Running"
     if meta.is_deleting(pod):
@@ -84,9 +86,12 @@ def _pod_row(pod: dict, wide: bool) -> Row:
     row = [f"{ready}/{len(containers)}", pod_status_text(pod), str(restarts)]
     if wide:
         gates = meta.spec(pod).get("readinessGates") or []
-        row_wide = [status.get("podIP") or "<none>", meta.spec(pod).get("nodeName") or "<none>",
-                    status.get("nominatedNodeName") or "<none>",
-                    f"{len(gates)}/{len(gates)}" if gates else "<none>"]
+        row_wide = [
+            status.get("podIP") or "<none>",
+            meta.spec(pod).get("nodeName") or "<none>",
+            status.get("nominatedNodeName") or "<none>",
+            f"{len(gates)}/{len(gates)}" if gates else "<none>",
+        ]
         return row, row_wide
     return row, []
 
@@ -105,7 +110,10 @@ def service_ports_text(svc: dict) -> str:
 def service_external_ip(svc: dict) -> str:
     spec = meta.spec(svc)
     stype = spec.get("type", "ClusterIP")
-    ingress = [i.get("ip") or i.get("hostname") for i in (meta.status(svc).get("loadBalancer") or {}).get("ingress") or []]
+    ingress = [
+        i.get("ip") or i.get("hostname")
+        for i in (meta.status(svc).get("loadBalancer") or {}).get("ingress") or []
+    ]
     external = list(spec.get("externalIPs") or [])
     if stype == "ExternalName":
         return spec.get("externalName", "")
@@ -117,8 +125,12 @@ def service_external_ip(svc: dict) -> str:
 
 def _service_row(svc: dict, wide: bool):
     spec = meta.spec(svc)
-    row = [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>",
-           service_external_ip(svc), service_ports_text(svc)]
+    row = [
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP") or "<none>",
+        service_external_ip(svc),
+        service_ports_text(svc),
+    ]
     return row, [selector_text(spec.get("selector"))] if wide else []
 
 
@@ -130,18 +142,33 @@ def _containers_images(template_spec: dict) -> list[str]:
 
 def _deployment_row(d: dict, wide: bool):
     s, st = meta.spec(d), meta.status(d)
-    row = [f"{st.get('readyReplicas', 0)}/{s.get('replicas', 0)}", str(st.get("updatedReplicas", 0)),
-           str(st.get("availableReplicas", 0))]
-    extra = [*_containers_images(meta.get_path(d, "spec", "template", "spec", default={})),
-             selector_text(s.get("selector"))] if wide else []
+    row = [
+        f"{st.get('readyReplicas', 0)}/{s.get('replicas', 0)}",
+        str(st.get("updatedReplicas", 0)),
+        str(st.get("availableReplicas", 0)),
+    ]
+    extra = (
+        [
+            *_containers_images(meta.get_path(d, "spec", "template", "spec", default={})),
+            selector_text(s.get("selector")),
+        ]
+        if wide
+        else []
+    )
     return row, extra
 
 
 def _replicaset_row(rs: dict, wide: bool):
     s, st = meta.spec(rs), meta.status(rs)
     row = [str(s.get("replicas", 0)), str(st.get("replicas", 0)), str(st.get("readyReplicas", 0))]
-    extra = [*_containers_images(meta.get_path(rs, "spec", "template", "spec", default={})),
-             selector_text(s.get("selector"))] if wide else []
+    extra = (
+        [
+            *_containers_images(meta.get_path(rs, "spec", "template", "spec", default={})),
+            selector_text(s.get("selector")),
+        ]
+        if wide
+        else []
+    )
     return row, extra
 
 
@@ -174,22 +201,31 @@ def _node_row(node: dict, wide: bool):
     state = "Ready" if conds.get("Ready") == "True" else "NotReady"
     if meta.spec(node).get("unschedulable"):
         state += ",SchedulingDisabled"
-    roles = sorted(k.split("/", 1)[1] for k in meta.labels(node) if k.startswith("node-role.kubernetes.io/"))
+    roles = sorted(
+        k.split("/", 1)[1] for k in meta.labels(node) if k.startswith("node-role.kubernetes.io/")
+    )
     info = meta.status(node).get("nodeInfo") or {}
     row = [state, ",".join(roles) or "<none>"]
     extra = []
     if wide:
         addrs = {a.get("type"): a.get("address") for a in meta.status(node).get("addresses") or []}
-        extra = [addrs.get("InternalIP", "<none>"), addrs.get("ExternalIP", "<none>"),
-                 info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
-                 info.get("containerRuntimeVersion", "<unknown>")]
+        extra = [
+            addrs.get("InternalIP", "<none>"),
+            addrs.get("ExternalIP", "<none>"),
+            info.get("osImage", "<unknown>"),
+            info.get("kernelVersion", "<unknown>"),
+            info.get("containerRuntimeVersion", "<unknown>"),
+        ]
     return row, extra, info.get("kubeletVersion", "")
 
 
 def _ingress_row(ing: dict, wide: bool):
     s = meta.spec(ing)
     hosts = sorted({r.get("host") for r in s.get("rules") or [] if r.get("host")})
-    lb = [i.get("ip") or i.get("hostname") for i in (meta.status(ing).get("loadBalancer") or {}).get("ingress") or []]
+    lb = [
+        i.get("ip") or i.get("hostname")
+        for i in (meta.status(ing).get("loadBalancer") or {}).get("ingress") or []
+    ]
     ports = "80, 443" if s.get("tls") else "80"
     return [s.get("ingressClassName") or "<none>", ",".join(hosts) or "*", ",".join(lb), ports], []
 
@@ -198,43 +234,87 @@ def _ingress_row(ing: dict, wide: bool):
 # kind -> (headers, wide headers, row function). AGE is appended after the main columns
 # (before the wide ones), except for Nodes where VERSION follows AGE.
 PRINTERS: dict[str, tuple[list[str], list[str], Callable]] = {
-    "Pod": (["READY", "STATUS", "RESTARTS"], ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"], _pod_row),
+    "Pod": (
+        ["READY", "STATUS", "RESTARTS"],
+        ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
+        _pod_row,
+    ),
     "Service": (["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"], ["SELECTOR"], _service_row),
-    "Deployment": (["READY", "UP-TO-DATE", "AVAILABLE"], ["CONTAINERS", "IMAGES", "SELECTOR"], _deployment_row),
-    "ReplicaSet": (["DESIRED", "CURRENT", "READY"], ["CONTAINERS", "IMAGES", "SELECTOR"], _replicaset_row),
+    "Deployment": (
+        ["READY", "UP-TO-DATE", "AVAILABLE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        _deployment_row,
+    ),
+    "ReplicaSet": (
+        ["DESIRED", "CURRENT", "READY"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        _replicaset_row,
+    ),
     "Endpoints": (["ENDPOINTS"], [], _endpoints_row),
     "EndpointSlice": (["ADDRESSTYPE", "PORTS", "ENDPOINTS"], [], _endpointslice_row),
     "Ingress": (["CLASS", "HOSTS", "ADDRESS", "PORTS"], [], _ingress_row),
     "Namespace": (["STATUS"], [], lambda o, w: ([meta.status(o).get("phase", "")], [])),
-    "ConfigMap": (["DATA"], [], lambda o, w: ([str(len(o.get("data") or {}) + len(o.get("binaryData") or {}))], [])),
-    "Secret": (["TYPE", "DATA"], [], lambda o, w: ([o.get("type", "Opaque"), str(len(o.get("data") or {}))], [])),
-    "IngressClass": (["CONTROLLER", "PARAMETERS"], [], lambda o, w: ([meta.spec(o).get("controller", ""), "<none>"], [])),
+    "ConfigMap": (
+        ["DATA"],
+        [],
+        lambda o, w: ([str(len(o.get("data") or {}) + len(o.get("binaryData") or {}))], []),
+    ),
+    "Secret": (
+        ["TYPE", "DATA"],
+        [],
+        lambda o, w: ([o.get("type", "Opaque"), str(len(o.get("data") or {}))], []),
+    ),
+    "IngressClass": (
+        ["CONTROLLER", "PARAMETERS"],
+        [],
+        lambda o, w: ([meta.spec(o).get("controller", ""), "<none>"], []),
+    ),
 }
 
 
-def table(kind: str, objs: list[dict], *, wide: bool = False, all_namespaces: bool = False,
-          now: float | None = None) -> list[Row]:
+def table(
+    kind: str,
+    objs: list[dict],
+    *,
+    wide: bool = False,
+    all_namespaces: bool = False,
+    now: float | None = None,
+) -> list[Row]:
     """Header row + one row per object, as `kubectl get <kind> [-o wide] [-A]` prints."""
     now = time.time() if now is None else now
     if kind == "Node":
         headers = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
-        headers += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"] if wide else []
+        headers += (
+            ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+            if wide
+            else []
+        )
         rows = [headers]
         for o in objs:
             row, extra, version = _node_row(o, wide)
             rows.append([meta.name(o), *row, age(o, now), version, *extra])
         return rows
     cols, wide_cols, fn = PRINTERS.get(kind, ([], [], lambda o, w: ([], [])))
-    headers = (["NAMESPACE"] if all_namespaces else []) + ["NAME", *cols, "AGE", *(wide_cols if wide else [])]
+    headers = (["NAMESPACE"] if all_namespaces else []) + [
+        "NAME",
+        *cols,
+        "AGE",
+        *(wide_cols if wide else []),
+    ]
     rows = [headers]
     for o in objs:
         row, extra = fn(o, wide)
-        rows.append(([meta.namespace(o)] if all_namespaces else []) + [meta.name(o), *row, age(o, now), *extra])
+        rows.append(
+            ([meta.namespace(o)] if all_namespaces else [])
+            + [meta.name(o), *row, age(o, now), *extra]
+        )
     return rows
 
 
 def format_table(rows: list[Row]) -> str:
     """Left-aligned columns separated by three spaces, as kubectl's tabwriter does."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)).rstrip() for r in rows]
+    lines = [
+        "   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)).rstrip() for r in rows
+    ]
     return "\n".join(lines)

@@ -50,7 +50,9 @@ def _parse_fields(text: str) -> list[tuple[Callable[[dict], str], str, bool]]:
         key, _, value = part.partition("!=" if negate else "=")
         key, value = key.strip(), value.lstrip("=").strip()
         if key not in _FIELDS:
-            raise err_bad_request(f'"{key}" is not a known field selector: only {", ".join(_FIELDS)}')
+            raise err_bad_request(
+                f'"{key}" is not a known field selector: only {", ".join(_FIELDS)}'
+            )
         out.append((_FIELDS[key], value, negate))
     return out
 
@@ -68,6 +70,9 @@ def bookmark(kind: Kind, rv: int) -> dict:
     """A watch BOOKMARK: 'you have seen everything up to rv' (allowWatchBookmarks=true)."""
     return {
         "type": "BOOKMARK",
-        "object": {"kind": kind.kind, "apiVersion": kind.api_version,
-                   "metadata": {"resourceVersion": str(rv)}},
+        "object": {
+            "kind": kind.kind,
+            "apiVersion": kind.api_version,
+            "metadata": {"resourceVersion": str(rv)},
+        },
     }

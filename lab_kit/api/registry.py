@@ -76,7 +76,9 @@ class Registry:
                 if not self.store.get("Namespace", "", ns):
                     self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
             if not self.store.get("Service", "default", "kubernetes"):
-                self.create(strategies.kubernetes_service(C.KUBERNETES_SERVICE_IP, C.API_SERVER_PORT))
+                self.create(
+                    strategies.kubernetes_service(C.KUBERNETES_SERVICE_IP, C.API_SERVER_PORT)
+                )
 
     def _rebuild_allocators(self) -> None:
         self.addresses = ServiceAddresses(
@@ -115,7 +117,12 @@ class Registry:
 
     # --- update --------------------------------------------------------------------------------
     def update(
-        self, obj: dict, namespace: str | None = None, *, subresource: str = "", dry_run: bool = False
+        self,
+        obj: dict,
+        namespace: str | None = None,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
     ) -> dict:
         kind = kind_of(obj)
         obj = self._prepare(kind, obj, namespace)
@@ -128,9 +135,9 @@ class Registry:
         if subresource == "status":
             obj = {**old, "status": obj.get("status", {})}
         else:
-            obj = strategies.prepare_for_update(obj, old)
             if kind.kind == "Service":
-                patch_allocated_values(obj, old)
+                patch_allocated_values(obj, old)  # before comparing specs for `generation`
+            obj = strategies.prepare_for_update(obj, old)
         self._validate(kind, obj, old)
         if strategies.same_content(obj, old):
             return old

@@ -50,15 +50,20 @@ def patch_allocated_values(new: dict, old: dict) -> None:
         ns["clusterIP"] = os_.get("clusterIP")
         ns["clusterIPs"] = list(os_.get("clusterIPs") or [])
     if needs_node_ports(new) and needs_node_ports(old):
-        old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort") for p in os_.get("ports") or []}
+        old_ports = {
+            (p.get("port"), p.get("protocol")): p.get("nodePort") for p in os_.get("ports") or []
+        }
         for port in ns.get("ports") or []:
             if not port.get("nodePort"):
                 kept = old_ports.get((port.get("port"), port.get("protocol")))
                 if kept:
                     port["nodePort"] = kept
-    if needs_health_check_port(new) and needs_health_check_port(old) and not ns.get("healthCheckNodePort"):
-        if os_.get("healthCheckNodePort"):
-            ns["healthCheckNodePort"] = os_["healthCheckNodePort"]
+    if (
+        needs_health_check_port(new)
+        and needs_health_check_port(old)
+        and not ns.get("healthCheckNodePort")
+    ) and os_.get("healthCheckNodePort"):
+        ns["healthCheckNodePort"] = os_["healthCheckNodePort"]
 
 
 class ServiceAddresses:

@@ -16,8 +16,14 @@ from lab_kit.model import meta
 _STATUS_OWNED = {"Pod", "Service", "Deployment", "ReplicaSet", "Ingress", "Namespace"}
 # Kinds whose spec changes bump metadata.generation (observedGeneration is compared to it).
 _GENERATION = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod"}
-_SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp",
-                    "deletionGracePeriodSeconds", "resourceVersion")
+_SERVER_METADATA = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "resourceVersion",
+)
 
 
 def rfc3339(t: float) -> str:
@@ -92,7 +98,11 @@ def graceful_delete(
     if kind != "Pod":
         return None
     spec, phase = meta.spec(obj), meta.status(obj).get("phase")
-    grace = grace_period_s if grace_period_s is not None else spec.get("terminationGracePeriodSeconds", 30)
+    grace = (
+        grace_period_s
+        if grace_period_s is not None
+        else spec.get("terminationGracePeriodSeconds", 30)
+    )
     if not spec.get("nodeName") or phase in ("Succeeded", "Failed") or grace == 0:
         return None
     if meta.is_deleting(obj):
@@ -103,7 +113,9 @@ def graceful_delete(
     return marked
 
 
-def set_condition(obj: dict, ctype: str, status: str, reason: str, message: str, now: float) -> None:
+def set_condition(
+    obj: dict, ctype: str, status: str, reason: str, message: str, now: float
+) -> None:
     conditions = obj.setdefault("status", {}).setdefault("conditions", [])
     for c in conditions:
         if c.get("type") == ctype:
@@ -112,8 +124,14 @@ def set_condition(obj: dict, ctype: str, status: str, reason: str, message: str,
             c.update(status=status, reason=reason, message=message)
             _drop_empty(c)
             return
-    c = {"type": ctype, "status": status, "lastProbeTime": None,
-         "lastTransitionTime": rfc3339(now), "reason": reason, "message": message}
+    c = {
+        "type": ctype,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": rfc3339(now),
+        "reason": reason,
+        "message": message,
+    }
     _drop_empty(c)
     conditions.append(c)
 

@@ -27,11 +27,15 @@ from lab_kit.model.errors import ApiError
 def _add_namespace(p: argparse.ArgumentParser, all_ns: bool = False) -> None:
     p.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     if all_ns:
-        p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
+        p.add_argument(
+            "-A", "--all-namespaces", action="store_true", help="list across all namespaces"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="lab_kit: Kubernetes service discovery you can watch.")
+    parser = argparse.ArgumentParser(
+        prog="labkit", description="lab_kit: Kubernetes service discovery you can watch."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     sub.add_parser("up", help="start the lab in the background; returns when it serves")
@@ -40,13 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clean", help="remove the leftovers of a lab that crashed")
 
     p = sub.add_parser("apply", help="create or update objects from manifests (all or nothing)")
-    p.add_argument("-f", "--filename", action="append", required=True, help="file, directory or - for stdin")
-    p.add_argument("--dry-run", choices=["none", "server"], default="none", help="server: validate only")
-    p.add_argument("--wait", action="store_true", help="return when every agent has applied the change")
+    p.add_argument(
+        "-f", "--filename", action="append", required=True, help="file, directory or - for stdin"
+    )
+    p.add_argument(
+        "--dry-run", choices=["none", "server"], default="none", help="server: validate only"
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="return when every agent has applied the change"
+    )
     p.add_argument("--timeout", type=float, default=60, help="seconds --wait waits (default 60)")
 
     p = sub.add_parser("get", help="list objects (kubectl-style tables)")
-    p.add_argument("kind", help="pods, services (svc), deployments (deploy), endpointslices, nodes, ...")
+    p.add_argument(
+        "kind", help="pods, services (svc), deployments (deploy), endpointslices, nodes, ..."
+    )
     p.add_argument("names", nargs="*", help="object names (or KIND/NAME)")
     _add_namespace(p, all_ns=True)
     p.add_argument("-l", "--selector", default="", help="label selector, e.g. app=random-generator")
@@ -104,8 +116,10 @@ def cmd_status(args) -> int:
     if not info.get("processes"):
         print("No lab is running.")
         return 1
-    print(f"Lab {'running' if info['running'] else 'NOT running (crashed? `labkit clean`)'} "
-          f"(run dir {info['run_dir']})")
+    print(
+        f"Lab {'running' if info['running'] else 'NOT running (crashed? `labkit clean`)'} "
+        f"(run dir {info['run_dir']})"
+    )
     for p in info["processes"]:
         print(f"  {p['name']:<20} pid {p['pid']:<8} {'running' if p['alive'] else 'gone'}")
     agents = (info.get("agents") or {}).get("items", [])
@@ -136,20 +150,42 @@ def cmd_get(args, lab: Lab) -> int:
         objs = [lab.get(kind, n, ns) for n in names]
         listing = None
     else:
-        listing = lab.get(kind, namespace=ns, all_namespaces=args.all_namespaces, selector=args.selector,
-                          wide=args.output == "wide")
+        listing = lab.get(
+            kind,
+            namespace=ns,
+            all_namespaces=args.all_namespaces,
+            selector=args.selector,
+            wide=args.output == "wide",
+        )
         objs = list(listing)
     if args.output in ("yaml", "json"):
-        doc = objs[0] if names and len(objs) == 1 else {
-            "apiVersion": "v1", "kind": "List", "items": objs, "metadata": {"resourceVersion": ""}}
-        print(json.dumps(doc, indent=4) if args.output == "json" else yaml.safe_dump(doc, sort_keys=False), end="\n" if args.output == "json" else "")
+        doc = (
+            objs[0]
+            if names and len(objs) == 1
+            else {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": objs,
+                "metadata": {"resourceVersion": ""},
+            }
+        )
+        print(
+            json.dumps(doc, indent=4)
+            if args.output == "json"
+            else yaml.safe_dump(doc, sort_keys=False),
+            end="\n" if args.output == "json" else "",
+        )
         return 0
     if args.output == "name":
         for o in objs:
             print(f"{k.singular}{'.' + k.group if k.group else ''}/{o['metadata']['name']}")
         return 0
     if not objs:
-        where = "" if not k.namespaced else (" in any namespace" if args.all_namespaces else f" in {ns} namespace")
+        where = (
+            ""
+            if not k.namespaced
+            else (" in any namespace" if args.all_namespaces else f" in {ns} namespace")
+        )
         print(f"No resources found{where}.", file=sys.stderr)
         return 0
     from lab_kit.lab.lab import Listing
@@ -164,7 +200,9 @@ def cmd_describe(args, lab: Lab) -> int:
     if not names:
         k = resolve_kind(kind)
         objs = lab.get(kind, namespace=args.namespace)
-        print("\n\n".join(lab.describe(k.plural, o["metadata"]["name"], args.namespace) for o in objs))
+        print(
+            "\n\n".join(lab.describe(k.plural, o["metadata"]["name"], args.namespace) for o in objs)
+        )
         return 0
     print(lab.describe(kind, names[0], args.namespace))
     return 0
@@ -172,15 +210,20 @@ def cmd_describe(args, lab: Lab) -> int:
 
 def cmd_delete(args, lab: Lab) -> int:
     if args.filename:
-        lines = lab.delete(filename=args.filename, namespace=args.namespace, grace_period_s=args.grace_period)
+        lines = lab.delete(
+            filename=args.filename, namespace=args.namespace, grace_period_s=args.grace_period
+        )
     else:
         if not args.kind:
             raise LabError("error: you must provide one or more resources by argument or filename")
         kind, names = _split_kind(args.kind, args.names)
         if not names:
             raise LabError("error: resource(s) were provided, but no name was specified")
-        lines = [line for n in names for line in lab.delete(kind, n, args.namespace,
-                                                            grace_period_s=args.grace_period)]
+        lines = [
+            line
+            for n in names
+            for line in lab.delete(kind, n, args.namespace, grace_period_s=args.grace_period)
+        ]
     for line in lines:
         print(line)
     return 0

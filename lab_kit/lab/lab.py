@@ -59,7 +59,9 @@ def read_documents(source: Any) -> list[Document]:
     if "\n" not in text_source and path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES)
         if not files:
-            raise ManifestError(f'error: no objects passed to apply: "{source}" has no .yaml/.yml/.json files')
+            raise ManifestError(
+                f'error: no objects passed to apply: "{source}" has no .yaml/.yml/.json files'
+            )
         return [d for f in files for d in read_documents(str(f))]
     if "\n" not in text_source and path.is_file():
         return parse_manifests(path.read_text(), text_source)
@@ -71,12 +73,16 @@ def read_documents(source: Any) -> list[Document]:
 class Listing(list):
     """Objects of one kind; prints as `kubectl get` does, renders as an HTML table."""
 
-    def __init__(self, kind: str, items: list[dict], wide: bool = False, all_namespaces: bool = False):
+    def __init__(
+        self, kind: str, items: list[dict], wide: bool = False, all_namespaces: bool = False
+    ):
         super().__init__(items)
         self.kind, self.wide, self.all_namespaces = kind, wide, all_namespaces
 
     def rows(self) -> list[list[str]]:
-        return printers.table(self.kind, list(self), wide=self.wide, all_namespaces=self.all_namespaces)
+        return printers.table(
+            self.kind, list(self), wide=self.wide, all_namespaces=self.all_namespaces
+        )
 
     def __str__(self) -> str:
         return printers.format_table(self.rows()) if self else "No resources found."
@@ -84,8 +90,12 @@ class Listing(list):
     def _repr_html_(self) -> str:
         rows = self.rows()
         head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in r) + "</tr>"
-                       for r in rows[1:])
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in r)
+            + "</tr>"
+            for r in rows[1:]
+        )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -105,7 +115,9 @@ class Lab:
         client = ApiClient(sock)
         if not os.path.exists(sock) or not client.healthy():
             client.close()
-            raise LabError(f"no lab is running (no API server at {sock}); start one with `labkit up`")
+            raise LabError(
+                f"no lab is running (no API server at {sock}); start one with `labkit up`"
+            )
         return cls(client)
 
     def down(self) -> None:
@@ -119,8 +131,9 @@ class Lab:
         self.down()
 
     # --- objects ---------------------------------------------------------------------------------
-    def apply(self, source: Any, *, wait: bool = False, timeout_s: float = 60,
-              dry_run: bool = False) -> list[str]:
+    def apply(
+        self, source: Any, *, wait: bool = False, timeout_s: float = 60, dry_run: bool = False
+    ) -> list[str]:
         """Create or update every document, all or nothing; returns kubectl's result lines."""
         try:
             docs = read_documents(source)
@@ -143,11 +156,21 @@ class Lab:
         result = self.client.converged(timeout_s)
         if not result.get("converged"):
             behind = ", ".join(result.get("behind", []) + result.get("missing", []))
-            raise LabError(f"timed out after {timeout_s:.0f} s waiting for the lab to converge "
-                           f"(still behind: {behind or 'unknown'})")
+            raise LabError(
+                f"timed out after {timeout_s:.0f} s waiting for the lab to converge "
+                f"(still behind: {behind or 'unknown'})"
+            )
 
-    def get(self, kind: str, name: str | None = None, namespace: str = "default", *,
-            all_namespaces: bool = False, selector: str = "", wide: bool = False) -> Any:
+    def get(
+        self,
+        kind: str,
+        name: str | None = None,
+        namespace: str = "default",
+        *,
+        all_namespaces: bool = False,
+        selector: str = "",
+        wide: bool = False,
+    ) -> Any:
         k = resolve_kind(kind)
         if name:
             return self.client.get(k, name, namespace if k.namespaced else None)
@@ -166,8 +189,15 @@ class Lab:
                 endpoints = None
         return describe_text(obj, endpoints=endpoints)
 
-    def delete(self, kind: str | None = None, name: str | None = None, namespace: str = "default", *,
-               filename: Any = None, grace_period_s: int | None = None) -> list[str]:
+    def delete(
+        self,
+        kind: str | None = None,
+        name: str | None = None,
+        namespace: str = "default",
+        *,
+        filename: Any = None,
+        grace_period_s: int | None = None,
+    ) -> list[str]:
         """Delete by kind and name, or every object a manifest names; returns result lines."""
         targets: list[tuple[Kind, str, str | None]] = []
         if filename is not None:
@@ -193,8 +223,10 @@ def _explain_apply_error(e: ApiError, docs: list[Document]) -> str:
     """Name the file and document the server refused, then its own message."""
     index = e.details.get("index") if isinstance(e.details, dict) else None
     where = docs[index].where if isinstance(index, int) and 0 <= index < len(docs) else "the input"
-    return f"Error from server ({e.reason}): error when applying {where}: {e.message}\n" \
-           f"(nothing was applied: a batch is all or nothing)"
+    return (
+        f"Error from server ({e.reason}): error when applying {where}: {e.message}\n"
+        f"(nothing was applied: a batch is all or nothing)"
+    )
 
 
 def to_json(obj: Any) -> str:

@@ -47,8 +47,11 @@ class LabState:
     def save(self) -> None:
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"started_at": self.started_at,
-                       "processes": [p.to_dict() for p in self.processes]}, f, indent=1)
+            json.dump(
+                {"started_at": self.started_at, "processes": [p.to_dict() for p in self.processes]},
+                f,
+                indent=1,
+            )
         os.replace(tmp, self.path)
 
     @classmethod
@@ -58,8 +61,11 @@ class LabState:
                 data = json.load(f)
         except (OSError, ValueError):
             return None
-        return cls(directory, data.get("started_at", 0.0),
-                   [ProcessRecord.from_dict(p) for p in data.get("processes", [])])
+        return cls(
+            directory,
+            data.get("started_at", 0.0),
+            [ProcessRecord.from_dict(p) for p in data.get("processes", [])],
+        )
 
     def alive(self) -> list[ProcessRecord]:
         return [p for p in self.processes if processes.is_alive(p)]
@@ -125,8 +131,9 @@ def status() -> dict:
         "running": bool(state.alive()),
         "run_dir": directory,
         "started_at": state.started_at,
-        "processes": [{"name": p.name, "pid": p.pid, "alive": processes.is_alive(p)}
-                      for p in state.processes],
+        "processes": [
+            {"name": p.name, "pid": p.pid, "alive": processes.is_alive(p)} for p in state.processes
+        ],
         "socket": socket_path(directory),
     }
     if info["running"]:

@@ -150,13 +150,18 @@ def _details(resource: str, name: str, group: str = "", **extra: Any) -> dict:
 
 def err_not_found(resource: str, name: str, group: str = "") -> ApiError:
     qualified = f"{resource}.{group}" if group else resource
-    return ApiError(404, "NotFound", f'{qualified} "{name}" not found', _details(resource, name, group))
+    return ApiError(
+        404, "NotFound", f'{qualified} "{name}" not found', _details(resource, name, group)
+    )
 
 
 def err_already_exists(resource: str, name: str, group: str = "") -> ApiError:
     qualified = f"{resource}.{group}" if group else resource
     return ApiError(
-        409, "AlreadyExists", f'{qualified} "{name}" already exists', _details(resource, name, group)
+        409,
+        "AlreadyExists",
+        f'{qualified} "{name}" already exists',
+        _details(resource, name, group),
     )
 
 
@@ -199,7 +204,9 @@ def err_gone(message: str) -> ApiError:
 
 
 def err_forbidden(resource: str, name: str, why: str) -> ApiError:
-    return ApiError(403, "Forbidden", f'{resource} "{name}" is forbidden: {why}', _details(resource, name))
+    return ApiError(
+        403, "Forbidden", f'{resource} "{name}" is forbidden: {why}', _details(resource, name)
+    )
 
 
 def err_method_not_allowed(message: str) -> ApiError:

@@ -65,8 +65,13 @@ KINDS: tuple[Kind, ...] = (
 _BY_KIND = {(k.api_version, k.kind): k for k in KINDS}
 _BY_NAME: dict[str, Kind] = {}
 for _k in KINDS:
-    for _n in (_k.kind.lower(), _k.plural, *_k.short_names, _k.qualified,
-               f"{_k.kind.lower()}.{_k.group}" if _k.group else _k.kind.lower()):
+    for _n in (
+        _k.kind.lower(),
+        _k.plural,
+        *_k.short_names,
+        _k.qualified,
+        f"{_k.kind.lower()}.{_k.group}" if _k.group else _k.kind.lower(),
+    ):
         _BY_NAME.setdefault(_n, _k)
 _BY_GROUP_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}
 

@@ -51,8 +51,10 @@ def parse_manifests(text: str, source: str) -> list[Document]:
     docs: list[dict] = []
     for i, d in enumerate(raw):
         if not isinstance(d, dict):
-            raise ManifestError(f'error validating "{source}", document {i + 1}: '
-                                f"expected an object, got {type(d).__name__}")
+            raise ManifestError(
+                f'error validating "{source}", document {i + 1}: '
+                f"expected an object, got {type(d).__name__}"
+            )
         if d.get("kind") == "List" and isinstance(d.get("items"), list):
             docs.extend(d["items"])
         else:
@@ -67,13 +69,19 @@ def check_document(doc: Document) -> None:
     """kubectl's client-side checks: apiVersion/kind set, and a kind the server serves."""
     missing = [f for f in ("apiVersion", "kind") if not doc.obj.get(f)]
     if missing:
-        raise ManifestError(f"error validating {doc.where}: error validating data: "
-                            f"[{', '.join(m + ' not set' for m in missing)}]")
-    if not isinstance(doc.obj.get("metadata", {}), dict) or not doc.name and not (
-        doc.obj.get("metadata") or {}
-    ).get("generateName"):
-        raise ManifestError(f"error validating {doc.where}: metadata.name: Required value: "
-                            "name or generateName is required")
+        raise ManifestError(
+            f"error validating {doc.where}: error validating data: "
+            f"[{', '.join(m + ' not set' for m in missing)}]"
+        )
+    if (
+        not isinstance(doc.obj.get("metadata", {}), dict)
+        or not doc.name
+        and not (doc.obj.get("metadata") or {}).get("generateName")
+    ):
+        raise ManifestError(
+            f"error validating {doc.where}: metadata.name: Required value: "
+            "name or generateName is required"
+        )
     try:
         kind_of(doc.obj)
     except ApiError as e:

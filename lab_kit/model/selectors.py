@@ -27,10 +27,7 @@ def matches_label_selector(selector: dict | None, labels: dict[str, str]) -> boo
     for k, v in (selector.get("matchLabels") or {}).items():
         if labels.get(k) != v:
             return False
-    for expr in selector.get("matchExpressions") or []:
-        if not _expression_matches(expr, labels):
-            return False
-    return True
+    return all(_expression_matches(expr, labels) for expr in selector.get("matchExpressions") or [])
 
 
 def _expression_matches(expr: dict, labels: dict[str, str]) -> bool:

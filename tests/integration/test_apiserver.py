@@ -11,7 +11,9 @@ from lab_kit.lab import lifecycle
 
 @pytest.fixture
 def http(lab):
-    client = httpx.Client(transport=httpx.HTTPTransport(uds=lifecycle.socket_path()), base_url="http://x")
+    client = httpx.Client(
+        transport=httpx.HTTPTransport(uds=lifecycle.socket_path()), base_url="http://x"
+    )
     yield client
     client.close()
 
@@ -25,7 +27,9 @@ def test_bootstrap_objects_exist(http):
     assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
     svc = http.get("/api/v1/namespaces/default/services/kubernetes").json()
     assert svc["spec"]["clusterIP"] == "10.96.0.1"
-    assert svc["spec"]["ports"] == [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]
+    assert svc["spec"]["ports"] == [
+        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}
+    ]
 
 
 def test_create_get_update_delete_with_status_errors(http):
@@ -36,29 +40,43 @@ def test_create_get_update_delete_with_status_errors(http):
     again = http.post(path, json=cm("a"))
     assert again.status_code == 409
     assert again.json() == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'configmaps "a" already exists', "reason": "AlreadyExists", "code": 409,
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "a" already exists',
+        "reason": "AlreadyExists",
+        "code": 409,
         "details": {"name": "a", "kind": "configmaps"},
     }
     stale = {**created.json(), "data": {"k": "2"}}
     assert http.put(f"{path}/a", json=stale).status_code == 200
     conflict = http.put(f"{path}/a", json={**stale, "data": {"k": "3"}})
-    assert conflict.status_code == 409 and "the object has been modified" in conflict.json()["message"]
+    assert (
+        conflict.status_code == 409 and "the object has been modified" in conflict.json()["message"]
+    )
     assert http.delete(f"{path}/a").status_code == 200
     missing = http.get(f"{path}/a")
     assert missing.status_code == 404 and missing.json()["message"] == 'configmaps "a" not found'
 
 
 def test_invalid_service_is_a_422_with_field_causes(http):
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "two"},
-           "spec": {"ports": [{"port": 80}, {"port": 443}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "two"},
+        "spec": {"ports": [{"port": 80}, {"port": 443}]},
+    }
     r = http.post("/api/v1/namespaces/default/services", json=svc)
     assert r.status_code == 422
     body = r.json()
     assert body["reason"] == "Invalid"
     assert "spec.ports[0].name: Required value" in body["message"]
-    assert {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.ports[1].name"} in body[
-        "details"]["causes"]
+    assert {
+        "reason": "FieldValueRequired",
+        "message": "Required value",
+        "field": "spec.ports[1].name",
+    } in body["details"]["causes"]
 
 
 def test_unknown_field_is_a_strict_decoding_error(http):
@@ -73,8 +91,11 @@ def test_watch_streams_added_modified_deleted_from_a_version(http):
     done = threading.Event()
 
     def watch():
-        with http.stream("GET", "/api/v1/namespaces/default/configmaps",
-                         params={"watch": "1", "resourceVersion": rv}) as r:
+        with http.stream(
+            "GET",
+            "/api/v1/namespaces/default/configmaps",
+            params={"watch": "1", "resourceVersion": rv},
+        ) as r:
             for line in r.iter_lines():
                 events.append(json.loads(line))
                 if len(events) == 3:
@@ -90,7 +111,10 @@ def test_watch_streams_added_modified_deleted_from_a_version(http):
     http.delete(f"{path}/w")
     assert done.wait(10), f"watch saw only {events}"
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
+        ("ADDED", "w"),
+        ("MODIFIED", "w"),
+        ("DELETED", "w"),
+    ]
 
 
 def test_too_old_resource_version_is_410(http):

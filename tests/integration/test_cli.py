@@ -13,10 +13,18 @@ def labkit(run_dir):
     env = {**os.environ, "LABKIT_RUN_DIR": str(run_dir)}
 
     def run(*args, check=True, stdin=None):
-        r = subprocess.run([sys.executable, "-m", "lab_kit", *args], env=env, capture_output=True,
-                           text=True, timeout=120, input=stdin)
+        r = subprocess.run(
+            [sys.executable, "-m", "lab_kit", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=stdin,
+        )
         if check and r.returncode != 0:
-            raise AssertionError(f"labkit {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+            raise AssertionError(
+                f"labkit {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+            )
         return r
 
     yield run
@@ -29,9 +37,13 @@ def test_session_with_the_books_manifests(labkit, book, run_dir):
     second = labkit("up", check=False)
     assert second.returncode == 1 and "a lab is already running" in second.stderr
 
-    applied = labkit("apply", "-f", str(book / "deployment.yml"), "-f", str(book / "service.yml"), "--wait")
-    assert applied.stdout.splitlines() == ["deployment.apps/random-generator created",
-                                           "service/random-generator created"]
+    applied = labkit(
+        "apply", "-f", str(book / "deployment.yml"), "-f", str(book / "service.yml"), "--wait"
+    )
+    assert applied.stdout.splitlines() == [
+        "deployment.apps/random-generator created",
+        "service/random-generator created",
+    ]
     pods = labkit("get", "pods").stdout.splitlines()
     assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert len(pods) == 5 and all(line.split()[1:3] == ["0/1", "Pending"] for line in pods[1:])
@@ -52,10 +64,16 @@ def test_session_with_the_books_manifests(labkit, book, run_dir):
     status = labkit("status")
     assert "apiserver" in status.stdout and "controller-manager" in status.stdout
 
-    assert labkit("delete", "-f", str(book / "service.yml")).stdout.strip() == 'service "random-generator" deleted'
+    assert (
+        labkit("delete", "-f", str(book / "service.yml")).stdout.strip()
+        == 'service "random-generator" deleted'
+    )
     missing = labkit("get", "svc", "random-generator", check=False)
     assert missing.returncode == 1
-    assert missing.stderr.strip() == 'Error from server (NotFound): services "random-generator" not found'
+    assert (
+        missing.stderr.strip()
+        == 'Error from server (NotFound): services "random-generator" not found'
+    )
 
     labkit("down")
     assert not run_dir.exists()
@@ -73,8 +91,10 @@ def test_v1beta1_ingress_is_refused_with_kubectls_words(labkit, book):
 def test_apply_from_stdin_and_dry_run(labkit):
     labkit("up")
     cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n"
-    assert labkit("apply", "-f", "-", "--dry-run=server", stdin=cm).stdout.strip() == \
-        "configmap/c created (server dry run)"
+    assert (
+        labkit("apply", "-f", "-", "--dry-run=server", stdin=cm).stdout.strip()
+        == "configmap/c created (server dry run)"
+    )
     assert "No resources found" in labkit("get", "cm").stderr
     assert labkit("apply", "-f", "-", stdin=cm).stdout.strip() == "configmap/c created"
 

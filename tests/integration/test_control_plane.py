@@ -27,8 +27,12 @@ def test_book_deployment_and_service_give_4_pending_pods_and_a_cluster_ip(lab, b
 def test_pods_are_scheduled_once_a_ready_node_exists(lab, book):
     lab.apply(str(book / "deployment.yml"))
     lab.wait(30)
-    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "node1"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
     lab.client.create(node)
     lab.wait(30)
     assert {p["spec"].get("nodeName") for p in lab.get("pods")} == {"node1"}
@@ -63,8 +67,12 @@ def test_scale_down_and_delete_cascade(lab, book):
 
 
 def test_cluster_ip_clash_is_refused(lab):
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns-impostor"},
-           "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 53}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "dns-impostor"},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 53}]},
+    }
     with pytest.raises(LabError) as e:
         lab.apply(svc)
     assert "failed to allocate IP 10.96.0.1: provided IP is already allocated" in str(e.value)

@@ -25,8 +25,13 @@ def free_port() -> int:
 def test_second_install_changes_nothing():
     stamp = REPO / ".venv" / ".lab_kit-installed"
     before = stamp.stat().st_mtime_ns
-    r = subprocess.run(["bash", "scripts/install.sh", "--test"], cwd=REPO, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        ["bash", "scripts/install.sh", "--test"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "" and r.stderr == ""
     assert stamp.stat().st_mtime_ns == before
@@ -35,10 +40,20 @@ def test_second_install_changes_nothing():
 @pytest.mark.root
 def test_main_command_serves_jupyterlab_with_the_labs():
     port, token = free_port(), "smoketest-token"
-    env = {**os.environ, "LABKIT_JUPYTER_TOKEN": token,
-           "JUPYTER_RUNTIME_DIR": tempfile.mkdtemp(prefix="lk-jrt-")}
-    proc = subprocess.Popen(["./kit", "lab", "--port", str(port)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "LABKIT_JUPYTER_TOKEN": token,
+        "JUPYTER_RUNTIME_DIR": tempfile.mkdtemp(prefix="lk-jrt-"),
+    }
+    proc = subprocess.Popen(
+        ["./kit", "lab", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -49,7 +64,11 @@ def test_main_command_serves_jupyterlab_with_the_labs():
             if not line:
                 break
             lines.append(line)
-            if f"127.0.0.1:{port}/lab" in line and "token" in line and "JupyterLab on labs/" not in line:
+            if (
+                f"127.0.0.1:{port}/lab" in line
+                and "token" in line
+                and "JupyterLab on labs/" not in line
+            ):
                 break
         assert f"http://127.0.0.1:{port}/lab?token={token}" in "".join(lines)
         r = httpx.get(f"{url}/api/contents", params={"token": token}, timeout=10)
@@ -69,8 +88,14 @@ def test_vagrantfile_validates():
         pytest.skip("vagrant is not installed (scripts/install.sh --test installs it)")
     home = tempfile.mkdtemp(prefix="lk-vagrant-")
     try:
-        r = subprocess.run(["vagrant", "validate", "--ignore-provider"], cwd=REPO, capture_output=True, text=True,
-                           env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1", "HOME": home}, timeout=120)
+        r = subprocess.run(
+            ["vagrant", "validate", "--ignore-provider"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1", "HOME": home},
+            timeout=120,
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -1,7 +1,12 @@
 """The labs' copy of the book's manifests is the book's, byte for byte."""
 
+from pathlib import Path
+
 import pytest
-from conftest import BOOK, SHARED_BOOK
+
+REPO = Path(__file__).resolve().parents[2]
+BOOK = REPO / "labs" / "manifests" / "book"
+SHARED_BOOK = REPO.parent / "shared" / "k8spatterns-servicediscovery"
 
 
 def test_vendored_manifests_match_the_reference_copy():

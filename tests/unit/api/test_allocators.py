@@ -21,12 +21,12 @@ def test_requested_cluster_ip_errors_are_the_apis():
     assert ips.allocate("10.96.0.10") is None
     taken = ips.allocate("10.96.0.10")
     assert str(taken) == (
-        'spec.clusterIPs: Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: '
+        'spec.clusterIPs: Invalid value: []string{"10.96.0.10"}: failed to allocate IP 10.96.0.10: '
         "provided IP is already allocated"
     )
     outside = ips.allocate("10.0.0.5")
     assert str(outside) == (
-        'spec.clusterIPs: Invalid value: ["10.0.0.5"]: failed to allocate IP 10.0.0.5: '
+        'spec.clusterIPs: Invalid value: []string{"10.0.0.5"}: failed to allocate IP 10.0.0.5: '
         "provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/12"
     )
 

@@ -18,7 +18,10 @@ metadata: {name: b}
 
 def test_documents_keep_their_source_and_position():
     docs = parse_manifests(TWO, "app.yml")
-    assert [(d.source, d.index, d.total, d.name) for d in docs] == [("app.yml", 0, 2, "a"), ("app.yml", 1, 2, "b")]
+    assert [(d.source, d.index, d.total, d.name) for d in docs] == [
+        ("app.yml", 0, 2, "a"),
+        ("app.yml", 1, 2, "b"),
+    ]
     assert docs[1].where == '"app.yml", document 2 of 2'
 
 
@@ -50,8 +53,16 @@ def test_missing_apiversion_and_kind():
     assert "[apiVersion not set, kind not set]" in str(e.value)
 
 
-@pytest.mark.parametrize("name", ["deployment.yml", "service.yml", "service-with-nodeport.yml",
-                                  "service-with-loadbalancer.yml", "ingress.yml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deployment.yml",
+        "service.yml",
+        "service-with-nodeport.yml",
+        "service-with-loadbalancer.yml",
+        "ingress.yml",
+    ],
+)
 def test_the_books_manifests_parse(book, name):
     docs = parse_manifests((book / name).read_text(), name)
     assert len(docs) == 1 and docs[0].name == "random-generator"

@@ -29,7 +29,13 @@ def test_paths(path, expected):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/widgets", "/apis/extensions/v1beta1/ingresses", "/api/v1/pods/p", "/foo", "/api/v1/namespaces/a/pods/p/exec/x"],
+    [
+        "/api/v1/widgets",
+        "/apis/extensions/v1beta1/ingresses",
+        "/api/v1/pods/p",
+        "/foo",
+        "/api/v1/namespaces/a/pods/p/exec/x",
+    ],
 )
 def test_unknown_paths_are_not_found(path):
     with pytest.raises(ApiError) as e:

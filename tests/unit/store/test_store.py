@@ -7,7 +7,12 @@ from lab_kit.store.store import Store
 
 
 def svc(name, ns="default", **spec):
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 def test_every_write_bumps_the_version_and_stamps_it():
