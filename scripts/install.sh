@@ -31,7 +31,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # mininet: mnexec and the Python-independent helpers; net-tools: ifconfig, which Mininet calls.
 packages=(
   python3 python3-venv python3-dev gcc
-  mininet net-tools iproute2 iptables nftables conntrack tcpdump
+  mininet net-tools bridge-utils iproute2 iptables nftables conntrack tcpdump
   graphviz curl dnsutils iputils-ping netcat-openbsd jq procps ca-certificates git
 )
 if [ "$with_test" = 1 ]; then

@@ -24,21 +24,14 @@ import time
 from lab_kit.adapters.apiclient import AsyncApiClient
 from lab_kit.agents.informer import Informer
 from lab_kit.controllers.manager import reconcile_all
-from lab_kit.controllers.state import Snapshot
+from lab_kit.controllers.state import Action, Delete, Snapshot
 from lab_kit.model.errors import ApiError
-from lab_kit.model.kinds import by_kind_name
+from lab_kit.model.kinds import KINDS, by_kind_name
 
 log = logging.getLogger("controller-manager")
-WATCHED = (
-    "Namespace",
-    "Node",
-    "Pod",
-    "Service",
-    "Endpoints",
-    "EndpointSlice",
-    "ReplicaSet",
-    "Deployment",
-)
+# Every served kind: the garbage collector must see all owners, and namespace deletion all
+# contents, or it would read "not in my snapshot" as "gone".
+WATCHED = tuple(k.kind for k in KINDS)
 RESYNC_S = 5.0  # re-run controllers this often even without events (grace periods, deadlines)
 AGENT_NAME = "controller-manager"
 
@@ -48,6 +41,7 @@ class ControllerManager:
         self.client = client
         self.changed = asyncio.Event()
         self.informers = [Informer(client, by_kind_name(k), self.changed.set) for k in WATCHED]
+        self._by_kind = {inf.kind.kind: inf for inf in self.informers}
 
     def snapshot(self) -> Snapshot:
         return Snapshot.of(o for inf in self.informers for o in inf.items())
@@ -76,7 +70,8 @@ class ControllerManager:
         actions = reconcile_all(self.snapshot(), time.time())
         for action in actions:
             try:
-                await self.client.perform(action)
+                answer = await self.client.perform(action)
+                self._remember(action, answer)
             except ApiError as e:
                 # Conflicts and vanished objects are normal races: the next round recomputes.
                 level = logging.DEBUG if e.code in (404, 409) else logging.WARNING
@@ -84,6 +79,17 @@ class ControllerManager:
         if not actions:
             await self.client.report_applied(AGENT_NAME, seen)
         return len(actions)
+
+    def _remember(self, action: Action, answer: dict) -> None:
+        """Write-through: the next round must see this round's writes (see Informer)."""
+        if not isinstance(answer, dict) or "metadata" not in answer:
+            return
+        informer = self._by_kind.get(answer.get("kind", ""))
+        if informer is None:
+            return
+        md = answer["metadata"]
+        still_there = md.get("deletionTimestamp") and md.get("deletionGracePeriodSeconds", 1) != 0
+        informer.remember_write(answer, deleted=isinstance(action, Delete) and not still_there)
 
 
 async def main_async(socket_path: str, ready_fd: int | None) -> None:

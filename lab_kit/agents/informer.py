@@ -78,9 +78,27 @@ class Informer:
             if etype == "ERROR":
                 raise ApiError.from_status(obj)
             key = (meta.namespace(obj), meta.name(obj))
+            cached = self.cache.get(key)
+            if cached is not None and meta.resource_version(cached) > meta.resource_version(obj):
+                # Our own write already put a newer version here (see `remember_write`).
+                self.seen_rv = max(self.seen_rv, meta.resource_version(obj))
+                continue
             if etype == "DELETED":
                 self.cache.pop(key, None)
             elif etype in ("ADDED", "MODIFIED"):
                 self.cache[key] = obj
             self.seen_rv = max(self.seen_rv, meta.resource_version(obj))
             self.on_change()
+
+    def remember_write(self, obj: dict, deleted: bool = False) -> None:
+        """Put the API's answer to our own write into the cache at once (write-through).
+
+        Without this a controller could act twice on the same state before the watch
+        event of its first write arrives (client-go's controllers use "expectations")."""
+        key = (meta.namespace(obj), meta.name(obj))
+        if deleted:
+            self.cache.pop(key, None)
+            return
+        cached = self.cache.get(key)
+        if cached is None or meta.resource_version(cached) <= meta.resource_version(obj):
+            self.cache[key] = obj

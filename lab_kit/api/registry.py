@@ -222,6 +222,7 @@ class Registry:
         if old is None:
             return "created", self.create(desired)
         md.pop("resourceVersion", None)
+        _merge_unmanaged_metadata(md, old)
         stored = self.update(desired)
         return ("unchanged" if stored is old else "configured"), stored
 
@@ -282,6 +283,24 @@ class Registry:
             self._rebuild_allocators()
             return obj
         return self.store.put(obj)
+
+
+def _merge_unmanaged_metadata(md: dict, old: dict) -> None:
+    """kubectl apply's three-way merge, for labels and annotations: keep the keys others
+    set (a controller's `deployment.kubernetes.io/revision`), drop the keys the previous
+    apply set and this one no longer does, take this apply's values (in place)."""
+    try:
+        before = json.loads(meta.annotations(old).get(LAST_APPLIED, "{}"))
+    except ValueError:
+        before = {}
+    for field in ("labels", "annotations"):
+        previous = (before.get("metadata") or {}).get(field) or {}
+        merged = {
+            k: v for k, v in (meta.metadata(old).get(field) or {}).items() if k not in previous
+        }
+        merged.update(md.get(field) or {})
+        if merged:
+            md[field] = merged
 
 
 class _DryRun(Exception):
