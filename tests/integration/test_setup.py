@@ -93,7 +93,12 @@ def test_vagrantfile_validates():
             cwd=REPO,
             capture_output=True,
             text=True,
-            env={**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1", "HOME": home},
+            env={
+                **os.environ,
+                "VAGRANT_CHECKPOINT_DISABLE": "1",
+                "HOME": home,
+                "VAGRANT_DOTFILE_PATH": os.path.join(home, ".vagrant"),  # not in the repo
+            },
             timeout=120,
         )
     finally:
