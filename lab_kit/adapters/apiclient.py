@@ -167,6 +167,16 @@ class ApiClient:
         _raise_for(response)
         return response.json()
 
+    def watch_change(self, kind: Kind, timeout_s: float) -> None:
+        """Block until any object of `kind` changes (or timeout_s passes)."""
+        rv = int(self.list(kind)["metadata"]["resourceVersion"])
+        try:
+            for event in self.watch(kind, rv=rv, timeout_s=max(1, int(timeout_s))):
+                if event.get("type") != "BOOKMARK":
+                    return
+        except httpx.HTTPError:
+            return
+
     def healthy(self) -> bool:
         try:
             return self.http.get("/readyz", timeout=2).status_code == 200
@@ -222,6 +232,32 @@ class AsyncApiClient:
 
     async def perform(self, action: Action) -> Any:
         return await self.call(_Calls.action(action))
+
+    async def create(self, obj: dict) -> dict:
+        return await self.perform(Create(obj))
+
+    async def get(self, kind: Kind, name: str, namespace: str | None = None) -> dict:
+        return await self.call(Call("GET", kind.object_path(name, namespace)))
+
+    async def update_status(self, obj: dict) -> dict:
+        """PUT .../status without a resourceVersion: the kubelet owns pod status."""
+        body = {
+            **obj,
+            "metadata": {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"},
+        }
+        return await self.perform(Update(body, subresource="status"))
+
+    async def delete(
+        self,
+        kind: Kind,
+        name: str,
+        namespace: str | None = None,
+        grace_period_s: int | None = None,
+        uid: str = "",
+    ) -> dict:
+        params = None if grace_period_s is None else {"gracePeriodSeconds": str(grace_period_s)}
+        body = {"preconditions": {"uid": uid}} if uid else None
+        return await self.call(Call("DELETE", kind.object_path(name, namespace), params, body))
 
     async def report_applied(self, agent: str, rv: int, info: dict | None = None) -> None:
         await self.call(

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--socket", required=True, help="the API server's Unix socket")
     parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once caches synced")
     args = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(main_async(args.socket, args.ready_fd))
 

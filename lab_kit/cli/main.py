@@ -18,10 +18,11 @@ import time
 
 import yaml
 
-from lab_kit.lab import lifecycle
+from lab_kit.lab import access, lifecycle
 from lab_kit.lab.lab import Lab, resolve_kind
 from lab_kit.lab.lifecycle import LabError
 from lab_kit.model.errors import ApiError
+from lab_kit.model.topology import TopologyError
 
 
 def _add_namespace(p: argparse.ArgumentParser, all_ns: bool = False) -> None:
@@ -36,9 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labkit", description="lab_kit: Kubernetes service discovery you can watch."
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     sub.required = True
-    sub.add_parser("up", help="start the lab in the background; returns when it serves")
+    p = sub.add_parser(
+        "up", help="build the lab and start it in the background; returns when nodes are Ready"
+    )
+    p.add_argument(
+        "--topology", help="a name from topologies/ or a path to your own .toml (default: default)"
+    )
     sub.add_parser("down", help="stop the lab and remove everything it made")
     sub.add_parser("status", help="say what runs")
     sub.add_parser("clean", help="remove the leftovers of a lab that crashed")
@@ -75,6 +81,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--filename", help="delete what this manifest names")
     p.add_argument("--grace-period", type=int, default=None, help="seconds (pods)")
     _add_namespace(p)
+
+    p = sub.add_parser("exec", help="run a command in a pod: labkit exec POD -- CMD ...")
+    p.add_argument("pod")
+    p.add_argument("-c", "--container", help="container name (default: the first)")
+    p.add_argument("-i", "--stdin", action="store_true", help="pass standard input through")
+    p.add_argument("-t", "--tty", action="store_true", help="(accepted for kubectl habits)")
+    p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
+    _add_namespace(p)
+
+    p = sub.add_parser(
+        "host", help="run a command on a node or outside host: labkit host node1 -- ip route"
+    )
+    p.add_argument("name")
+    p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
+
+    p = sub.add_parser("logs", help="print a container's output")
+    p.add_argument("pod")
+    p.add_argument("-c", "--container")
+    p.add_argument(
+        "-p", "--previous", action="store_true", help="the previous (crashed) run's output"
+    )
+    _add_namespace(p)
+
+    p = sub.add_parser("run", help="create a pod running an image (kubectl run)")
+    p.add_argument("name")
+    p.add_argument("--image", required=True)
+    p.add_argument(
+        "--command", action="store_true", help="ARGS are the command, not the image's args"
+    )
+    p.add_argument("--restart", default="Always", choices=["Always", "OnFailure", "Never"])
+    p.add_argument("--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-l", "--labels", default="", help="k=v,... (default run=NAME)")
+    p.add_argument("--port", type=int, help="the container port to declare")
+    p.add_argument(
+        "--rm", action="store_true", help="delete the pod when the command ends (with -i)"
+    )
+    p.add_argument(
+        "-i", "--stdin", action="store_true", help="wait for the command and show its output"
+    )
+    p.add_argument("-t", "--tty", action="store_true", help="(accepted for kubectl habits)")
+    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("argv", nargs="*", help="-- ARGS...")
+    _add_namespace(p)
+
+    sub.add_parser(
+        "cli", help="an interactive shell: `node1 ip route`, `client curl ...`, `get pods`"
+    )
     return parser
 
 
@@ -88,10 +141,13 @@ def _split_kind(kind: str, names: list[str]) -> tuple[str, list[str]]:
 
 def cmd_up(args) -> int:
     t0 = time.monotonic()
-    print("Starting the lab ...")
-    lifecycle.up()
+    print(f"Starting the lab ({args.topology or 'default'} topology) ...")
+    try:
+        lifecycle.up(args.topology)
+    except TopologyError as e:
+        raise LabError(str(e)) from e
     print(f"Lab ready in {time.monotonic() - t0:.1f} s. API server: {lifecycle.socket_path()}")
-    print("Try: labkit apply -f deployment.yml; labkit get pods")
+    print("Try: labkit apply -f labs/manifests/book/deployment.yml --wait; labkit get pods -o wide")
     return 0
 
 
@@ -138,7 +194,7 @@ def cmd_apply(args, lab: Lab) -> int:
     for line in lines:
         print(line)
     if args.wait and args.dry_run == "none":
-        lab.wait(args.timeout)
+        lab.wait_ready(args.timeout)
     return 0
 
 
@@ -229,18 +285,137 @@ def cmd_delete(args, lab: Lab) -> int:
     return 0
 
 
-LIFECYCLE = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "clean": cmd_clean}
-OBJECTS = {"apply": cmd_apply, "get": cmd_get, "describe": cmd_describe, "delete": cmd_delete}
+def _argv(rest: list[str]) -> list[str]:
+    argv = rest[1:] if rest[:1] == ["--"] else rest
+    if not argv:
+        raise LabError("error: you must specify at least one command (after --)")
+    return argv
+
+
+def cmd_exec(args, lab: Lab) -> int:
+    stdin = sys.stdin.read() if args.stdin and not sys.stdin.isatty() else None
+    interactive = args.stdin and sys.stdin.isatty()
+    state = lab.sandbox(args.pod, args.namespace)
+    result = access.run_in_pod(
+        state,
+        args.container,
+        _argv(args.argv),
+        capture=not interactive,
+        stdin=stdin,
+        timeout_s=None,
+    )
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def cmd_host(args) -> int:
+    result = access.run_on_host(args.name, _argv(args.argv), capture=False, timeout_s=None)
+    return result.returncode
+
+
+def cmd_logs(args, lab: Lab) -> int:
+    sys.stdout.write(lab.logs(args.pod, args.namespace, args.container, args.previous))
+    return 0
+
+
+def cmd_run(args, lab: Lab) -> int:
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    pod = run_pod_manifest(
+        args.name,
+        args.image,
+        argv,
+        args.command,
+        args.restart,
+        args.env,
+        args.labels,
+        args.port,
+        args.namespace,
+    )
+    lab.client.create(pod)
+    print(f"pod/{args.name} created")
+    if not args.stdin:
+        return 0
+    code = lab.wait_pod_finished(args.name, args.namespace, args.timeout)
+    sys.stdout.write(lab.logs(args.name, args.namespace))
+    if args.rm:
+        lab.delete("pod", args.name, args.namespace, grace_period_s=0)
+        print(f'pod "{args.name}" deleted')
+    return code
+
+
+def run_pod_manifest(
+    name: str,
+    image: str,
+    argv: list[str],
+    as_command: bool,
+    restart: str,
+    env: list[str],
+    labels: str,
+    port: int | None,
+    namespace: str,
+) -> dict:
+    """The Pod `kubectl run` would create."""
+    container: dict = {"name": name, "image": image}
+    if argv:
+        container["command" if as_command else "args"] = argv
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, _, v in (e.partition("=") for e in env)]
+    if port:
+        container["ports"] = [{"containerPort": port}]
+    label_map = dict(kv.split("=", 1) for kv in labels.split(",") if "=" in kv) or {"run": name}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": label_map},
+        "spec": {"containers": [container], "restartPolicy": restart},
+    }
+
+
+def cmd_cli(args) -> int:
+    from lab_kit.cli.shell import LabShell
+
+    LabShell(main).cmdloop()
+    return 0
+
+
+LIFECYCLE = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "status": cmd_status,
+    "clean": cmd_clean,
+    "host": cmd_host,
+    "cli": cmd_cli,
+}
+OBJECTS = {
+    "apply": cmd_apply,
+    "get": cmd_get,
+    "describe": cmd_describe,
+    "delete": cmd_delete,
+    "exec": cmd_exec,
+    "logs": cmd_logs,
+    "run": cmd_run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is the command to run (exec, host, run), never our options.
+    rest: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    if hasattr(args, "argv"):
+        args.argv = [*args.argv, *rest]
+    elif rest:
+        build_parser().error(f"unexpected arguments after --: {' '.join(rest)}")
     try:
-        if args.command in LIFECYCLE:
-            return LIFECYCLE[args.command](args)
+        if args.verb in LIFECYCLE:
+            return LIFECYCLE[args.verb](args)
         lab = Lab.connect()
         try:
-            return OBJECTS[args.command](args, lab)
+            return OBJECTS[args.verb](args, lab)
         finally:
             lab.client.close()
     except LabError as e:

@@ -15,19 +15,22 @@ from __future__ import annotations
 import html
 import json
 import os
+import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
-from lab_kit.lab import lifecycle
+from lab_kit.lab import access, lifecycle
 from lab_kit.lab.lifecycle import LabError
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import Kind, kind_of, lookup
 from lab_kit.model.manifests import Document, ManifestError, parse_manifests
+from lab_kit.model.topology import TopologyError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -105,8 +108,12 @@ class Lab:
 
     # --- lifecycle -----------------------------------------------------------------------------
     @classmethod
-    def up(cls, quiet: bool = True) -> Lab:
-        lifecycle.up(progress=(lambda *_: None) if quiet else print)
+    def up(cls, topology: str | None = None, quiet: bool = True) -> Lab:
+        """Build the lab (default topology unless named) and connect to it."""
+        try:
+            lifecycle.up(topology, progress=(lambda *_: None) if quiet else print)
+        except TopologyError as e:
+            raise LabError(str(e)) from e
         return cls.connect()
 
     @classmethod
@@ -148,7 +155,7 @@ class Lab:
         suffix = " (server dry run)" if dry_run else ""
         lines = [f"{resource_name(r['object'])} {r['action']}{suffix}" for r in answer["results"]]
         if wait and not dry_run:
-            self.wait(timeout_s)
+            self.wait_ready(timeout_s)
         return lines
 
     def wait(self, timeout_s: float = 60) -> None:
@@ -217,6 +224,164 @@ class Lab:
 
     def status(self) -> dict:
         return lifecycle.status()
+
+    # --- inside the lab --------------------------------------------------------------------------
+    def host(self, name: str, *argv: str, echo: bool = False) -> access.Completed:
+        """Run a command on a node or outside host (`lab.host("node1", "ip", "route")`)."""
+        if echo:
+            print(f"{name}$ {shlex.join(argv)}")
+        return access.run_on_host(name, list(argv))
+
+    def exec(
+        self,
+        pod: str,
+        *argv: str,
+        namespace: str = "default",
+        container: str | None = None,
+        echo: bool = False,
+        stdin: str | None = None,
+    ) -> access.Completed:
+        """Run a command in a pod, with its container's environment (`kubectl exec`)."""
+        if echo:
+            print(f"{pod}$ {shlex.join(argv)}")
+        return access.run_in_pod(self.sandbox(pod, namespace), container, list(argv), stdin=stdin)
+
+    def sandbox(self, pod: str, namespace: str = "default") -> dict:
+        obj = self.client.get(resolve_kind("pods"), pod, namespace)
+        if not meta.spec(obj).get("nodeName"):
+            raise LabError(f"pod {pod} is not scheduled yet (no node): it has nothing to run in")
+        return access.pod_sandbox(meta.uid(obj))
+
+    def logs(
+        self,
+        pod: str,
+        namespace: str = "default",
+        container: str | None = None,
+        previous: bool = False,
+    ) -> str:
+        """A container's output (`kubectl logs [--previous]`)."""
+        state = self.sandbox(pod, namespace)
+        name = container or next(iter(state["containers"]), "")
+        if name not in state["containers"]:
+            raise LabError(f"container {name} is not valid for pod {pod}")
+        log_dir = os.path.dirname(state["containers"][name]["log"])
+        runs = (
+            sorted((int(p.stem) for p in Path(log_dir).glob("*.log")), reverse=True)
+            if os.path.isdir(log_dir)
+            else []
+        )
+        index = 1 if previous else 0
+        if len(runs) <= index:
+            what = "previous terminated container" if previous else "container"
+            raise LabError(f'{what} "{name}" in pod "{pod}" not found')
+        return (Path(log_dir) / f"{runs[index]}.log").read_text(errors="replace")
+
+    # --- seeing it ------------------------------------------------------------------------------
+    def draw(self):
+        """The topology: nodes with their pods, the switch, the hosts outside the cluster."""
+        from lab_kit.lab.graphs import topology_graph
+
+        hosts = lifecycle.network_info().get("hosts", {})
+        nodes = [{"name": n, **h} for n, h in sorted(hosts.items()) if h.get("role") == "node"]
+        outside = [
+            {"name": n, **h}
+            for n, h in sorted(hosts.items())
+            if h.get("role") not in ("node", "router")
+        ]
+        return topology_graph(nodes, outside, list(self.get("pods", all_namespaces=True)))
+
+    def draw_services(self, namespace: str = "default"):
+        """Services -> EndpointSlices -> pods (and their nodes)."""
+        from lab_kit.lab.graphs import service_graph
+
+        return service_graph(
+            list(self.get("services", namespace=namespace)),
+            list(self.get("endpointslices", namespace=namespace)),
+            list(self.get("pods", namespace=namespace)),
+        )
+
+    def capture(
+        self,
+        target: str,
+        interface: str | None = None,
+        namespace: str = "default",
+        packet_filter: str = "",
+    ):
+        """Capture packets on a pod's eth0 or a host's interface (`with lab.capture("web") as cap:`);
+        after the block, `cap.packets()` is the decoded table and `cap.path` the pcap file."""
+        from lab_kit.adapters.capture import Capture
+
+        hosts = lifecycle.network_info().get("hosts", {})
+        if target in hosts:
+            pid, iface = hosts[target]["pid"], interface or f"{target}-eth0"
+        else:
+            pid, iface = self.sandbox(target, namespace)["pause"]["pid"], interface or "eth0"
+        directory = os.path.join(lifecycle.run_dir(), "captures")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"{target}-{iface}-{int(time.time() * 1000)}.pcap")
+        return Capture(pid, iface, path, packet_filter)
+
+    def wait_pod_finished(
+        self, name: str, namespace: str = "default", timeout_s: float = 60
+    ) -> int:
+        """Wait for a pod's (first) container to run to its end; return its exit code."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pod = self.client.get(resolve_kind("pods"), name, namespace)
+            for cs in meta.status(pod).get("containerStatuses") or []:
+                ended = (cs.get("state") or {}).get("terminated") or (
+                    cs.get("lastState") or {}
+                ).get("terminated")
+                if ended:
+                    return int(ended.get("exitCode", 0))
+                waiting = (cs.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in (
+                    "ErrImagePull",
+                    "ImagePullBackOff",
+                    "CreateContainerConfigError",
+                ):
+                    raise LabError(f"pod {name}: {waiting['reason']}: {waiting.get('message', '')}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LabError(
+                    f"timed out after {timeout_s:.0f} s waiting for pod {name} to finish "
+                    f"({printers.pod_status_text(pod)})"
+                )
+            self.client.watch_change(resolve_kind("pods"), left)
+
+    def wait_ready(self, timeout_s: float = 60, namespace: str | None = None) -> None:
+        """Return when every agent has applied the latest change and every Pod is Ready."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.wait(max(1.0, deadline - time.monotonic()))
+            pods = self.get(
+                "pods", namespace=namespace or "default", all_namespaces=namespace is None
+            )
+            waiting = [
+                p
+                for p in pods
+                if not _is_ready(p)
+                and not meta.is_deleting(p)
+                and meta.status(p).get("phase") not in ("Succeeded", "Failed")
+            ]
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                raise LabError(
+                    f"timed out after {timeout_s:.0f} s waiting for pods to be Ready: "
+                    + "; ".join(
+                        f"{meta.namespace(p)}/{meta.name(p)}: {printers.pod_status_text(p)}"
+                        for p in waiting
+                    )
+                )
+            self.client.watch_change(resolve_kind("pods"), max(0.1, deadline - time.monotonic()))
+
+
+def _is_ready(pod: dict) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in meta.status(pod).get("conditions") or []
+    )
 
 
 def _explain_apply_error(e: ApiError, docs: list[Document]) -> str:

@@ -8,9 +8,11 @@ crash — removes exactly that and nothing else. The run dir is `/run/labkit` un
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import ProcessRecord
+from lab_kit.lab.topologies import load_topology
 
 DEFAULT_RUN_DIR = "/run/labkit"
 
@@ -71,8 +74,10 @@ class LabState:
         return [p for p in self.processes if processes.is_alive(p)]
 
 
-def up(progress=print) -> LabState:
-    """Start API server and controller-manager; return once both serve."""
+def up(topology: str | None = None, progress=print) -> LabState:
+    """Build the network, start the control plane and one kubelet per node; return once
+    every Node is registered and Ready."""
+    spec = load_topology(topology)  # a bad topology fails here, before anything is made
     directory = run_dir()
     existing = LabState.load(directory)
     if existing and existing.alive():
@@ -84,27 +89,80 @@ def up(progress=print) -> LabState:
     os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
     state = LabState(directory, time.time())
     state.save()
+    topo_file = os.path.join(directory, "topology.toml")
+    shutil.copyfile(spec.source, topo_file)
+    sock = socket_path(directory)
     try:
-        _start(state, "apiserver", ["--socket", socket_path(directory)], progress)
-        _start(state, "controller-manager", ["--socket", socket_path(directory)], progress)
+        _start(state, "apiserver", ["--socket", sock], progress)
+        _start(state, "controller-manager", ["--socket", sock], progress)
+        _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
+        for line in network_info(directory).get("warnings", []):
+            progress(f"  warning: {line}")
+        for node in spec.nodes:
+            _start(
+                state,
+                f"kubelet/{node.name}",
+                [
+                    "--node",
+                    node.name,
+                    "--socket",
+                    sock,
+                    "--run-dir",
+                    directory,
+                    "--topology-file",
+                    topo_file,
+                ],
+                progress,
+                module="kubelet",
+                enter=host_pid(node.name, directory),
+            )
     except processes.StartError as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
     return state
 
 
-def _start(state: LabState, name: str, args: list[str], progress) -> None:
+def network_info(directory: str | None = None) -> dict:
+    """network.json: each Mininet host's shell PID, role and address."""
+    try:
+        with open(os.path.join(directory or run_dir(), "network.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def host_pid(name: str, directory: str | None = None) -> int:
+    hosts = network_info(directory).get("hosts", {})
+    if name not in hosts:
+        known = ", ".join(sorted(hosts)) or "none: is the lab up?"
+        raise LabError(f'no host "{name}" in this lab (hosts: {known})')
+    return hosts[name]["pid"]
+
+
+def _start(
+    state: LabState,
+    name: str,
+    args: list[str],
+    progress,
+    module: str | None = None,
+    enter: int | None = None,
+) -> None:
+    """Spawn an agent (inside a Mininet host's namespaces when `enter` is its shell PID)."""
     t0 = time.monotonic()
-    module = "lab_kit.agents." + name.replace("-", "_")
-    log = os.path.join(state.directory, "logs", f"{name}.log")
-    record = processes.spawn(name, [sys.executable, "-m", module, *args], log)
+    module = "lab_kit.agents." + (module or name).replace("-", "_")
+    log = os.path.join(state.directory, "logs", f"{name.replace('/', '-')}.log")
+    argv = [sys.executable, "-m", module, *args]
+    if enter is not None:
+        argv = ["nsenter", f"--net=/proc/{enter}/ns/net", f"--mount=/proc/{enter}/ns/mnt", *argv]
+    record = processes.spawn(name, argv, log)
     state.processes.append(record)
     state.save()
     progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
 
 
 def down(progress=print) -> bool:
-    """Stop what `up` started (newest first) and remove the run dir. False if none ran."""
+    """Stop what `up` started (newest first), then anything left that the lab recorded
+    (pod processes, root-namespace bridges), and remove the run dir. False if none ran."""
     directory = run_dir()
     state = LabState.load(directory)
     if state is None:
@@ -112,6 +170,8 @@ def down(progress=print) -> bool:
     for record in reversed(state.processes):
         if processes.stop(record):
             progress(f"  stopped {record.name} (pid {record.pid})")
+    _stop_leftover_pods(directory, progress)
+    _remove_leftover_links(network_info(directory).get("root_links", []), progress)
     shutil.rmtree(directory, ignore_errors=True)
     return True
 
@@ -119,6 +179,31 @@ def down(progress=print) -> bool:
 def clean(progress=print) -> bool:
     """Remove the leftovers of a lab that crashed: the same records, tolerant of gaps."""
     return down(progress)
+
+
+def _stop_leftover_pods(directory: str, progress) -> None:
+    """Pod processes a crashed kubelet could not stop (recorded in each sandbox.json)."""
+    for state_file in glob.glob(os.path.join(directory, "pods", "*", "sandbox.json")):
+        try:
+            with open(state_file) as f:
+                sandbox = json.load(f)
+        except (OSError, ValueError):
+            continue
+        records = [c.get("pid") for c in sandbox.get("containers", {}).values()] + [
+            sandbox.get("pause")
+        ]
+        for rec in filter(None, records):
+            record = ProcessRecord(f"pod {sandbox.get('name')}", rec["pid"], rec["start_ticks"], [])
+            if processes.stop(record, timeout_s=1.0):
+                progress(f"  stopped leftover process {rec['pid']} of pod {sandbox.get('name')}")
+
+
+def _remove_leftover_links(names: list[str], progress) -> None:
+    """Bridges and ports the network recorded, if a crash left them in the root namespace."""
+    for name in names:
+        if os.path.exists(f"/sys/class/net/{name}"):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+            progress(f"  removed leftover link {name}")
 
 
 def status() -> dict:

@@ -1,0 +1,59 @@
+"""The lab's physical network, held for the lab's lifetime.
+
+Mininet's host shells live only as long as the process that built them, so this small
+process builds the network (`adapters.mininet_net`), publishes what it made in
+`<run dir>/network.json` (each host's shell PID, so anyone can enter its namespaces), says
+"ready", and waits. On SIGTERM it stops Mininet, which removes the bridges and veths.
+
+Run: python -m lab_kit.agents.network --run-dir DIR [--topology NAME|PATH] [--ready-fd N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+
+from lab_kit.adapters import mininet_net
+from lab_kit.model.topology import parse_topology
+
+log = logging.getLogger("network")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="lab_kit.agents.network", description="The lab's Mininet network."
+    )
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--topology-file", required=True, help="a topology TOML file")
+    parser.add_argument("--ready-fd", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with open(args.topology_file) as f:
+        spec = parse_topology(f.read(), args.topology_file)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    lab = mininet_net.build(spec)
+    try:
+        path = os.path.join(args.run_dir, "network.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(lab.describe(), f, indent=1)
+        os.replace(path + ".tmp", path)
+        for w in lab.warnings:
+            log.warning("%s", w)
+        log.info("network up: %d nodes, %d outside hosts", len(spec.nodes), len(spec.hosts))
+        if args.ready_fd is not None:
+            os.write(args.ready_fd, b"ready\n")
+            os.close(args.ready_fd)
+        stop.wait()
+    finally:
+        mininet_net.stop(lab)
+        log.info("network stopped")
+
+
+if __name__ == "__main__":
+    main()

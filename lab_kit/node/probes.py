@@ -1,0 +1,301 @@
+"""Probes and restarts: when to probe, what a run of results means, when to restart.
+
+Mirrors `kubernetes/kubernetes`:
+- `pkg/kubelet/prober/worker.go` (doProbe): initial cached results, initialDelaySeconds,
+  consecutive-result thresholds, holding liveness/startup after a failure until the
+  container is replaced, probing nothing but startup until the container has started;
+- `pkg/probe/util.go` ResolveContainerPort, `pkg/probe/http/request.go`
+  (NewRequestForHTTPGetAction, formatURL, default User-Agent and Accept headers),
+  `pkg/probe/http/http.go` (2xx/3xx succeed), `pkg/kubelet/prober/prober.go` (which host
+  each handler probes);
+- `pkg/kubelet/kuberuntime/kuberuntime_manager.go` doBackOff with
+  `client-go/util/flowcontrol/backoff.go` (CrashLoopBackOff: 10 s doubling to 300 s, reset
+  after 10 minutes without a crash) and `pkg/kubelet/container/helpers.go`
+  ShouldContainerBeRestarted for restartPolicy.
+
+Leaves out: the worker's ticker (kubelet probes on a ticker started with the worker, with
+random jitter after a kubelet restart, and triggers an extra readiness run on status
+updates while not ready; here runs are `periodSeconds` apart, the first at
+`initialDelaySeconds`), redirects (followed by the caller's HTTP client), the body limit,
+terminationGracePeriodSeconds on probes, and restartable init containers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from lab_kit.model import constants as C
+from lab_kit.model import meta
+
+INITIAL_RESULT = {"readiness": "Failure", "liveness": "Success", "startup": "Unknown"}
+KUBE_PROBE_USER_AGENT = "kube-probe/1.33"  # kube-probe/<major>.<minor> of the lab's kubelet
+BACKOFF_INITIAL_S = 10.0  # kuberuntime backOffPeriod
+BACKOFF_MAX_S = 300.0  # MaxContainerBackOff
+_HEADER_TOKEN = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class ProbeError(Exception):
+    """The probe could not be run (bad port, no handler). Kubelet logs it and throws the
+    run away: the cached result does not change (call ProbeTracker.record_error)."""
+
+
+# --- the probe worker --------------------------------------------------------------------------
+
+
+class ProbeTracker:
+    """One container's probe of one kind: schedule, consecutive runs, cached result.
+
+    Results are "Success", "Failure" or "Unknown" (results.Result). The cached result
+    starts at readiness Failure, liveness Success, startup Unknown, and changes only after
+    `successThreshold` / `failureThreshold` consecutive equal results."""
+
+    def __init__(self, kind: str, probe: dict, container_started_at: float):
+        if kind not in INITIAL_RESULT:
+            raise ValueError(f"unknown probe kind {kind!r}")
+        self.kind, self.probe = kind, probe
+        self.started_at = container_started_at
+        self.result = INITIAL_RESULT[kind]
+        self.on_hold = False  # liveness/startup failed: wait for the next container
+        self.last_probe_at: float | None = None
+        self._last = "Success"  # worker.lastResult starts at results.Result's zero: Success
+        self._run = 0  # worker.resultRun: how many times in a row _last came back
+
+    @property
+    def initial_delay_s(self) -> int:
+        return self.probe.get("initialDelaySeconds") or 0
+
+    @property
+    def period_s(self) -> int:
+        return self.probe.get("periodSeconds") or C.PROBE_PERIOD_S
+
+    @property
+    def timeout_s(self) -> int:
+        return self.probe.get("timeoutSeconds") or C.PROBE_TIMEOUT_S
+
+    @property
+    def success_threshold(self) -> int:
+        return self.probe.get("successThreshold") or C.PROBE_SUCCESS_THRESHOLD
+
+    @property
+    def failure_threshold(self) -> int:
+        return self.probe.get("failureThreshold") or C.PROBE_FAILURE_THRESHOLD
+
+    def seconds_until_due(self, now: float, container_started: bool = True) -> float:
+        """How long until the next run: 0 when due, infinity while no run may happen.
+
+        Nothing runs on hold; a startup probe stops once it has succeeded; the other kinds
+        wait for `container_started` (the startup probe passed, or there is none)."""
+        if self.kind == "startup":
+            blocked = self.result == "Success"  # the container has started: job done
+        else:
+            blocked = not container_started  # other probes wait for the startup probe
+        if self.on_hold or blocked:
+            return math.inf
+        earliest = self.started_at + self.initial_delay_s
+        if self.last_probe_at is not None:
+            earliest = max(earliest, self.last_probe_at + self.period_s)
+        return max(0.0, earliest - now)
+
+    def due(self, now: float, container_started: bool = True) -> bool:
+        return self.seconds_until_due(now, container_started) == 0
+
+    def record(self, success: bool, now: float) -> str:
+        """One run's outcome; returns the cached result after it."""
+        result = "Success" if success else "Failure"
+        self.last_probe_at = now
+        if result == self._last:
+            self._run += 1
+        else:
+            self._last, self._run = result, 1
+        threshold = self.failure_threshold if result == "Failure" else self.success_threshold
+        if self._run < threshold:
+            return self.result  # below threshold: leave the cached result alone
+        self.result = result
+        if self.kind in ("liveness", "startup") and result == "Failure":
+            # The container will be killed; probing it while it stops proves nothing.
+            self.on_hold, self._run = True, 0
+        return self.result
+
+    def record_error(self, now: float) -> str:
+        """A run that could not be made: only the schedule advances."""
+        self.last_probe_at = now
+        return self.result
+
+    def container_stopped(self) -> str:
+        """The container is not running: kubelet sets the cached result to Failure."""
+        self.result = "Failure"
+        return self.result
+
+    def reset(self, container_started_at: float) -> None:
+        """A new container (restart): back to the initial result, probing resumes.
+
+        Like worker.go, the consecutive-run counter is not cleared (only a liveness or
+        startup failure zeroes it)."""
+        self.started_at = container_started_at
+        self.result = INITIAL_RESULT[self.kind]
+        self.on_hold = False
+        self.last_probe_at = None
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def resolve_port(port: int | str | None, container: dict | None) -> int:
+    """ResolveContainerPort: a number, or a name looked up in this container's ports (then
+    parsed as a number as a last resort); 1-65535."""
+    if isinstance(port, int) and not isinstance(port, bool):
+        number = port
+    else:
+        name = str(port or "")
+        found = [p for p in (container or {}).get("ports") or [] if p.get("name") == name]
+        if found:
+            number = found[0].get("containerPort", 0)
+        elif re.fullmatch(r"[+-]?[0-9]+", name):  # strconv.Atoi's syntax
+            number = int(name)
+        else:
+            raise ProbeError(f'strconv.Atoi: parsing "{name}": invalid syntax')
+    if 0 < number < 65536:
+        return number
+    raise ProbeError(f"invalid port number: {number}")
+
+
+def canonical_header(name: str) -> str:
+    """textproto.CanonicalMIMEHeaderKey: `x-probe` -> `X-Probe` (unchanged if not a token)."""
+    if not name or any(ch not in _HEADER_TOKEN for ch in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _http_headers(action: dict) -> dict[str, str]:
+    """The request headers: the probe's (repeated names joined with ", "), then the
+    defaults User-Agent and Accept unless set; an empty Accept removes the header."""
+    headers: dict[str, str] = {}
+    for header in action.get("httpHeaders") or []:
+        name, value = canonical_header(header.get("name", "")), header.get("value", "")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    headers.setdefault("User-Agent", KUBE_PROBE_USER_AGENT)
+    if "Accept" not in headers:
+        headers["Accept"] = "*/*"
+    elif headers["Accept"] == "":
+        del headers["Accept"]
+    return headers
+
+
+def _http_params(action: dict, container: dict | None, pod_ip: str) -> dict:
+    scheme = (action.get("scheme") or "HTTP").lower()
+    host = action.get("host") or pod_ip
+    port = resolve_port(action.get("port"), container)
+    path = action.get("path") or "/"
+    hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    # url.URL.String puts a "/" between host and a relative path.
+    url = f"{scheme}://{hostport}{'' if path.startswith('/') else '/'}{path}"
+    headers = _http_headers(action)
+    return {
+        "scheme": scheme.upper(),
+        "host": host,
+        "port": port,
+        "path": path,
+        "url": url,
+        "headers": headers,
+    }
+
+
+def handler_of(probe: dict, container: dict | None = None, pod_ip: str = "") -> tuple[str, dict]:
+    """(kind, params) of the probe's handler, with Kubernetes' defaults applied.
+
+    - "exec": {command}
+    - "httpGet": {scheme, host (default: the pod IP), port, path (default "/"), url,
+      headers (with User-Agent and Accept defaults)}
+    - "tcpSocket": {host (default: the pod IP), port}
+    - "grpc": {host (always the pod IP), port, service}
+    Named ports are resolved against `container`'s ports; ProbeError if that fails."""
+    if probe.get("exec") is not None:
+        return "exec", {"command": list(probe["exec"].get("command") or [])}
+    if probe.get("httpGet") is not None:
+        return "httpGet", _http_params(probe["httpGet"], container, pod_ip)
+    if probe.get("tcpSocket") is not None:
+        action = probe["tcpSocket"]
+        port = resolve_port(action.get("port"), container)
+        return "tcpSocket", {"host": action.get("host") or pod_ip, "port": port}
+    if probe.get("grpc") is not None:
+        action = probe["grpc"]
+        port = resolve_port(action.get("port"), None)  # an int32, never a name
+        return "grpc", {"host": pod_ip, "port": port, "service": action.get("service") or ""}
+    raise ProbeError("missing probe handler")
+
+
+def http_success(status_code: int) -> bool:
+    """http.go DoHTTPProbe: 200-399 is Success (a 3xx not followed is a Warning, which
+    counts as success); anything else is Failure."""
+    return 200 <= status_code < 400
+
+
+# --- restarts ----------------------------------------------------------------------------------
+
+
+def should_restart(restart_policy: str, exit_code: int) -> bool:
+    """ShouldContainerBeRestarted for an exited container."""
+    if restart_policy == "Never":
+        return False
+    if restart_policy == "OnFailure":
+        return exit_code != 0
+    return True  # Always (the default)
+
+
+def crash_loop_backoff_s(restart_count: int) -> float:
+    """Seconds kubelet waits before starting a container again that exited after
+    `restart_count` restarts: the first restart is immediate (0), then 10, 20, 40, 80,
+    160, and 300 from then on.
+
+    The 10-minute reset (a container that ran that long starts over at 0) needs the
+    timeline; RestartBackOff models it."""
+    if restart_count <= 0:
+        return 0.0
+    return min(BACKOFF_INITIAL_S * 2 ** min(restart_count - 1, 16), BACKOFF_MAX_S)
+
+
+class RestartBackOff:
+    """flowcontrol.Backoff for one container, as kuberuntime's doBackOff uses it."""
+
+    def __init__(self) -> None:
+        self.backoff_s: float | None = None  # the current back-off window, once restarted
+        self.last_update: float | None = None  # when the container was last (re)started
+
+    def _expired(self, finished_at: float) -> bool:
+        # hasExpired: more than 2 x max since the last restart (it ran for 10 minutes).
+        return self.last_update is None or finished_at - self.last_update > 2 * BACKOFF_MAX_S
+
+    def wait_s(self, finished_at: float, now: float) -> float:
+        """Seconds still to wait before restarting (0: restart now). Non-zero means
+        CrashLoopBackOff, with `backoff_s` as the window in its message."""
+        if self.backoff_s is None or self._expired(finished_at):
+            return 0.0
+        return max(0.0, finished_at + self.backoff_s - now)
+
+    def restarting(self, finished_at: float, now: float) -> None:
+        """Next(): the container is being started again."""
+        if self.backoff_s is None or self._expired(finished_at):
+            self.backoff_s = BACKOFF_INITIAL_S
+        else:
+            self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
+        self.last_update = now
+
+
+def go_duration(seconds: float) -> str:
+    """time.Duration.String for whole seconds: 10s, 1m20s, 5m0s, 1h0m0s."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def crash_loop_message(pod: dict, container_name: str, backoff_s: float) -> str:
+    """state.waiting.message under reason CrashLoopBackOff (format.Pod names the pod)."""
+    pod_desc = f"{meta.name(pod)}_{meta.namespace(pod)}({meta.uid(pod)})"
+    return (
+        f"back-off {go_duration(backoff_s)} restarting failed container={container_name} "
+        f"pod={pod_desc}"
+    )

@@ -1,0 +1,17 @@
+"""Workloads: the programs our kubelet runs inside pods in place of container images.
+
+Images are not pulled. `images.resolve(container)` maps a container (image, command, args)
+to a `Program` (an argv to exec inside the pod) with Kubernetes' ENTRYPOINT/CMD rules, or
+to `Unknown` (the waiting reason and message kubelet would show).
+
+The built-in workloads re-implement what a learner can observe of the real images:
+
+- `random_generator`: the Kubernetes Patterns book's k8spatterns/random-generator service.
+- `agnhost`: Kubernetes' e2e test image (netexec, serve-hostname, pause).
+- `pause`: registry.k8s.io/pause.
+
+Each workload is run as a file (`python -E -S .../random_generator.py`), not with `-m`:
+`-m lab_kit.workloads...` would import `lab_kit/__init__.py` and with it the whole lab (about
+110 ms); run as files they use only the standard library and answer within ~60 ms.
+Nothing here imports from the rest of lab_kit.
+"""

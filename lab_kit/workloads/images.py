@@ -1,0 +1,233 @@
+"""Which program runs for a container: Kubernetes' command/args rules over a table of images.
+
+Images are not pulled. Like a container runtime, `resolve` first builds the container's argv
+from the pod and the image (Kubernetes' rules; an empty list counts as not given):
+
+    command and args  ->  command + args
+    command only      ->  command               (the image's CMD is dropped)
+    args only         ->  image ENTRYPOINT + args
+    neither           ->  image ENTRYPOINT + image CMD
+
+then decides what runs argv[0]: one of the image's own programs (a built-in workload, such
+as /agnhost), or, for an image with a userland, this machine's tools (`sh -c ...`, `curl`,
+`sleep infinity`). A command for an image lab_kit does not know also runs with this
+machine's tools; without one, the container waits with ErrImagePull.
+
+Pure: no I/O. `$(VAR)` references in command/args are expanded by the kubelet beforehand.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab_kit.workloads import agnhost
+
+HERE = Path(__file__).resolve().parent
+
+ERR_IMAGE_PULL = "ErrImagePull"
+INVALID_IMAGE_NAME = "InvalidImageName"
+CREATE_CONTAINER_ERROR = "CreateContainerError"
+RUN_CONTAINER_ERROR = "RunContainerError"
+
+
+@dataclass(frozen=True)
+class Program:
+    """What the kubelet runs inside the pod: `argv` (argv[0] looked up on PATH), with the
+    container's environment plus `env_extra` (what the image's own ENV would add; the
+    container's env wins over it)."""
+
+    argv: list[str]
+    env_extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A container lab_kit cannot run: the waiting `reason` and `message` kubelet shows."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Image:
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    programs: dict[str, str] = field(default_factory=dict)  # basename of argv[0] -> runner
+    userland: bool = True  # has a shell and tools: other commands run with this machine's
+
+
+AGNHOST = Image(("/agnhost",), ("pause",), {"agnhost": "agnhost", "agnhost-2": "agnhost"})
+PAUSE = Image(("/pause",), programs={"pause": "pause"}, userland=False)
+SHELL = Image(cmd=("sh",))
+
+# Repository (registry host docker.io, "library/", tag and digest removed) -> the image.
+IMAGES: dict[str, Image] = {
+    # The Kubernetes Patterns book's service (Dockerfile: WORKDIR /opt,
+    # ENTRYPOINT ["java", "-jar", "/opt/random-generator.jar"]; an openjdk userland).
+    "k8spatterns/random-generator": Image(
+        ("java", "-jar", "/opt/random-generator.jar"), programs={"java": "random-generator"}
+    ),
+    # Kubernetes' e2e test image: ENTRYPOINT ["/agnhost"], CMD ["pause"]; alpine-based.
+    "registry.k8s.io/e2e-test-images/agnhost": AGNHOST,
+    "k8s.gcr.io/e2e-test-images/agnhost": AGNHOST,
+    # The pod sandbox image: FROM scratch, only ENTRYPOINT ["/pause"].
+    "registry.k8s.io/pause": PAUSE,
+    "k8s.gcr.io/pause": PAUSE,
+    # Toolboxes: no program of their own. Their default CMD is a shell, which exits at once
+    # without a TTY, so the container completes, as the real one does.
+    "busybox": SHELL,
+    "registry.k8s.io/e2e-test-images/busybox": SHELL,
+    "k8s.gcr.io/e2e-test-images/busybox": SHELL,
+    "alpine": Image(cmd=("/bin/sh",)),
+    "ubuntu": Image(cmd=("/bin/bash",)),
+    "debian": Image(cmd=("bash",)),
+    "nicolaka/netshoot": SHELL,  # the real CMD is ["zsh"], which this machine may lack
+    # curl's images: curlimages/curl's /entrypoint.sh prefixes "curl" unless the first
+    # argument is a command (so `args: [-s, http://x]` runs curl); the book's curl-jq has
+    # ENTRYPOINT ["curl"] (so the book runs it with `--command -- sleep infinity`).
+    "curlimages/curl": Image(("/entrypoint.sh",), ("curl",), {"entrypoint.sh": "curl-entrypoint"}),
+    "k8spatterns/curl-jq": Image(("curl",)),
+    # Serves a page with nginx by default (not built in); commands run as in a toolbox.
+    "praqma/network-multitool": Image(
+        cmd=("/usr/sbin/nginx", "-g", "daemon off;"), programs={"nginx": "not-built-in"}
+    ),
+}
+
+# curl/curl-container's etc/entrypoint.sh, run with this machine's sh.
+CURL_ENTRYPOINT = """set -e
+if [ "${1#-}" != "${1}" ] || [ -z "$(command -v "${1}")" ]; then
+  set -- curl "$@"
+fi
+exec "$@"
+"""
+
+
+def resolve(container: dict) -> Program | Unknown:
+    image_name = container.get("image") or ""
+    reference = parse_reference(image_name)
+    if isinstance(reference, Unknown):
+        return reference
+    repository, tag, _digest = reference
+    command, args = list(container.get("command") or []), list(container.get("args") or [])
+    image = IMAGES.get(repository)
+    if image is None:
+        if command:
+            return Program(command + args)
+        return Unknown(
+            ERR_IMAGE_PULL,
+            f"lab_kit has no built-in workload for image {_q(image_name)}; give the container "
+            "a command (it runs with this machine's tools) or use one of: "
+            + ", ".join(name for name in IMAGES if not name.startswith("k8s.gcr.io/")),
+        )
+    argv = (command or list(image.entrypoint)) + (args or ([] if command else list(image.cmd)))
+    if not argv:
+        return Unknown(CREATE_CONTAINER_ERROR, "no command specified")
+    runner = image.programs.get(argv[0].rsplit("/", 1)[-1])
+    if runner == "random-generator":
+        return _random_generator(argv, tag)
+    if runner == "agnhost":
+        subcommand, _ = agnhost.split_subcommand(argv[1:])
+        if subcommand in agnhost.NOT_BUILT_IN:
+            return Unknown(CREATE_CONTAINER_ERROR, agnhost.not_built_in_message(subcommand))
+        return workload("agnhost", argv[1:])
+    if runner == "pause":
+        return workload("pause", argv[1:])
+    if runner == "curl-entrypoint":
+        return Program(["sh", "-c", CURL_ENTRYPOINT, argv[0], *argv[1:]])
+    if runner == "not-built-in":
+        return Unknown(
+            CREATE_CONTAINER_ERROR,
+            f"lab_kit has no built-in workload for {argv[0]} of image {_q(image_name)}; "
+            "give the container a command (it runs with this machine's tools)",
+        )
+    if not image.userland:
+        return Unknown(
+            RUN_CONTAINER_ERROR,
+            "failed to create containerd task: failed to create shim task: OCI runtime create "
+            "failed: runc create failed: unable to start container process: "
+            f"exec: {_q(argv[0])}: executable file not found in $PATH: unknown",
+        )
+    return Program(argv)
+
+
+def workload(module: str, args: list[str]) -> Program:
+    """A built-in workload: this Python, standard library only (-S), PYTHON* env ignored (-E)."""
+    return Program([sys.executable, "-E", "-S", str(HERE / f"{module}.py"), *args])
+
+
+def _random_generator(argv: list[str], tag: str | None) -> Program | Unknown:
+    """`java [options] -jar .../random-generator.jar [args]` is the service; the image's other
+    java programs (RandomRunner, the book's batch job) are not built in."""
+    jar = argv.index("-jar") + 1 if "-jar" in argv else 0
+    options_only = all(arg.startswith("-") for arg in argv[1 : jar - 1])
+    if jar and jar < len(argv) and options_only and argv[jar].endswith("random-generator.jar"):
+        version = tag if tag and tag != "latest" else "1.0"
+        return workload("random_generator", [f"--image-version={version}", *argv[jar + 1 :]])
+    return Unknown(
+        CREATE_CONTAINER_ERROR,
+        "lab_kit's k8spatterns/random-generator runs only the service "
+        f"(java -jar /opt/random-generator.jar), not {_q(' '.join(argv))}",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Image references (github.com/distribution/reference, as the kubelet parses them)
+
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(rf"{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+
+
+def parse_reference(image: str) -> tuple[str, str | None, str | None] | Unknown:
+    """(repository, tag, digest), the repository without docker.io/ and library/; or the
+    InvalidImageName kubelet reports."""
+    name, at, digest = image.partition("@")
+    tag = None
+    colon = name.rfind(":")
+    if colon > name.rfind("/"):
+        name, tag = name[:colon], name[colon + 1 :]
+    slash = name.find("/")
+    first = name[:slash]
+    if slash == -1 or not ("." in first or ":" in first or first == "localhost"):
+        domain, remainder = "docker.io", name
+    else:
+        domain, remainder = first, name[slash + 1 :]
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    if domain == "docker.io" and "/" not in remainder:
+        remainder = f"library/{remainder}"
+
+    def invalid(why: str) -> Unknown:
+        return Unknown(
+            INVALID_IMAGE_NAME,
+            f"Failed to apply default image tag {_q(image)}: "
+            f"couldn't parse image name {_q(image)}: {why}",
+        )
+
+    if remainder.lower() != remainder:
+        return invalid(f"invalid reference format: repository name ({remainder}) must be lowercase")
+    valid = (
+        _DOMAIN.fullmatch(domain)
+        and all(_PATH_COMPONENT.fullmatch(part) for part in remainder.split("/"))
+        and (tag is None or _TAG.fullmatch(tag))
+        and (not at or _DIGEST.fullmatch(digest))
+    )
+    if not valid:
+        return invalid("invalid reference format")
+    if len(f"{domain}/{remainder}") > 255:
+        return invalid(
+            "invalid reference format: repository name must not be more than 255 characters"
+        )
+    if domain == "docker.io":
+        return remainder.removeprefix("library/"), tag, digest or None
+    return f"{domain}/{remainder}", tag, digest or None
+
+
+def _q(s: str) -> str:
+    """Go's %q for plain strings."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

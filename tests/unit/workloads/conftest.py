@@ -1,0 +1,3 @@
+"""The `spawn` fixture: workloads as subprocesses (see workload_procs)."""
+
+from workload_procs import spawn  # noqa: F401
