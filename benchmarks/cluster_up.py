@@ -34,10 +34,10 @@ def ten_node_topology() -> str:
             f'pod_cidr = "10.244.{i}.0/24"',
         ]
     lines += ["[[hosts]]", 'name = "client"', 'ip = "192.0.2.10"', 'role = "client"']
-    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    f.write("\n".join(lines) + "\n")
-    f.close()
-    return f.name
+    fd, path = tempfile.mkstemp(suffix=".toml")
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
 
 
 DEPLOYMENT = """

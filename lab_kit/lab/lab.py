@@ -155,7 +155,14 @@ class Lab:
         suffix = " (server dry run)" if dry_run else ""
         lines = [f"{resource_name(r['object'])} {r['action']}{suffix}" for r in answer["results"]]
         if wait and not dry_run:
-            self.wait_ready(timeout_s)
+            namespaces = sorted(
+                {
+                    meta.namespace(r["object"])
+                    for r in answer["results"]
+                    if meta.namespace(r["object"])
+                }
+            )
+            self.wait_ready(timeout_s, namespaces=namespaces or ["default"])
         return lines
 
     def wait(self, timeout_s: float = 60) -> None:
@@ -349,14 +356,23 @@ class Lab:
                 )
             self.client.watch_change(resolve_kind("pods"), left)
 
-    def wait_ready(self, timeout_s: float = 60, namespace: str | None = None) -> None:
-        """Return when every agent has applied the latest change and every Pod is Ready."""
+    def wait_ready(
+        self,
+        timeout_s: float = 60,
+        namespace: str | None = None,
+        namespaces: list[str] | None = None,
+    ) -> None:
+        """Return when every agent has applied the latest change and every Pod (in the given
+        namespaces, or all) is Ready; Pods that finished or are being deleted don't count."""
+        wanted = namespaces or ([namespace] if namespace else None)
         deadline = time.monotonic() + timeout_s
         while True:
             self.wait(max(1.0, deadline - time.monotonic()))
-            pods = self.get(
-                "pods", namespace=namespace or "default", all_namespaces=namespace is None
-            )
+            pods = [
+                p
+                for p in self.get("pods", all_namespaces=True)
+                if wanted is None or meta.namespace(p) in wanted
+            ]
             waiting = [
                 p
                 for p in pods

@@ -86,6 +86,12 @@ def up(topology: str | None = None, progress=print) -> LabState:
     if existing:
         progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({directory})")
         clean(progress=lambda *_: None)
+    if os.path.exists("/sys/class/net/lk-s1"):
+        raise LabError(
+            "a lab network already exists on this machine (bridge lk-s1): another lab runs with "
+            "another LABKIT_RUN_DIR, or one crashed; stop it with `labkit down` (same run dir) or "
+            "`labkit clean`"
+        )
     os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
     state = LabState(directory, time.time())
     state.save()
