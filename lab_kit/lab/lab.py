@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.capture import Capture
 from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
 from lab_kit.lab import access, lifecycle
@@ -89,6 +90,8 @@ class Listing(list):
 
     def __str__(self) -> str:
         return printers.format_table(self.rows()) if self else "No resources found."
+
+    __repr__ = __str__  # Jupyter's text view shows the kubectl table, not a list of dicts
 
     def _repr_html_(self) -> str:
         rows = self.rows()
@@ -316,8 +319,6 @@ class Lab:
     ):
         """Capture packets on a pod's eth0 or a host's interface (`with lab.capture("web") as cap:`);
         after the block, `cap.packets()` is the decoded table and `cap.path` the pcap file."""
-        from lab_kit.adapters.capture import Capture
-
         hosts = lifecycle.network_info().get("hosts", {})
         if target in hosts:
             pid, iface = hosts[target]["pid"], interface or f"{target}-eth0"
@@ -326,7 +327,7 @@ class Lab:
         directory = os.path.join(lifecycle.run_dir(), "captures")
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{target}-{iface}-{int(time.time() * 1000)}.pcap")
-        return Capture(pid, iface, path, packet_filter)
+        return LabCapture(pid, iface, path, packet_filter or None)
 
     def wait_pod_finished(
         self, name: str, namespace: str = "default", timeout_s: float = 60
@@ -391,6 +392,15 @@ class Lab:
                     )
                 )
             self.client.watch_change(resolve_kind("pods"), max(0.1, deadline - time.monotonic()))
+
+
+class LabCapture(Capture):
+    """A capture whose packets come back as a table (`cap.packets()`)."""
+
+    def packets(self):
+        from lab_kit.lab.packets import read_packets
+
+        return read_packets(self.path)
 
 
 def _is_ready(pod: dict) -> bool:

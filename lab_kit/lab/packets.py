@@ -82,6 +82,9 @@ class PacketTable(list):
     def __str__(self) -> str:
         return format_table(self.rows()) if self else "No packets."
 
+    def __repr__(self) -> str:  # Jupyter's text view: the aligned table
+        return str(self)
+
     def _repr_html_(self) -> str:
         if not self:
             return "<p>No packets.</p>"
