@@ -47,9 +47,9 @@ def run_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def lab(run_dir):
-    """A running control plane (API server + controller-manager) in a private run dir."""
+    """A running control plane (API server + controller-manager, no nodes) in a private run dir."""
     from lab_kit import Lab
 
-    lab = Lab.up()
+    lab = Lab.up(control_plane_only=True)
     yield lab
     lab.down()

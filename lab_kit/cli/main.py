@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--topology", help="a name from topologies/ or a path to your own .toml (default: default)"
     )
+    p.add_argument(
+        "--control-plane-only",
+        action="store_true",
+        help="API server and controllers only: no network, no nodes (pods stay Pending)",
+    )
     sub.add_parser("down", help="stop the lab and remove everything it made")
     sub.add_parser("status", help="say what runs")
     sub.add_parser("clean", help="remove the leftovers of a lab that crashed")
@@ -143,7 +148,7 @@ def cmd_up(args) -> int:
     t0 = time.monotonic()
     print(f"Starting the lab ({args.topology or 'default'} topology) ...")
     try:
-        lifecycle.up(args.topology)
+        lifecycle.up(args.topology, control_plane_only=args.control_plane_only)
     except TopologyError as e:
         raise LabError(str(e)) from e
     print(f"Lab ready in {time.monotonic() - t0:.1f} s. API server: {lifecycle.socket_path()}")

@@ -111,10 +111,16 @@ class Lab:
 
     # --- lifecycle -----------------------------------------------------------------------------
     @classmethod
-    def up(cls, topology: str | None = None, quiet: bool = True) -> Lab:
+    def up(
+        cls, topology: str | None = None, quiet: bool = True, control_plane_only: bool = False
+    ) -> Lab:
         """Build the lab (default topology unless named) and connect to it."""
         try:
-            lifecycle.up(topology, progress=(lambda *_: None) if quiet else print)
+            lifecycle.up(
+                topology,
+                progress=(lambda *_: None) if quiet else print,
+                control_plane_only=control_plane_only,
+            )
         except TopologyError as e:
             raise LabError(str(e)) from e
         return cls.connect()

@@ -74,9 +74,10 @@ class LabState:
         return [p for p in self.processes if processes.is_alive(p)]
 
 
-def up(topology: str | None = None, progress=print) -> LabState:
+def up(topology: str | None = None, progress=print, control_plane_only: bool = False) -> LabState:
     """Build the network, start the control plane and one kubelet per node; return once
-    every Node is registered and Ready."""
+    every Node is registered and Ready. `control_plane_only`: API server and controllers
+    only (no network, no nodes: pods stay Pending, as on a cluster with no nodes)."""
     spec = load_topology(topology)  # a bad topology fails here, before anything is made
     directory = run_dir()
     existing = LabState.load(directory)
@@ -86,7 +87,7 @@ def up(topology: str | None = None, progress=print) -> LabState:
     if existing:
         progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({directory})")
         clean(progress=lambda *_: None)
-    if os.path.exists("/sys/class/net/lk-s1"):
+    if not control_plane_only and os.path.exists("/sys/class/net/lk-s1"):
         raise LabError(
             "a lab network already exists on this machine (bridge lk-s1): another lab runs with "
             "another LABKIT_RUN_DIR, or one crashed; stop it with `labkit down` (same run dir) or "
@@ -101,6 +102,8 @@ def up(topology: str | None = None, progress=print) -> LabState:
     try:
         _start(state, "apiserver", ["--socket", sock], progress)
         _start(state, "controller-manager", ["--socket", sock], progress)
+        if control_plane_only:
+            return state
         _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
         for line in network_info(directory).get("warnings", []):
             progress(f"  warning: {line}")
