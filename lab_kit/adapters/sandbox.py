@@ -2,7 +2,7 @@
 
 `create_sandbox` forks `sleep infinity` after giving it new network, mount, UTS and IPC
 namespaces, the pod's hostname, and private bind mounts of the kubelet-written
-`/etc/resolv.conf` and `/etc/hosts` and of per-pod writable `/opt` and `/tmp` (the book's
+`/etc/resolv.conf` and `/etc/hosts` and of a per-pod writable `/opt` (the book's
 readiness file lives in /opt). Containers are processes that join those namespaces
 (`setns`) before they exec, so they see the pod's network, hostname and files.
 Everything is done with libc calls in the child between fork and exec: argv lists, no

@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import httpx
@@ -109,8 +110,6 @@ class PodWorker:
     async def _setup(self) -> None:
         self.pod_ip = self.kubelet.ipam.allocate()
         os.makedirs(os.path.join(self.dir, "opt"), exist_ok=True)
-        os.makedirs(os.path.join(self.dir, "tmp"), mode=0o1777, exist_ok=True)
-        os.chmod(os.path.join(self.dir, "tmp"), 0o1777)
         hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN)
         resolv, hosts = os.path.join(self.dir, "resolv.conf"), os.path.join(self.dir, "hosts")
         with open(resolv, "w") as f:
@@ -121,12 +120,12 @@ class PodWorker:
             )
         with open(hosts, "w") as f:
             f.write(dnsconfig.hosts_file(self.pod, self.pod_ip, C.CLUSTER_DOMAIN))
-        mounts = [
-            (resolv, "/etc/resolv.conf"),
-            (hosts, "/etc/hosts"),
-            (os.path.join(self.dir, "opt"), "/opt"),
-            (os.path.join(self.dir, "tmp"), "/tmp"),
-        ]
+        mounts = [(resolv, "/etc/resolv.conf"), (hosts, "/etc/hosts")]
+        # A private /opt for each pod (the book's readiness file lives there), unless the
+        # kit itself is installed under /opt: containers must still reach its Python.
+        # (No private /tmp for the same reason: a clone under /tmp would vanish.)
+        if not any(p.startswith("/opt/") for p in (sys.executable, os.path.abspath(__file__))):
+            mounts.append((os.path.join(self.dir, "opt"), "/opt"))
         self.pause = sandbox.create_sandbox(hostname, mounts)
         self._save_state()
         await sandbox.plug_pod(self.pause.pid, self.uid, self.pod_ip, self.kubelet.ipam.gateway)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -265,3 +266,49 @@ def cluster_kind(name):
     from lab_kit.model.kinds import lookup
 
     return lookup(name)
+
+
+def _labkit(*args, stdin=None):
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "lab_kit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+    )
+
+
+def test_cli_exec_host_run_logs_and_shell(cluster, ns):
+    cluster.apply(netexec("srv", ns, "node2"), wait=True, timeout_s=30)
+    ip = cluster.get("pod", "srv", ns)["status"]["podIP"]
+    r = _labkit("exec", "-n", ns, "srv", "--", "sh", "-c", "hostname; exit 4")
+    assert (r.returncode, r.stdout) == (4, "srv\n")
+    r = _labkit("host", "node1", "--", "ip", "route", "show", "10.244.2.0/24")
+    assert r.stdout.strip() == "10.244.2.0/24 via 172.18.0.3 dev node1-eth0"
+    r = _labkit("host", "client", "--", "ping", "-c1", "-W2", "172.18.0.2")
+    assert r.returncode == 0  # the outside world reaches the nodes through gw
+    r = _labkit(
+        "run",
+        "-n",
+        ns,
+        "dbg",
+        "--image=busybox",
+        "--restart=Never",
+        "-i",
+        "--rm",
+        "--",
+        "wget",
+        "-qO-",
+        f"http://{ip}:8080/hostname",
+    )
+    assert r.returncode == 0 and "srv" in r.stdout and 'pod "dbg" deleted' in r.stdout
+    logs = _labkit("logs", "-n", ns, "srv")
+    assert logs.returncode == 0 and "Started HTTP server on port 8080" in logs.stdout
+    shell = _labkit("cli", stdin=f"node3 hostname -I\nget pods -n {ns}\nnosuch\nexit\n")
+    assert (
+        "172.18.0.4" in shell.stdout
+        and "srv" in shell.stdout
+        and "unknown command or host: nosuch" in shell.stdout
+    )
