@@ -51,3 +51,23 @@ def test_down_leaves_the_root_namespace_exactly_as_before(run_dir, book):
     after = _root_state()
     assert after == before
     assert not run_dir.exists()
+
+
+def test_clean_removes_what_a_crashed_lab_left(run_dir, book):
+    import signal
+
+    from lab_kit.lab import lifecycle
+
+    lab = Lab.up()
+    lab.apply(str(book / "deployment.yml"), wait=True, timeout_s=60)
+    pauses = [lab.sandbox(p["metadata"]["name"])["pause"]["pid"] for p in lab.get("pods")]
+    lab.client.close()
+    for p in json.loads((run_dir / "state.json").read_text())["processes"]:
+        os.kill(p["pid"], signal.SIGKILL)  # every agent dies at once: the pods and bridges stay
+    assert Path("/sys/class/net/lk-s1").exists()
+    assert lifecycle.clean(progress=lambda *_: None)
+    assert not Path("/sys/class/net/lk-s1").exists() and not Path("/sys/class/net/lk-s2").exists()
+    for pid in pauses:
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    assert not run_dir.exists()
