@@ -32,7 +32,7 @@ from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.node import dnsconfig, envvars, probes
-from lab_kit.node.podstatus import ContainerFacts, render_status, status_changed
+from lab_kit.node.podstatus import ContainerFacts, render_status, status_changed, timestamp
 from lab_kit.workloads import images
 
 log = logging.getLogger("kubelet")
@@ -236,8 +236,8 @@ class PodWorker:
             "terminated": {
                 "exitCode": code,
                 "reason": "Completed" if code == 0 else "Error",
-                "startedAt": _ts(c.facts.started_at),
-                "finishedAt": _ts(time.time()),
+                "startedAt": timestamp(c.facts.started_at),
+                "finishedAt": timestamp(time.time()),
                 "containerID": c.facts.container_id,
             }
         }
@@ -418,7 +418,3 @@ class PodWorker:
 
 def _pid_record(pid: int) -> dict:
     return {"pid": pid, "start_ticks": start_ticks(pid) or 0}
-
-
-def _ts(t: float | None) -> str | None:
-    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

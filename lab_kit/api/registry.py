@@ -40,16 +40,13 @@ from lab_kit.model.errors import (
     err_not_found,
 )
 from lab_kit.model.kinds import Kind, by_kind_name, kind_of
+from lab_kit.model.meta import rfc3339
 from lab_kit.model.schema import check_schema
 from lab_kit.model.validation import validate
 from lab_kit.store.store import Store
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def rfc3339(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 class Registry:

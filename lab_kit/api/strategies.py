@@ -8,9 +8,8 @@ observe: which fields the server sets on create, which survive an update, when
 
 from __future__ import annotations
 
-import time
-
 from lab_kit.model import meta
+from lab_kit.model.meta import rfc3339
 
 # Kinds whose status is owned by a controller or agent, not by the user's manifest.
 _STATUS_OWNED = {"Pod", "Service", "Deployment", "ReplicaSet", "Ingress", "Namespace"}
@@ -24,10 +23,6 @@ _SERVER_METADATA = (
     "deletionGracePeriodSeconds",
     "resourceVersion",
 )
-
-
-def rfc3339(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def prepare_for_create(obj: dict, now: float) -> dict:

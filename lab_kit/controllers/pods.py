@@ -17,9 +17,10 @@ statuses beyond restart counts.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 from lab_kit.model import meta
+from lab_kit.model.meta import rfc3339
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
@@ -29,7 +30,7 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 
 def timestamp(now: float) -> str:
     """`now` as metav1.Time marshals it: `2024-05-01T12:00:00Z`."""
-    return datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(int(now))
 
 
 def parse_timestamp(text: str | None) -> float | None:

@@ -9,6 +9,7 @@ noise out of the logic.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 
@@ -94,3 +95,8 @@ def get_path(obj: dict, *path: str, default: Any = None) -> Any:
             return default
         cur = cur[p]
     return cur
+
+
+def rfc3339(t: float) -> str:
+    """Kubernetes' timestamp format (metav1.Time): `2026-11-25T18:49:37Z`, whole seconds, UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from fractions import Fraction
 
 from lab_kit.model import meta
+from lab_kit.model.meta import rfc3339
 
 # PodConditionsByKubelet (+ PodReadyToStartContainers, on by default since v1.29), in the
 # order generateAPIPodStatus appends them; DisruptionTarget is shared with controllers.
@@ -68,13 +68,8 @@ class ContainerFacts:
 
 
 def timestamp(t: float | None) -> str | None:
-    """metav1.Time on the wire (RFC 3339, whole seconds, UTC); null when unset.
-
-    Same format as lab_kit.controllers.pods.timestamp, which this package may not import
-    (independent layers)."""
-    if t is None:
-        return None
-    return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """metav1.Time on the wire (RFC 3339, whole seconds, UTC); null when unset."""
+    return None if t is None else rfc3339(t)
 
 
 # --- container statuses ----------------------------------------------------------------------
