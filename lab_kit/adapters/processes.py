@@ -59,14 +59,27 @@ def is_alive(record: ProcessRecord) -> bool:
     return state not in ("Z", "X")
 
 
-def spawn(
-    name: str,
-    argv: list[str],
-    log_path: str,
-    ready_timeout_s: float = 30.0,
-    env: dict | None = None,
-) -> ProcessRecord:
-    """Start `argv` (which gets `--ready-fd N`) in its own session; wait for its "ready"."""
+@dataclass
+class Starting:
+    """A process that was started and has not yet said "ready"."""
+
+    record: ProcessRecord
+    proc: subprocess.Popen
+    read_fd: int
+
+    def wait_ready(self, timeout_s: float = 30.0) -> ProcessRecord:
+        try:
+            _wait_ready(self.read_fd, self.proc, self.record.name, self.record.log, timeout_s)
+        except StartError:
+            stop(self.record)
+            raise
+        finally:
+            os.close(self.read_fd)
+        return self.record
+
+
+def start(name: str, argv: list[str], log_path: str, env: dict | None = None) -> Starting:
+    """Start `argv` (which gets `--ready-fd N`) in its own session; don't wait."""
     read_fd, write_fd = os.pipe()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -79,15 +92,20 @@ def spawn(
             env=env,
         )
     os.close(write_fd)
-    record = ProcessRecord(name, proc.pid, start_ticks(proc.pid) or 0, argv, log_path)
-    try:
-        _wait_ready(read_fd, proc, name, log_path, ready_timeout_s)
-    except StartError:
-        stop(record)
-        raise
-    finally:
-        os.close(read_fd)
-    return record
+    return Starting(
+        ProcessRecord(name, proc.pid, start_ticks(proc.pid) or 0, argv, log_path), proc, read_fd
+    )
+
+
+def spawn(
+    name: str,
+    argv: list[str],
+    log_path: str,
+    ready_timeout_s: float = 30.0,
+    env: dict | None = None,
+) -> ProcessRecord:
+    """Start `argv` and wait for its "ready"."""
+    return start(name, argv, log_path, env).wait_ready(ready_timeout_s)
 
 
 def _wait_ready(

@@ -107,28 +107,43 @@ def up(topology: str | None = None, progress=print, control_plane_only: bool = F
         _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
         for line in network_info(directory).get("warnings", []):
             progress(f"  warning: {line}")
-        for node in spec.nodes:
-            _start(
-                state,
-                f"kubelet/{node.name}",
-                [
-                    "--node",
-                    node.name,
-                    "--socket",
-                    sock,
-                    "--run-dir",
-                    directory,
-                    "--topology-file",
-                    topo_file,
-                ],
-                progress,
-                module="kubelet",
-                enter=host_pid(node.name, directory),
-            )
+        _start_kubelets(state, spec, sock, topo_file, progress)
     except processes.StartError as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
     return state
+
+
+def _start_kubelets(state: LabState, spec, sock: str, topo_file: str, progress) -> None:
+    """One kubelet per node, started together (each in its node's namespaces), then each
+    awaited: registration runs in parallel."""
+    t0 = time.monotonic()
+    starting = []
+    for node in spec.nodes:
+        pid = host_pid(node.name, state.directory)
+        argv = [
+            "nsenter",
+            f"--net=/proc/{pid}/ns/net",
+            f"--mount=/proc/{pid}/ns/mnt",
+            sys.executable,
+            "-m",
+            "lab_kit.agents.kubelet",
+            "--node",
+            node.name,
+            "--socket",
+            sock,
+            "--run-dir",
+            state.directory,
+            "--topology-file",
+            topo_file,
+        ]
+        log = os.path.join(state.directory, "logs", f"kubelet-{node.name}.log")
+        starting.append(processes.start(f"kubelet/{node.name}", argv, log))
+        state.processes.append(starting[-1].record)  # recorded before waiting: `down` finds it
+    state.save()
+    for s in starting:
+        s.wait_ready()
+    progress(f"  {f'kubelets ({len(starting)})':<20} ready in {time.monotonic() - t0:.2f} s")
 
 
 def network_info(directory: str | None = None) -> dict:
@@ -148,22 +163,11 @@ def host_pid(name: str, directory: str | None = None) -> int:
     return hosts[name]["pid"]
 
 
-def _start(
-    state: LabState,
-    name: str,
-    args: list[str],
-    progress,
-    module: str | None = None,
-    enter: int | None = None,
-) -> None:
-    """Spawn an agent (inside a Mininet host's namespaces when `enter` is its shell PID)."""
+def _start(state: LabState, name: str, args: list[str], progress) -> None:
+    """Spawn an agent of the control plane and wait for its "ready"."""
     t0 = time.monotonic()
-    module = "lab_kit.agents." + (module or name).replace("-", "_")
-    log = os.path.join(state.directory, "logs", f"{name.replace('/', '-')}.log")
-    argv = [sys.executable, "-m", module, *args]
-    if enter is not None:
-        argv = ["nsenter", f"--net=/proc/{enter}/ns/net", f"--mount=/proc/{enter}/ns/mnt", *argv]
-    record = processes.spawn(name, argv, log)
+    argv = [sys.executable, "-m", "lab_kit.agents." + name.replace("-", "_"), *args]
+    record = processes.spawn(name, argv, os.path.join(state.directory, "logs", f"{name}.log"))
     state.processes.append(record)
     state.save()
     progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
