@@ -182,6 +182,8 @@ def cmd_status(args) -> int:
         f"(run dir {info['run_dir']})"
     )
     for p in info["processes"]:
+        if p["name"] == "tcpdump" and not p["alive"]:
+            continue  # finished captures are not part of the lab any more
         print(f"  {p['name']:<20} pid {p['pid']:<8} {'running' if p['alive'] else 'gone'}")
     agents = (info.get("agents") or {}).get("items", [])
     if agents:

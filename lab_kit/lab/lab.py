@@ -401,7 +401,15 @@ class Lab:
 
 
 class LabCapture(Capture):
-    """A capture whose packets come back as a table (`cap.packets()`)."""
+    """A capture whose packets come back as a table (`cap.packets()`); its tcpdump is
+    recorded with the lab's processes, so `labkit down` stops it even if the notebook's
+    kernel died mid-capture."""
+
+    def start(self) -> LabCapture:
+        super().start()
+        if self.record is not None:
+            lifecycle.remember_process(self.record)
+        return self
 
     def packets(self):
         from lab_kit.lab.packets import read_packets

@@ -173,6 +173,14 @@ def _start(state: LabState, name: str, args: list[str], progress) -> None:
     progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
 
 
+def remember_process(record: ProcessRecord) -> None:
+    """Add a process the lab started on the side (a capture's tcpdump) to state.json."""
+    state = LabState.load(run_dir())
+    if state is not None:
+        state.processes.append(record)
+        state.save()
+
+
 def down(progress=print) -> bool:
     """Stop what `up` started (newest first), then anything left that the lab recorded
     (pod processes, root-namespace bridges), and remove the run dir. False if none ran."""

@@ -71,3 +71,17 @@ def test_clean_removes_what_a_crashed_lab_left(run_dir, book):
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
     assert not run_dir.exists()
+
+
+def test_down_stops_a_capture_left_running(run_dir):
+    lab = Lab.up()
+    cap = lab.capture("node1").start()  # as if the notebook's kernel died before stop()
+    pid = cap.record.pid
+    assert "tcpdump" in [
+        p["name"] for p in json.loads((run_dir / "state.json").read_text())["processes"]
+    ]
+    lab.down()
+    assert (
+        cap.proc.wait(timeout=10) is not None
+    )  # down signalled it (we reap it: we are its parent)
+    assert not Path(f"/proc/{pid}").exists()
