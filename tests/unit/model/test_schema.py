@@ -2,22 +2,13 @@
 
 import copy
 import time
-from pathlib import Path
 
 import pytest
 import yaml
+from book_files import BOOK, BOOK_FILES
 
 from lab_kit.model import schema
 from lab_kit.model.kinds import KINDS
-
-BOOK = Path(__file__).parents[3] / "labs" / "manifests" / "book"
-BOOK_FILES = [
-    "deployment.yml",
-    "service.yml",
-    "service-with-nodeport.yml",
-    "service-with-loadbalancer.yml",
-    "ingress.yml",
-]
 
 
 def deployment():

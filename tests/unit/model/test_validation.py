@@ -1,24 +1,15 @@
 """validate: the API's field errors, worded and placed exactly as Kubernetes does."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
+from book_files import BOOK, BOOK_FILES
 
 from lab_kit.model.defaults import apply_defaults
 from lab_kit.model.errors import err_invalid
 from lab_kit.model.schema import check_schema
 from lab_kit.model.validation import validate
-
-BOOK = Path(__file__).parents[3] / "labs" / "manifests" / "book"
-BOOK_FILES = [
-    "deployment.yml",
-    "service.yml",
-    "service-with-nodeport.yml",
-    "service-with-loadbalancer.yml",
-    "ingress.yml",
-]
 
 DNS1035 = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
