@@ -43,7 +43,7 @@ Deviations: endpoints inside a written slice are sorted by address then pod name
 order is whatever its set yields); a Service without spec.ipFamilies gets one IPv4 or
 IPv6 slice family from its clusterIP, and a headless one IPv4 only (upstream assumes dual
 stack there, a state a real API server never leaves a Service in). Left out: topology
-hints / trafficDistribution, the last-change-trigger-time annotation, stale-cache
+hints / trafficDistribution, stale-cache
 tracking.
 """
 
@@ -75,7 +75,23 @@ _RESERVED_LABELS = (SERVICE_NAME_LABEL, MANAGED_BY_LABEL, HEADLESS_LABEL)
 
 
 def reconcile(state: Snapshot, now: float) -> list[Action]:
-    return reconcile_services(state) + reconcile_mirroring(state)
+    actions = reconcile_services(state)
+    for action in actions:
+        stamp_trigger_time(action, now)
+    return actions + reconcile_mirroring(state)
+
+
+def stamp_trigger_time(action: Action, now: float) -> None:
+    """`endpoints.kubernetes.io/last-change-trigger-time` on every slice this controller
+    writes: kube-proxy measures network programming latency from it. Upstream takes the
+    time of the Pod/Service change that caused the write; here it is the time the
+    controller acted on it (at most one reconcile later), in RFC 3339 with nanoseconds."""
+    if isinstance(action, (Create, Update)) and action.obj.get("kind") == "EndpointSlice":
+        md = action.obj["metadata"]
+        md["annotations"] = {
+            **(md.get("annotations") or {}),
+            TRIGGER_TIME_ANNOTATION: meta.rfc3339_nano(now),
+        }
 
 
 # --- shared helpers --------------------------------------------------------------------------

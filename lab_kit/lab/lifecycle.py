@@ -75,8 +75,8 @@ class LabState:
 
 
 def up(topology: str | None = None, progress=print, control_plane_only: bool = False) -> LabState:
-    """Build the network, start the control plane and one kubelet per node; return once
-    every Node is registered and Ready. `control_plane_only`: API server and controllers
+    """Build the network, start the control plane and a kubelet and a kube-proxy per node;
+    return once every Node is registered and Ready and every node's rules are written. `control_plane_only`: API server and controllers
     only (no network, no nodes: pods stay Pending, as on a cluster with no nodes)."""
     spec = load_topology(topology)  # a bad topology fails here, before anything is made
     directory = run_dir()
@@ -107,43 +107,42 @@ def up(topology: str | None = None, progress=print, control_plane_only: bool = F
         _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
         for line in network_info(directory).get("warnings", []):
             progress(f"  warning: {line}")
-        _start_kubelets(state, spec, sock, topo_file, progress)
+        _start_node_agents(state, spec, sock, topo_file, progress)
     except processes.StartError as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
     return state
 
 
-def _start_kubelets(state: LabState, spec, sock: str, topo_file: str, progress) -> None:
-    """One kubelet per node, started together (each in its node's namespaces), then each
-    awaited: registration runs in parallel."""
+def _start_node_agents(state: LabState, spec, sock: str, topo_file: str, progress) -> None:
+    """On every node a kubelet and a kube-proxy, all started together (each in its node's
+    namespaces), then each awaited: registration and the first syncs run in parallel."""
     t0 = time.monotonic()
     starting = []
     for node in spec.nodes:
         pid = host_pid(node.name, state.directory)
-        argv = [
-            "nsenter",
-            f"--net=/proc/{pid}/ns/net",
-            f"--mount=/proc/{pid}/ns/mnt",
-            sys.executable,
-            "-m",
-            "lab_kit.agents.kubelet",
-            "--node",
-            node.name,
-            "--socket",
-            sock,
-            "--run-dir",
-            state.directory,
-            "--topology-file",
-            topo_file,
-        ]
-        log = os.path.join(state.directory, "logs", f"kubelet-{node.name}.log")
-        starting.append(processes.start(f"kubelet/{node.name}", argv, log))
-        state.processes.append(starting[-1].record)  # recorded before waiting: `down` finds it
+        enter = ["nsenter", f"--net=/proc/{pid}/ns/net", f"--mount=/proc/{pid}/ns/mnt"]
+        common = ["--node", node.name, "--socket", sock, "--topology-file", topo_file]
+        agents = (
+            ("kubelet", [*common, "--run-dir", state.directory]),
+            ("kube-proxy", common),
+        )
+        for agent, args in agents:
+            argv = [
+                *enter,
+                sys.executable,
+                "-m",
+                "lab_kit.agents." + agent.replace("-", "_"),
+                *args,
+            ]
+            log = os.path.join(state.directory, "logs", f"{agent}-{node.name}.log")
+            starting.append(processes.start(f"{agent}/{node.name}", argv, log))
+            state.processes.append(starting[-1].record)  # recorded before waiting: `down` finds it
     state.save()
     for s in starting:
         s.wait_ready()
-    progress(f"  {f'kubelets ({len(starting)})':<20} ready in {time.monotonic() - t0:.2f} s")
+    n = len(spec.nodes)
+    progress(f"  {f'kubelets, kube-proxies ({n}+{n})':<20} ready in {time.monotonic() - t0:.2f} s")
 
 
 def network_info(directory: str | None = None) -> dict:

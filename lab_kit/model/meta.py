@@ -100,3 +100,23 @@ def get_path(obj: dict, *path: str, default: Any = None) -> Any:
 def rfc3339(t: float) -> str:
     """Kubernetes' timestamp format (metav1.Time): `2026-11-25T18:49:37Z`, whole seconds, UTC."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def rfc3339_nano(t: float) -> str:
+    """RFC 3339 with nanoseconds (Go's time.RFC3339Nano, trailing zeros dropped), as used
+    by `endpoints.kubernetes.io/last-change-trigger-time`."""
+    whole = int(t)
+    frac = f"{t - whole:.9f}"[2:].rstrip("0")
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + (f".{frac}" if frac else "") + "Z"
+    )
+
+
+def parse_rfc3339(text: str) -> float:
+    """Seconds since the epoch from `rfc3339` or `rfc3339_nano` text."""
+    import calendar
+
+    body = text.rstrip("Z")
+    base, _, frac = body.partition(".")
+    whole = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return whole + (float("0." + frac) if frac else 0.0)

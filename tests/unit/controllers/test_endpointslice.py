@@ -9,6 +9,7 @@ from ctrl_objects import NOW, endpoints, node, pod, service
 
 from lab_kit.controllers import endpointslice as esc
 from lab_kit.controllers.state import Create, Delete, Snapshot, Update
+from lab_kit.model.meta import rfc3339_nano
 
 WEB = service(
     "web",
@@ -49,6 +50,7 @@ def test_a_slice_for_a_service():
     assert s["metadata"] == {
         "generateName": "web-",
         "namespace": "default",
+        "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": rfc3339_nano(NOW)},
         "labels": {
             "team": "a",
             "kubernetes.io/service-name": "web",

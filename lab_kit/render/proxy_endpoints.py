@@ -1,0 +1,215 @@
+"""What kube-proxy knows about a Service before it writes a rule: its ports and, per port,
+the endpoints it may send traffic to from this node.
+
+Pure functions over API objects (dicts), mirroring three parts of kube-proxy:
+
+- `service_ports` ~ `pkg/proxy/serviceport.go`: one `ServicePort` per `spec.ports[]` entry,
+  with the traffic policies, session affinity and external addresses the rules need.
+  Services kube-proxy skips (`ShouldSkipService`: headless, ExternalName, and the two
+  opt-out labels) give none.
+- `endpoints_by_port` ~ `pkg/proxy/endpointslicecache.go`: EndpointSlices grouped by
+  (namespace, service, port name, protocol); only `addresses[0]` of each endpoint; nil
+  `ready`/`serving` count as true and nil `terminating` as false; an endpoint listed by two
+  slices is kept once, preferring the non-terminating copy; sorted by the "ip:port"
+  string (a plain string sort, so 10.0.0.10:80 comes before 10.0.0.2:80).
+- `categorize` ~ `pkg/proxy/topology.go` (`CategorizeEndpoints`): the Cluster set is the
+  ready endpoints, or — only if none is ready — the serving-and-terminating ones; the
+  Local set is the same rule applied to endpoints on this node.
+
+Not modelled: topology hints / trafficDistribution (every ready endpoint is eligible),
+IPv6 and dual-stack (IPv4 slices only), SCTP conntrack specifics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from lab_kit.model import constants as C
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+# kube-proxy's informers watch with this selector (cmd/kube-proxy/app/server.go), so an
+# object carrying either label is invisible to it.
+INFORMER_LABEL_SELECTOR = f"!{PROXY_NAME_LABEL},!{HEADLESS_LABEL}"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # lower case, as in rules and chain hashes: tcp, udp, sctp
+    port: int
+    cluster_ip: str
+    node_port: int = 0
+    external_ips: tuple[str, ...] = ()
+    load_balancer_ips: tuple[str, ...] = ()
+    source_ranges: tuple[str, ...] = ()
+    health_check_node_port: int = 0
+    affinity_timeout_s: int | None = None  # set when sessionAffinity is ClientIP
+    internal_local: bool = False
+    external_local: bool = False
+
+    @property
+    def port_key(self) -> str:
+        """`ServicePortName.String()`: ns/name, plus ":<port name>" only for a named port."""
+        base = f"{self.namespace}/{self.name}"
+        return f"{base}:{self.port_name}" if self.port_name else base
+
+    @property
+    def externally_accessible(self) -> bool:
+        return bool(self.node_port or self.load_balancer_ips or self.external_ips)
+
+    @property
+    def uses_cluster_endpoints(self) -> bool:
+        # Pods reaching an external address of an ETP=Local service are sent to the
+        # Cluster set (the "pod traffic for ... external destinations" short cut).
+        return not self.internal_local or self.externally_accessible
+
+    @property
+    def uses_local_endpoints(self) -> bool:
+        return self.internal_local or (self.external_local and self.externally_accessible)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ip: str
+    port: int
+    ready: bool = True
+    serving: bool = True
+    terminating: bool = False
+    node_name: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+@dataclass
+class Categorized:
+    cluster: list[Endpoint] = field(default_factory=list)
+    local: list[Endpoint] = field(default_factory=list)
+    all_reachable: list[Endpoint] = field(default_factory=list)
+    has_any: bool = False
+
+
+def skip_service(svc: dict) -> bool:
+    """`ShouldSkipService` plus the informer's label selector."""
+    spec = svc.get("spec") or {}
+    labels = (svc.get("metadata") or {}).get("labels") or {}
+    if PROXY_NAME_LABEL in labels or HEADLESS_LABEL in labels:
+        return True
+    if spec.get("type") == "ExternalName":
+        return True
+    return spec.get("clusterIP") in (None, "", "None")
+
+
+def service_ports(svc: dict) -> list[ServicePort]:
+    if skip_service(svc):
+        return []
+    meta, spec = svc["metadata"], svc["spec"]
+    status_lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    lb_ips = tuple(i["ip"] for i in status_lb if i.get("ip") and i.get("ipMode", "VIP") == "VIP")
+    affinity = None
+    if spec.get("sessionAffinity") == "ClientIP":
+        cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+        affinity = int(cfg.get("timeoutSeconds") or C.SESSION_AFFINITY_DEFAULT_TIMEOUT_S)
+    is_lb = spec.get("type") == "LoadBalancer"
+    result = []
+    for p in spec.get("ports") or []:
+        sp = ServicePort(
+            namespace=meta.get("namespace", "default"),
+            name=meta["name"],
+            port_name=p.get("name") or "",
+            protocol=(p.get("protocol") or "TCP").lower(),
+            port=int(p["port"]),
+            cluster_ip=spec["clusterIP"],
+            node_port=int(p.get("nodePort") or 0),
+            external_ips=tuple(spec.get("externalIPs") or ()),
+            load_balancer_ips=lb_ips if is_lb else (),
+            # kube-proxy trims stray spaces around source ranges rather than failing
+            source_ranges=tuple(r.strip() for r in spec.get("loadBalancerSourceRanges") or ())
+            if is_lb
+            else (),
+            health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
+            if is_lb and spec.get("externalTrafficPolicy") == "Local"
+            else 0,
+            affinity_timeout_s=affinity,
+            internal_local=spec.get("internalTrafficPolicy") == "Local",
+            external_local=spec.get("externalTrafficPolicy") == "Local",
+        )
+        # ExternalPolicyLocal only means something for an externally reachable port.
+        if sp.external_local and not sp.externally_accessible:
+            sp = replace(sp, external_local=False)
+        result.append(sp)
+    return result
+
+
+PortKey = tuple[str, str, str, str]  # namespace, service, port name, protocol (lower case)
+
+
+def endpoints_by_port(slices: list[dict]) -> dict[PortKey, list[Endpoint]]:
+    merged: dict[PortKey, dict[str, Endpoint]] = {}
+    for eps in slices:
+        meta = eps.get("metadata") or {}
+        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if not service or eps.get("addressType", "IPv4") != "IPv4":
+            continue
+        namespace = meta.get("namespace", "default")
+        for port in eps.get("ports") or []:
+            number = port.get("port")
+            if port.get("name") is None or not number:
+                continue  # kube-proxy ignores ports with a nil name or no number
+            key = (
+                namespace,
+                service,
+                port.get("name") or "",
+                (port.get("protocol") or "TCP").lower(),
+            )
+            bucket = merged.setdefault(key, {})
+            for ep in eps.get("endpoints") or []:
+                addresses = ep.get("addresses") or []
+                if not addresses:
+                    continue
+                cond = ep.get("conditions") or {}
+                e = Endpoint(
+                    ip=addresses[0],
+                    port=int(number),
+                    ready=cond.get("ready") is not False,
+                    serving=cond.get("serving") is not False,
+                    terminating=cond.get("terminating") is True,
+                    node_name=ep.get("nodeName") or "",
+                )
+                old = bucket.get(e.key)
+                if old is None or (old.terminating and not e.terminating):
+                    bucket[e.key] = e
+    return {k: sorted(v.values(), key=lambda e: e.key) for k, v in merged.items()}
+
+
+def port_key(sp: ServicePort) -> PortKey:
+    return (sp.namespace, sp.name, sp.port_name, sp.protocol)
+
+
+def _usable(endpoints: list[Endpoint]) -> list[Endpoint]:
+    ready = [e for e in endpoints if e.ready]
+    return ready or [e for e in endpoints if e.serving and e.terminating]
+
+
+def categorize(sp: ServicePort, endpoints: list[Endpoint], node_name: str) -> Categorized:
+    """`has_any`: some endpoint anywhere is usable (ready, or serving-and-terminating).
+    It decides REJECT ("has no endpoints") versus DROP ("has no local endpoints")."""
+    out = Categorized(has_any=any(e.ready or (e.serving and e.terminating) for e in endpoints))
+    if sp.uses_cluster_endpoints:
+        out.cluster = _usable(endpoints)
+    if sp.uses_local_endpoints:
+        out.local = _usable([e for e in endpoints if e.node_name == node_name])
+    if not sp.uses_local_endpoints:
+        out.all_reachable = out.cluster
+    elif not sp.uses_cluster_endpoints:
+        out.all_reachable = out.local
+    else:
+        union = {e.key: e for e in out.cluster}
+        union.update({e.key: e for e in out.local})
+        out.all_reachable = sorted(union.values(), key=lambda e: e.key)
+    return out
