@@ -16,22 +16,30 @@ import html
 import json
 import os
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.capture import Capture
+from lab_kit.adapters.processes import ProcessRecord
 from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
-from lab_kit.lab import access, lifecycle
+from lab_kit.lab import access, lifecycle, proxy_view
 from lab_kit.lab.lifecycle import LabError
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import Kind, kind_of, lookup
 from lab_kit.model.manifests import Document, ManifestError, parse_manifests
 from lab_kit.model.topology import TopologyError
+from lab_kit.render import proxy_rules
+from lab_kit.render.proxy_endpoints import service_ports
+from lab_kit.workloads.images import resolve as resolve_image
+
+AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -291,6 +299,90 @@ class Lab:
             what = "previous terminated container" if previous else "container"
             raise LabError(f'{what} "{name}" in pod "{pod}" not found')
         return (Path(log_dir) / f"{runs[index]}.log").read_text(errors="replace")
+
+    def start_on_host(self, host: str, *argv: str, name: str = "") -> ProcessRecord:
+        """Start a long-running program on a node or outside host (`lab.start_on_host(
+        "internet", "agnhost", "netexec", "--http-port=80")`); `labkit down` stops it.
+        `agnhost` runs the built-in agnhost workload."""
+        if argv and argv[0] == "agnhost":
+            program = resolve_image({"image": AGNHOST_IMAGE, "args": list(argv[1:])})
+            argv = tuple(program.argv)
+        log = os.path.join(lifecycle.run_dir(), "logs", f"{host}-{name or Path(argv[0]).name}.log")
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                access.host_argv(host, list(argv)), stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        record = ProcessRecord(f"{host}: {name or argv[0]}", proc.pid,
+                               processes.start_ticks(proc.pid) or 0, list(argv))  # fmt: skip
+        lifecycle.remember_process(record)
+        return record
+
+    def stop_on_host(self, record: ProcessRecord) -> None:
+        processes.stop(record)
+
+    def wait_listening(self, host: str, port: int, timeout_s: float = 10) -> None:
+        """Return once something on `host` listens on TCP `port`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = access.run_on_host(host, ["ss", "-Hltn", f"sport = :{port}"])
+            if out.stdout.strip():
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
+            time.sleep(0.05)  # polling a socket table: there is no event to wait on
+
+    # --- the data plane ----------------------------------------------------------------------
+    def iptables(self, node: str, table: str | None = None, *, grep: list[str] | str | None = None,
+                 counters: bool = False) -> proxy_view.RulesText:  # fmt: skip
+        """`iptables-save` on a node, or only the lines that mention `grep` (e.g. a chain
+        name or a Service's ClusterIP)."""
+        saved = proxy_view.iptables_save(node, table, counters)
+        if grep:
+            return proxy_view.excerpt(saved, [grep] if isinstance(grep, str) else list(grep))
+        return saved
+
+    def service_rules(
+        self, name: str, namespace: str = "default", node: str = "node1"
+    ) -> proxy_view.RulesText:
+        """The nat and filter rules kube-proxy wrote on `node` for one Service: its
+        KUBE-SERVICES entries and its KUBE-SVC/SVL/EXT/FW/SEP chains."""
+        svc = self.get("services", name, namespace)
+        chains = [
+            proxy_rules.svc_chain(sp.port_key, sp.protocol, prefix)
+            for sp in service_ports(svc)
+            for prefix in ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-")
+        ]
+        saved = proxy_view.iptables_save(node)
+        seps = {w for line in saved.splitlines() if any(f"-A {c} " in line for c in chains)
+                for w in line.split() if w.startswith("KUBE-SEP-")}  # fmt: skip
+        return proxy_view.excerpt(
+            saved, [f'"{namespace}/{name}', f" {namespace}/{name}", *chains, *seps]
+        )
+
+    def conntrack(self, node: str, *filters: str) -> proxy_view.ConntrackTable:
+        """Connection-tracking entries on a node (`conntrack -L`), original and reply tuple."""
+        return proxy_view.conntrack(node, *filters)
+
+    def proxy_metrics(self, node: str = "node1") -> dict[str, float]:
+        return proxy_view.proxy_metrics(node)
+
+    def requests(
+        self,
+        pod: str,
+        url: str,
+        count: int = 100,
+        *,
+        namespace: str = "default",
+        timeout_s: float = 2.0,
+        stamp: bool = False,
+    ) -> list[str]:
+        """`count` HTTP requests from inside `pod`, one after another (a bounded loop in
+        the pod); the answers in order ("ERR" for a failed one). With `stamp`, each answer
+        is prefixed with the time it was received (epoch seconds)."""
+        argv = proxy_view.loop_command(url, count, timeout_s, stamp)
+        out = self.exec(pod, *argv, namespace=namespace)
+        return out.stdout.splitlines()
 
     # --- seeing it ------------------------------------------------------------------------------
     def draw(self):
