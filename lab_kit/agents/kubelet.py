@@ -41,20 +41,26 @@ KUBELET_VERSION = "v1.33.0-lab_kit"
 
 
 class IPAM:
-    """host-local IPAM in miniature: the lowest free address of the node's pod CIDR (.1 is
-    the node's own gateway address on every pod veth), so pod IPs are stable run to run."""
+    """The host-local IPAM plugin in miniature: addresses from the node's pod CIDR (.1 is
+    the node's own gateway address on every pod veth), handed out round-robin from the one
+    after the last reserved — so a replaced pod gets a new IP, as on a real node — and the
+    same sequence every run, so addresses are recognisable."""
 
     def __init__(self, cidr: str):
         net = ipaddress.ip_network(cidr)
         self.gateway = str(net.network_address + 1)
         self._free = [str(a) for a in list(net.hosts())[1:]]
         self._used: set[str] = set()
+        self._last = -1  # index of the last reserved address (host-local's last_reserved_ip)
 
     def allocate(self) -> str:
-        for ip in self._free:
-            if ip not in self._used:
-                self._used.add(ip)
-                return ip
+        n = len(self._free)
+        for step in range(1, n + 1):
+            i = (self._last + step) % n
+            if self._free[i] not in self._used:
+                self._used.add(self._free[i])
+                self._last = i
+                return self._free[i]
         raise RuntimeError("the node's pod CIDR is full")
 
     def release(self, ip: str) -> None:

@@ -62,6 +62,7 @@ class Registry:
         self.store = store or Store()
         self.clock = clock
         self.rng = random.Random(seed)
+        self._seed = seed
         self._service_cidr, self._node_port_range = service_cidr, node_port_range
         self._rebuild_allocators()
 
@@ -78,9 +79,15 @@ class Registry:
                 )
 
     def _rebuild_allocators(self) -> None:
+        # Each allocator draws from its own seeded generator, so the n-th Service gets the
+        # same ClusterIP (and NodePort) on every run, whatever else was created in between:
+        # learners recognise the addresses from one run to the next.
+        def rng(name: str) -> random.Random:
+            return random.Random(None if self._seed is None else f"{self._seed}/{name}")
+
         self.addresses = ServiceAddresses(
-            ClusterIPAllocator(self._service_cidr, self.rng),
-            NodePortAllocator(*self._node_port_range, self.rng),
+            ClusterIPAllocator(self._service_cidr, rng("clusterIPs")),
+            NodePortAllocator(*self._node_port_range, rng("nodePorts")),
         )
         for svc in self.store.list("Service"):
             self.addresses.hold_existing(svc)

@@ -228,10 +228,18 @@ class Lab:
         *,
         filename: Any = None,
         grace_period_s: int | None = None,
+        selector: str = "",
     ) -> list[str]:
-        """Delete by kind and name, or every object a manifest names; returns result lines."""
+        """Delete by kind and name, by kind and label selector (`selector="app=web"`), or
+        every object a manifest names; returns kubectl's result lines."""
         targets: list[tuple[Kind, str, str | None]] = []
-        if filename is not None:
+        if kind and selector and not name:
+            k = resolve_kind(kind)
+            for obj in self.get(kind, namespace=namespace, selector=selector):
+                targets.append((k, meta.name(obj), namespace if k.namespaced else None))
+            if not targets:
+                return [f"No resources found in {namespace} namespace."]
+        elif filename is not None:
             for d in read_documents(filename):
                 k = kind_of(d.obj)
                 targets.append((k, d.name, (d.namespace or namespace) if k.namespaced else None))
@@ -332,6 +340,17 @@ class Lab:
                 raise LabError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
             time.sleep(0.05)  # polling a socket table: there is no event to wait on
 
+    def draw_connection(
+        self, client_capture, server_capture, client: str, server: str, node: str = ""
+    ):
+        """The first connection seen in both captures, hop by hop, rewrites in red."""
+        from lab_kit.lab.graphs import packet_path_graph
+        from lab_kit.lab.packet_path import connection_hops
+
+        hops = connection_hops(client_capture.packets(), server_capture.packets(), client, server,
+                               node or "the client's node")  # fmt: skip
+        return packet_path_graph(hops)
+
     # --- the data plane ----------------------------------------------------------------------
     def iptables(self, node: str, table: str | None = None, *, grep: list[str] | str | None = None,
                  counters: bool = False) -> proxy_view.RulesText:  # fmt: skip
@@ -427,6 +446,13 @@ class Lab:
         path = os.path.join(directory, f"{target}-{iface}-{int(time.time() * 1000)}.pcap")
         return LabCapture(pid, iface, path, packet_filter or None)
 
+    def capture_many(self, targets: list[str], namespace: str = "default", packet_filter: str = ""):
+        """Capture on several pods or hosts at once: `with lab.capture_many(pods) as caps:`;
+        afterwards `caps["pod"].packets()`; `caps.with_connections()` names those that saw a SYN."""
+        return CaptureGroup(
+            {t: self.capture(t, namespace=namespace, packet_filter=packet_filter) for t in targets}
+        )
+
     def wait_pod_finished(
         self, name: str, namespace: str = "default", timeout_s: float = 60
     ) -> int:
@@ -490,6 +516,32 @@ class Lab:
                     )
                 )
             self.client.watch_change(resolve_kind("pods"), max(0.1, deadline - time.monotonic()))
+
+
+class CaptureGroup(dict):
+    def __enter__(self) -> CaptureGroup:
+        started = []
+        try:
+            for cap in self.values():
+                started.append(cap.start())
+        except BaseException:
+            for cap in started:
+                cap.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for cap in self.values():
+            cap.stop()
+
+    def with_traffic(self) -> list[str]:
+        """Targets whose capture holds any packet."""
+        return [name for name, cap in self.items() if cap.packets()]
+
+    def with_connections(self) -> list[str]:
+        """Targets whose capture saw a new TCP connection (a SYN): late packets of older
+        connections do not count."""
+        return [name for name, cap in self.items() if cap.packets().syns()]
 
 
 class LabCapture(Capture):

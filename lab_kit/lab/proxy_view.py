@@ -86,6 +86,10 @@ class ConntrackEntry:
 
 
 class ConntrackTable(list):
+    def __getitem__(self, index):
+        got = super().__getitem__(index)
+        return ConntrackTable(got) if isinstance(index, slice) else got
+
     def _repr_pretty_(self, p, cycle) -> None:
         p.text("\n".join(str(e) for e in self) or "(no entries)")
 
