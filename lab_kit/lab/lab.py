@@ -30,6 +30,7 @@ from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
 from lab_kit.lab import access, lifecycle, proxy_view
 from lab_kit.lab.lifecycle import LabError
+from lab_kit.lab.topologies import load_topology
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import Kind, kind_of, lookup
@@ -378,6 +379,34 @@ class Lab:
         return proxy_view.excerpt(
             saved, [f'"{namespace}/{name}', f" {namespace}/{name}", *chains, *seps]
         )
+
+    def trace(self, node: str, src: str, dst: str, dport: int | None = None, proto: str = "tcp", *,
+              origin: str = "forwarded", choose=None):  # fmt: skip
+        """Walk the first packet of a connection through `node`'s live rules (its current
+        `iptables-save`), rule by rule: `origin="forwarded"` for a packet from a pod or
+        another host, `"local"` for one the node itself sends. `choose`: which random branch
+        to take (an index, or a random.Random); by default the first."""
+        from lab_kit import trace as tracer
+
+        rules = tracer.parse(proxy_view.iptables_save(node))
+        ctx = tracer.NodeContext.from_spec(load_topology(lifecycle.topology_file()), node)
+        return tracer.trace(
+            rules, tracer.Packet(src, dst, proto, dport), ctx, origin=origin, choose=choose
+        )
+
+    def outcomes(self, node: str, src: str, dst: str, dport: int | None = None, proto: str = "tcp",
+                 *, origin: str = "forwarded"):  # fmt: skip
+        """Every possible fate of that packet on `node`, with its probability."""
+        from lab_kit import trace as tracer
+
+        rules = tracer.parse(proxy_view.iptables_save(node))
+        ctx = tracer.NodeContext.from_spec(load_topology(lifecycle.topology_file()), node)
+        return tracer.outcomes(rules, tracer.Packet(src, dst, proto, dport), ctx, origin=origin)
+
+    def rule_hits(self, node: str):
+        """`with lab.rule_hits("node1") as hits: ...` — afterwards `hits.rules` are the
+        rules whose packet counters grew meanwhile (iptables-save -c before and after)."""
+        return proxy_view.RuleHits(node)
 
     def conntrack(self, node: str, *filters: str) -> proxy_view.ConntrackTable:
         """Connection-tracking entries on a node (`conntrack -L`), original and reply tuple."""

@@ -145,6 +145,11 @@ def _start_node_agents(state: LabState, spec, sock: str, topo_file: str, progres
     progress(f"  {f'kubelets, kube-proxies ({n}+{n})':<20} ready in {time.monotonic() - t0:.2f} s")
 
 
+def topology_file(directory: str | None = None) -> str:
+    """The running lab's copy of its topology (made by `up`)."""
+    return os.path.join(directory or run_dir(), "topology.toml")
+
+
 def network_info(directory: str | None = None) -> dict:
     """network.json: each Mininet host's shell PID, role and address."""
     try:

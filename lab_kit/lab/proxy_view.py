@@ -147,3 +147,35 @@ def loop_command(url: str, count: int, timeout_s: float = 2.0, stamp: bool = Fal
     each = f"curl -s -m {timeout_s:g} {shlex.quote(url)} || printf ERR"
     prefix = 'printf "%s " "$(date +%s.%N)"; ' if stamp else ""
     return ["sh", "-c", f"for i in $(seq {int(count)}); do {prefix}{each}; echo; done"]
+
+
+class RuleHits:
+    """Counters of a node's rules before and after a block: the rules a real packet hit."""
+
+    def __init__(self, node: str):
+        self.node = node
+        self.hits: list = []
+
+    def __enter__(self) -> RuleHits:
+        from lab_kit import trace as tracer
+
+        self._before = tracer.parse(iptables_save(self.node, counters=True))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from lab_kit import trace as tracer
+
+        after = tracer.parse(iptables_save(self.node, counters=True))
+        self.hits = tracer.diff_counters(self._before, after)
+
+    @property
+    def rules(self) -> list[str]:
+        """`[packets] -A CHAIN ...` of each rule hit, in table order."""
+        return [f"[{h.packets}] {h.rule.text}" for h in self.hits]
+
+    def chains(self) -> list[str]:
+        return list(dict.fromkeys(h.rule.chain for h in self.hits))
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text("\n".join(f"{h.rule.table:<7}{'+' + str(h.packets):>5}  {h.rule.text}" for h in self.hits)
+               or "(no rule counted a packet)")  # fmt: skip
