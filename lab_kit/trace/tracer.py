@@ -155,6 +155,9 @@ class Trace:
         lines.append(f"verdict: {self.summary()}")
         return "\n".join(lines)
 
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text view: the trace, not a repr
+        p.text(str(self))
+
     def _repr_html_(self) -> str:
         e = html.escape
         rows = "".join(
