@@ -5,6 +5,7 @@
     labkit get KIND [NAME] [-n NS | -A] [-l SELECTOR] [-o wide|yaml|json|name]
     labkit describe KIND NAME [-n NS]
     labkit delete -f FILE | KIND NAME... [-n NS]
+    labkit trace NODE SRC DST[:PORT] [-p udp] [--local] [--outcomes]
 
 Every command is a call on `lab_kit.Lab`; this module only parses arguments and prints.
 """
@@ -129,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("argv", nargs="*", help="-- ARGS...")
     _add_namespace(p)
+
+    p = sub.add_parser(
+        "trace",
+        help="walk a packet through a node's kube-proxy rules: labkit trace node1 SRC DST[:PORT]",
+    )
+    p.add_argument("node", help="the node whose rules to use (node1, ...)")
+    p.add_argument("src", help="source address, e.g. a pod IP")
+    p.add_argument("dst", help="destination address[:port], e.g. 10.96.0.10:53")
+    p.add_argument("-p", "--protocol", default="tcp", choices=["tcp", "udp", "sctp", "icmp"])
+    p.add_argument(
+        "--local", action="store_true", help="the node itself sends it (nat OUTPUT), not a pod"
+    )
+    p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
 
     sub.add_parser(
         "cli", help="an interactive shell: `node1 ip route`, `client curl ...`, `get pods`"
@@ -379,6 +393,22 @@ def run_pod_manifest(
     }
 
 
+def cmd_trace(args, lab: Lab) -> int:
+    dst, _, port = args.dst.partition(":")
+    if port and not port.isdigit():
+        raise LabError(f'invalid destination "{args.dst}": the port must be a number')
+    dport = int(port) if port else None
+    if dport is None and args.protocol != "icmp":
+        raise LabError(f"{args.protocol} needs a destination port: {dst}:PORT")
+    origin = "local" if args.local else "forwarded"
+    if args.outcomes:
+        for o in lab.outcomes(args.node, args.src, dst, dport, args.protocol, origin=origin):
+            print(f"{o.fraction:>6}  {o.verdict}  {o.dnat_to or dst}")
+        return 0
+    print(lab.trace(args.node, args.src, dst, dport, args.protocol, origin=origin))
+    return 0
+
+
 def cmd_cli(args) -> int:
     from lab_kit.cli.shell import LabShell
 
@@ -402,6 +432,7 @@ OBJECTS = {
     "exec": cmd_exec,
     "logs": cmd_logs,
     "run": cmd_run,
+    "trace": cmd_trace,
 }
 
 

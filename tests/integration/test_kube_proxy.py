@@ -278,3 +278,19 @@ def test_metrics_and_conntrack(cluster, ns):
     metrics = cluster.proxy_metrics("node1")
     assert metrics["kubeproxy_sync_proxy_rules_duration_seconds_count"] >= 1
     assert "kubeproxy_network_programming_duration_seconds_count" in metrics
+
+
+def test_cli_trace(cluster, ns, capsys):
+    from lab_kit.cli.main import main
+
+    cluster.apply(
+        [backend(f"web{i}", ns, f"node{i}") for i in (1, 2)] + [service("web", ns)], wait=True
+    )
+    ip = cluster_ip(cluster, "web", ns)
+    assert main(["trace", "node1", "10.244.1.200", f"{ip}:80", "--outcomes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["1/2", "1/2"]
+    assert main(["trace", "node1", "10.244.1.200", f"{ip}:80"]) == 0
+    assert "KUBE-SVC-" in capsys.readouterr().out
+    assert main(["trace", "node1", "10.244.1.200", ip]) == 1  # tcp needs a port
+    assert "needs a destination port" in capsys.readouterr().err
