@@ -134,7 +134,10 @@ class KubeProxy:
         self.last_sync_start = t0
         seen = min(self.services.seen_rv, self.slices.seen_rv)
         services, slices = self.services.items(), self.slices.items()
-        rules = proxy_rules.render(services, slices, self.node, self.cluster_cidr)
+        # Rendering thousands of Services takes a while: keep the loop (watches, /metrics) free.
+        rules = await asyncio.to_thread(
+            proxy_rules.render, services, slices, self.node, self.cluster_cidr
+        )
         full = self.written is None
         try:
             if full:
@@ -175,7 +178,7 @@ class KubeProxy:
         existing = proxy_rules.saved_chains(saved, "nat").split()
         stale = tuple(
             c[1:] for c in existing
-            if c[1:].startswith(SERVICE_CHAIN_PREFIXES) and c[1:] not in rules.nat.chains
+            if c[1:].startswith(SERVICE_CHAIN_PREFIXES) and not rules.nat.has(c[1:])
         )  # fmt: skip
         return rules.filter.text() + rules.nat.text(delete=stale)
 
@@ -183,9 +186,9 @@ class KubeProxy:
         before = self.written or {}
         changed = {
             c for c in rules.nat.chains
-            if c in proxy_rules.NAT_CHAINS or before.get(("nat", c)) != rules.nat.rules(c)
+            if c in proxy_rules.NAT_CHAINS or before.get(("nat", c)) != rules.nat.by_chain.get(c, [])
         }  # fmt: skip
-        stale = tuple(c for t, c in before if t == "nat" and c not in rules.nat.chains)
+        stale = tuple(c for t, c in before if t == "nat" and not rules.nat.has(c))
         return rules.filter.text() + rules.nat.text(only=changed, delete=stale)
 
     def observe_programming(self, slices: list[dict], first: bool) -> None:

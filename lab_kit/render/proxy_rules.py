@@ -106,16 +106,25 @@ class Table:
     name: str
     chains: list[str] = field(default_factory=list)
     lines: list[tuple[str, str]] = field(default_factory=list)  # (chain, "-A chain ...")
+    # Indexes, so thousands of Services cost linear time: chain -> its rules, known chains.
+    by_chain: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _known: set[str] = field(default_factory=set, repr=False)
 
     def declare(self, chain: str) -> None:
-        if chain not in self.chains:
+        if chain not in self._known:
+            self._known.add(chain)
             self.chains.append(chain)
 
     def add(self, chain: str, *words: str) -> None:
-        self.lines.append((chain, " ".join(["-A", chain, *[w for w in words if w]])))
+        line = " ".join(["-A", chain, *[w for w in words if w]])
+        self.lines.append((chain, line))
+        self.by_chain.setdefault(chain, []).append(line)
+
+    def has(self, chain: str) -> bool:
+        return chain in self._known
 
     def rules(self, chain: str) -> list[str]:
-        return [line for c, line in self.lines if c == chain]
+        return list(self.by_chain.get(chain, ()))
 
     def text(self, only: set[str] | None = None, delete: tuple[str, ...] = ()) -> str:
         """The table's section of iptables-restore input. `only`: write just these chains
