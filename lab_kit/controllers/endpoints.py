@@ -15,7 +15,8 @@ checkLeftoverEndpoints) and `pkg/api/v1/endpoints/util.go` (RepackSubsets).
   for it), protocol, appProtocol}. A headless Service without ports still lists addresses.
 - Subsets are repacked: addresses offering the same ports share a subset; an address that
   is not ready for any port is not ready for that port set.
-- Labels = the Service's labels, plus `service.kubernetes.io/headless: ""` when clusterIP
+- Labels = the Service's labels, `endpoints.kubernetes.io/managed-by: endpoint-controller`,
+  plus `service.kubernetes.io/headless: ""` when clusterIP
   is None. Over 1000 addresses the lists are truncated and annotated
   `endpoints.kubernetes.io/over-capacity: truncated`.
 - Nothing is written when subsets, labels and the capacity annotation already match.
@@ -39,6 +40,10 @@ from lab_kit.controllers.state import Action, Create, Delete, Snapshot, Update
 from lab_kit.model import constants, meta, selectors
 
 HEADLESS_LABEL = "service.kubernetes.io/headless"
+# LabelManagedBy (pkg/controller/endpoint): marks the Endpoints this controller wrote, so
+# hand-made ones (a selector-less Service's) are never taken for leftovers.
+MANAGED_BY_LABEL = "endpoints.kubernetes.io/managed-by"
+CONTROLLER_NAME = "endpoint-controller"
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
 
@@ -241,6 +246,7 @@ def build_endpoints(service: dict, subsets: list[dict], current: dict | None) ->
         labels.pop(HEADLESS_LABEL, None)
     else:
         labels[HEADLESS_LABEL] = ""
+    labels[MANAGED_BY_LABEL] = CONTROLLER_NAME
     _set_or_drop(md, "labels", labels)
     truncated, subsets = truncate_subsets(subsets, constants.MAX_ENDPOINTS_PER_ENDPOINTS)
     annotations = dict(md.get("annotations") or {})
@@ -272,11 +278,14 @@ def _strip_resource_versions(endpoints: dict) -> dict:
 
 
 def delete_leftovers(state: Snapshot) -> list[Action]:
-    """Endpoints whose Service is gone (checkLeftoverEndpoints / the deleted-Service path)."""
+    """Endpoints this controller wrote whose Service is gone (checkLeftoverEndpoints / the
+    deleted-Service path). Hand-made Endpoints are left alone: they may be applied before
+    their Service, and a user's Endpoints without a Service is the user's business."""
     return [
         Delete("Endpoints", meta.namespace(ep), meta.name(ep), meta.uid(ep))
         for ep in state.list("Endpoints")
-        if LEADER_ANNOTATION not in meta.annotations(ep)
+        if meta.labels(ep).get(MANAGED_BY_LABEL) == CONTROLLER_NAME
+        and LEADER_ANNOTATION not in meta.annotations(ep)
         and state.get("Service", meta.namespace(ep), meta.name(ep)) is None
         and not meta.is_deleting(ep)
     ]

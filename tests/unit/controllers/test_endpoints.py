@@ -36,7 +36,11 @@ def ips(subset: dict, field: str = "addresses") -> list[str]:
 
 def test_ready_pods_become_addresses():
     ep = sync(WEB, web_pod("b", "10.244.1.3", node="n2"), web_pod("a", "10.244.1.2"))
-    assert ep["metadata"] == {"name": "web", "namespace": "default", "labels": {"team": "a"}}
+    assert ep["metadata"] == {
+        "name": "web",
+        "namespace": "default",
+        "labels": {"team": "a", "endpoints.kubernetes.io/managed-by": "endpoint-controller"},
+    }
     assert ep["subsets"] == [
         {
             "addresses": [
@@ -195,7 +199,10 @@ def test_hostname_only_when_subdomain_names_the_service():
     no = web_pod("db-1", "10.0.0.2", hostname="db-1", subdomain="other")
     ep = sync(svc, yes, no)
     assert [a.get("hostname") for a in ep["subsets"][0]["addresses"]] == ["db-0", None]
-    assert ep["metadata"]["labels"] == {"service.kubernetes.io/headless": ""}
+    assert ep["metadata"]["labels"] == {
+        "service.kubernetes.io/headless": "",
+        "endpoints.kubernetes.io/managed-by": "endpoint-controller",
+    }
 
 
 def test_headless_service_without_ports_lists_addresses_without_ports():
@@ -251,11 +258,19 @@ def test_service_label_change_is_copied():
     relabelled = copy.deepcopy(WEB)
     relabelled["metadata"]["labels"] = {"team": "b"}
     (update,) = epc.reconcile(Snapshot.of([relabelled, current]), NOW)
-    assert update.obj["metadata"]["labels"] == {"team": "b"}
+    assert update.obj["metadata"]["labels"] == {
+        "team": "b",
+        "endpoints.kubernetes.io/managed-by": "endpoint-controller",
+    }
 
 
 CLEANUP = [
-    ("Endpoints whose Service is gone are deleted", [endpoints("gone", [])], ["gone"]),
+    (
+        "Endpoints the controller wrote, whose Service is gone, are deleted",
+        [endpoints("gone", [], labels={epc.MANAGED_BY_LABEL: epc.CONTROLLER_NAME})],
+        ["gone"],
+    ),
+    ("hand-made Endpoints without a Service (yet) are left alone", [endpoints("early", [])], []),
     (
         "manual Endpoints of a selector-less Service are left alone",
         [service("manual"), endpoints("manual", [{"addresses": [{"ip": "192.0.2.1"}]}])],
