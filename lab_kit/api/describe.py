@@ -22,7 +22,8 @@ def _kv(pairs: dict | None, indent: int = 18) -> str:
 
 
 def _line(label: str, value: object) -> str:
-    return f"{label + ':':<18}{value}"
+    # kubectl aligns values in a column but never lets a long label touch its value
+    return f"{label + ':':<18}{value}" if len(label) < 17 else f"{label}:  {value}"
 
 
 def _header(obj: dict) -> list[str]:
@@ -85,9 +86,11 @@ def _pod(pod: dict) -> list[str]:
             f"    Restart Count:  {cs.get('restartCount', 0)}",
         ]
     lines.append("Conditions:")
-    lines.append("  Type              Status")
-    for cond in st.get("conditions") or []:
-        lines.append(f"  {cond.get('type'):<18}{cond.get('status')}")
+    conds = st.get("conditions") or []
+    width = max([len("Type"), *(len(str(c.get("type"))) for c in conds)]) + 2
+    lines.append(f"  {'Type':<{width}}Status")
+    for cond in conds:
+        lines.append(f"  {cond.get('type'):<{width}}{cond.get('status')}")
     return lines
 
 

@@ -26,25 +26,35 @@ def _first(rows: PacketTable, flags: str, **match) -> PacketRow | None:
 
 def connection_hops(client_rows: PacketTable, server_rows: PacketTable, client: str, server: str,
                     node: str = "the client's node") -> list[dict]:  # fmt: skip
-    """Hops of the first connection the client opened that reached the server."""
-    syn_out = _first(client_rows, "S")
-    if syn_out is None:
+    """Hops of the first connection seen in both captures."""
+    client_syns = [r for r in client_rows if r.protocol == "TCP" and r.flags == "S"]
+    server_syns = [r for r in server_rows if r.protocol == "TCP" and r.flags == "S"]
+    if not client_syns:
         raise ValueError("the client capture has no SYN: did the client connect?")
-    syn_in = _first(server_rows, "S", sport=syn_out.sport) or _first(server_rows, "S")
-    if syn_in is None:
+    if not server_syns:
         raise ValueError("the server capture has no SYN: the connection went elsewhere")
+    # The same connection at both ends: same client port, unless SNAT rewrote it, and then
+    # only a single connection at each end can be paired safely.
+    pairs = [(c, s) for c in client_syns for s in server_syns if s.sport == c.sport]
+    if not pairs and len(client_syns) == len(server_syns) == 1:
+        pairs = [(client_syns[0], server_syns[0])]
+    if not pairs:
+        raise ValueError(
+            "no connection appears in both captures (capture one connection, or filter)"
+        )
+    syn_out, syn_in = pairs[0]
     synack_out = _first(server_rows, "SA", dport=syn_in.sport)
     synack_in = _first(client_rows, "SA", dport=syn_out.sport)
     hops = [
-        {"where": f"client pod {client}\neth0 (captured)", "src": _ep(syn_out.src, syn_out.sport),
+        {"where": f"{client}\neth0 (captured)", "src": _ep(syn_out.src, syn_out.sport),
          "dst": _ep(syn_out.dst, syn_out.dport), "note": "SYN"},
-        {"where": f"server pod {server}\neth0 (captured)", "src": _ep(syn_in.src, syn_in.sport),
+        {"where": f"{server}\neth0 (captured)", "src": _ep(syn_in.src, syn_in.sport),
          "dst": _ep(syn_in.dst, syn_in.dport), "note": f"SYN (rewritten on {node})"},
     ]  # fmt: skip
     if synack_out is not None:
-        hops.append({"where": f"server pod {server}\nreplies", "src": _ep(synack_out.src, synack_out.sport),
+        hops.append({"where": f"{server}\nreplies", "src": _ep(synack_out.src, synack_out.sport),
                      "dst": _ep(synack_out.dst, synack_out.dport), "note": "SYN-ACK"})  # fmt: skip
     if synack_in is not None:
-        hops.append({"where": f"client pod {client}\neth0 (captured)", "src": _ep(synack_in.src, synack_in.sport),
+        hops.append({"where": f"{client}\neth0 (captured)", "src": _ep(synack_in.src, synack_in.sport),
                      "dst": _ep(synack_in.dst, synack_in.dport), "note": "SYN-ACK (conntrack undid the NAT)"})  # fmt: skip
     return hops

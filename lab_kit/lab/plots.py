@@ -7,14 +7,18 @@ from collections import Counter
 
 
 def distribution(
-    answers: list[str], title: str = "Requests per pod", expected: float | None = None
+    answers: list[str],
+    title: str = "Requests per pod",
+    expected: float | None = None,
+    pods: list[str] | None = None,
 ):
     """A bar per pod (failed requests as "ERR"); `expected`: a dashed line at the share
-    each pod should get (e.g. len(answers) / replicas)."""
+    each pod should get (e.g. len(answers) / replicas); `pods`: draw these even when they
+    answered nothing (an empty bar says more than a missing one)."""
     import matplotlib.pyplot as plt
 
     counts = Counter(answers)
-    names = sorted(counts)
+    names = sorted(set(counts) | set(pods or ()))
     fig, ax = plt.subplots(figsize=(7, 3))
     bars = ax.bar(names, [counts[n] for n in names], color="tab:blue")
     ax.bar_label(bars)
