@@ -77,6 +77,8 @@ print("pod", client_ip, "-> pod", server_ip, ": SYN, GET /, 200 OK, seen on the 
 Next: `02-clusterip-service.ipynb` puts one stable virtual IP in front of these pods."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                "language": "python"}})
+nb = nbf.v4.new_notebook(
+    cells=cells,
+    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+)
 nbf.write(nb, "labs/00-tour.ipynb")
