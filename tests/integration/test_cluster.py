@@ -9,31 +9,14 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from lab_kit import Lab, LabError
+from lab_kit import LabError
 
 pytestmark = pytest.mark.root
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    d = tempfile.mkdtemp(prefix="lk-", dir="/tmp")
-    old = os.environ.get("LABKIT_RUN_DIR")
-    os.environ["LABKIT_RUN_DIR"] = d
-    lab = Lab.up()
-    try:
-        yield lab
-    finally:
-        lab.down()
-        if old is None:
-            os.environ.pop("LABKIT_RUN_DIR", None)
-        else:
-            os.environ["LABKIT_RUN_DIR"] = old
 
 
 @pytest.fixture

@@ -10,34 +10,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 import time
 from collections import Counter
 
 import pytest
 
-from lab_kit import Lab
 from lab_kit.render.proxy_rules import svc_chain
 
 pytestmark = pytest.mark.root
 _names = itertools.count()
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    d = tempfile.mkdtemp(prefix="lk-", dir="/tmp")
-    old = os.environ.get("LABKIT_RUN_DIR")
-    os.environ["LABKIT_RUN_DIR"] = d
-    lab = Lab.up()
-    try:
-        yield lab
-    finally:
-        lab.down()
-        if old is None:
-            os.environ.pop("LABKIT_RUN_DIR", None)
-        else:
-            os.environ["LABKIT_RUN_DIR"] = old
 
 
 @pytest.fixture
