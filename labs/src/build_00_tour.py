@@ -1,8 +1,7 @@
 """Build labs/00-tour.ipynb from these cells (then execute it so outputs are committed)."""
 
-import nbformat as nbf
+from nbbuild import code, md, write
 
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
     md("""# 00 · A tour of the lab
 
@@ -77,8 +76,4 @@ print("pod", client_ip, "-> pod", server_ip, ": SYN, GET /, 200 OK, seen on the 
 Next: `02-clusterip-service.ipynb` puts one stable virtual IP in front of these pods."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-)
-nbf.write(nb, "labs/00-tour.ipynb")
+write(cells, "labs/00-tour.ipynb")

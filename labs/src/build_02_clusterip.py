@@ -1,10 +1,7 @@
 """Build labs/02-clusterip-service.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
     md("""# 02 · A ClusterIP Service: one stable virtual IP
 
@@ -145,12 +142,4 @@ print("same ClusterIP", cluster_ip, "now in front of", new_ips)"""),
 Next: `03-env-var-discovery.ipynb` — how a pod learns the ClusterIP without DNS."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/02-clusterip-service.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/02-clusterip-service.ipynb")

@@ -1,10 +1,7 @@
 """Build labs/03-env-var-discovery.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 CURL_BY_ENV = "curl -sS http://$RANDOM_GENERATOR_SERVICE_HOST:$RANDOM_GENERATOR_SERVICE_PORT/"
 cells = [
     md("""# 03 · Service environment variables: discovery by snapshot
@@ -212,12 +209,4 @@ question."""),
 Next: `04-dns-discovery.ipynb` — names instead of snapshots."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/03-env-var-discovery.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/03-env-var-discovery.ipynb")

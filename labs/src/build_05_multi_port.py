@@ -1,10 +1,7 @@
 """Build labs/05-multi-port-services.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 CURL_HTTP = "curl -sS http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT_HTTP/hostname"
 CURL_HTTPS = "curl -sS http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT_HTTPS/hostname"
 cells = [
@@ -195,12 +192,4 @@ print("web -> 2 EndpointSlices -> 3 pods")"""),
 Next: `06-session-affinity.ipynb` — keeping a client on the same pod."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/05-multi-port-services.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/05-multi-port-services.ipynb")

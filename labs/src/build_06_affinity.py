@@ -1,10 +1,7 @@
 """Build labs/06-session-affinity.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
     md("""# 06 · Session affinity: ClientIP stickiness and its timeout
 
@@ -226,12 +223,4 @@ print(f"toolbox: {before_silence[0][1]}, then after {gap:.1f} s of silence {afte
 Next: `07-readiness.ipynb` — a failing readiness probe takes a pod out of rotation."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/06-session-affinity.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/06-session-affinity.ipynb")

@@ -1,10 +1,7 @@
 """Build labs/07-readiness.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
     md("""# 07 · Readiness: a failing probe takes a pod out of rotation
 
@@ -179,12 +176,4 @@ Next: `08-virtual-ip-and-kube-proxy.ipynb` — kube-proxy's chains one by one, a
 traced through them."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/07-readiness.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/07-readiness.ipynb")

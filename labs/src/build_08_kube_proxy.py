@@ -1,10 +1,7 @@
 """Build labs/08-virtual-ip-and-kube-proxy.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
     md("""# 08 · The virtual IP and kube-proxy's iptables rules
 
@@ -207,12 +204,4 @@ print(f"{syncs:.0f} syncs on node1, {mean_ms:.1f} ms each on average")"""),
 Next: `09-manual-endpoints.ipynb` — a Service whose endpoints you write yourself."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/08-virtual-ip-and-kube-proxy.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/08-virtual-ip-and-kube-proxy.ipynb")

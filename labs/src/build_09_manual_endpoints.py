@@ -1,10 +1,7 @@
 """Build labs/09-manual-endpoints.ipynb from these cells (then execute it so outputs are committed)."""
 
-import sys
+from nbbuild import code, md, write
 
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
     md("""# 09 · A Service without a selector, and Endpoints you write yourself
 
@@ -298,12 +295,4 @@ print("server gone, endpoint still 'ready', DNAT still in place: the request is 
 Next: `10-headless-services.ipynb` — a Service with no ClusterIP at all."""),
     code("""lab.down()"""),
 ]
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    },
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "labs/09-manual-endpoints.ipynb"
-nbf.write(nb, out)
+write(cells, "labs/09-manual-endpoints.ipynb")
