@@ -205,15 +205,16 @@ class KubeProxy:
     async def clear_stale_udp(self, services: list[dict], slices: list[dict]) -> None:
         """conntrack.CleanStaleEntries for UDP: flows to endpoints that left, and flows
         that hit the REJECT while the service had no endpoints."""
+        udp = [sp for s in services for sp in service_ports(s) if sp.protocol == "udp"]
+        if not udp and not self.udp_endpoints:
+            return  # nothing to clean: skip grouping every slice again on this hot path
         eps = endpoints_by_port(slices)
         current: dict[tuple, set[str]] = {}
-        for s in services:
-            for sp in service_ports(s):
-                if sp.protocol == "udp":
-                    key = (sp.namespace, sp.name, sp.port_name, sp.protocol)
-                    current[(sp.cluster_ip, sp.port, *key)] = {
-                        e.ip for e in eps.get(key, []) if e.ready or (e.serving and e.terminating)
-                    }
+        for sp in udp:
+            key = (sp.namespace, sp.name, sp.port_name, sp.protocol)
+            current[(sp.cluster_ip, sp.port, *key)] = {
+                e.ip for e in eps.get(key, []) if e.ready or (e.serving and e.terminating)
+            }
         for key, ips in current.items():
             old = self.udp_endpoints.get(key)
             if old is None:

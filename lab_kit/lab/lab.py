@@ -388,8 +388,7 @@ class Lab:
         to take (an index, or a random.Random); by default the first."""
         from lab_kit import trace as tracer
 
-        rules = tracer.parse(proxy_view.iptables_save(node))
-        ctx = tracer.NodeContext.from_spec(load_topology(lifecycle.topology_file()), node)
+        rules, ctx = self._node_rules(node)
         return tracer.trace(
             rules, tracer.Packet(src, dst, proto, dport), ctx, origin=origin, choose=choose
         )
@@ -399,9 +398,15 @@ class Lab:
         """Every possible fate of that packet on `node`, with its probability."""
         from lab_kit import trace as tracer
 
-        rules = tracer.parse(proxy_view.iptables_save(node))
-        ctx = tracer.NodeContext.from_spec(load_topology(lifecycle.topology_file()), node)
+        rules, ctx = self._node_rules(node)
         return tracer.outcomes(rules, tracer.Packet(src, dst, proto, dport), ctx, origin=origin)
+
+    def _node_rules(self, node: str):
+        """A node's live rules, parsed, and its addresses: what the tracer walks."""
+        from lab_kit import trace as tracer
+
+        rules = tracer.parse(proxy_view.iptables_save(node))
+        return rules, tracer.NodeContext.from_spec(load_topology(lifecycle.topology_file()), node)
 
     def rule_hits(self, node: str):
         """`with lab.rule_hits("node1") as hits: ...` — afterwards `hits.rules` are the

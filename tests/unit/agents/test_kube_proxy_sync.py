@@ -110,3 +110,30 @@ def test_failed_restore_retries_as_full_sync():
     assert proxy.metrics.failures._value.get() == 1
     run(proxy.sync())
     assert "-I PREROUTING 1" in proxy.iptables.restored[-2]  # the retry re-ensures the jumps
+
+
+def test_udp_endpoint_leaving_clears_its_conntrack_flows(monkeypatch):
+    calls = []
+
+    async def fake_conntrack(*args):
+        calls.append(args)
+
+    monkeypatch.setattr("lab_kit.agents.kube_proxy._conntrack", fake_conntrack)
+    dns = service("dns", "10.96.0.10")
+    dns["spec"]["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+
+    def dns_slice(ips):
+        s = slice_("dns", ips)
+        s["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+        return s
+
+    proxy = make([dns], [dns_slice([])])
+    run(proxy.sync())
+    proxy.slices._items = [dns_slice(["10.244.1.5", "10.244.2.5"])]
+    run(proxy.sync())  # none -> some: flows that met the REJECT go
+    proxy.slices._items = [dns_slice(["10.244.2.5"])]
+    run(proxy.sync())  # one endpoint left: its flows go
+    assert calls == [
+        ("-D", "-p", "udp", "--orig-dst", "10.96.0.10"),
+        ("-D", "-p", "udp", "--orig-dst", "10.96.0.10", "--reply-src", "10.244.1.5"),
+    ]
