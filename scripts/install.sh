@@ -29,11 +29,13 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # --- 1. System packages --------------------------------------------------------------
 # mininet: mnexec and the Python-independent helpers; net-tools: ifconfig, which Mininet calls;
-# wrk: the HTTP load generator of benchmarks/clusterip_rps.py.
+# wrk: the HTTP load generator of benchmarks/clusterip_rps.py; dnsperf and dnsmasq-base (the
+# binary only: no system service listening on :53): benchmarks/dns_qps.py's load and peer.
 packages=(
   python3 python3-venv python3-dev gcc
   mininet net-tools bridge-utils iproute2 iptables nftables conntrack tcpdump
   graphviz curl dnsutils iputils-ping netcat-openbsd jq procps ca-certificates git wrk
+  dnsperf dnsmasq-base
 )
 
 missing=()

@@ -167,9 +167,11 @@ class ApiClient:
         _raise_for(response)
         return response.json()
 
-    def watch_change(self, kind: Kind, timeout_s: float) -> None:
-        """Block until any object of `kind` changes (or timeout_s passes)."""
-        rv = int(self.list(kind)["metadata"]["resourceVersion"])
+    def watch_change(self, kind: Kind, timeout_s: float, rv: int | None = None) -> None:
+        """Block until any object of `kind` changes after version `rv` (default: now), or
+        timeout_s passes. Pass the version of the list you checked, so no change is missed."""
+        if rv is None:
+            rv = int(self.list(kind)["metadata"]["resourceVersion"])
         try:
             for event in self.watch(kind, rv=rv, timeout_s=max(1, int(timeout_s))):
                 if event.get("type") != "BOOKMARK":
@@ -202,6 +204,7 @@ class ApiClient:
 
 class AsyncApiClient:
     def __init__(self, socket_path: str | None = None, base_url: str = BASE, timeout_s: float = 30):
+        self.socket_path = socket_path
         self.http = httpx.AsyncClient(
             transport=_transport(socket_path, False), base_url=base_url, timeout=timeout_s
         )

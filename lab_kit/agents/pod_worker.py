@@ -197,6 +197,8 @@ class PodWorker:
     async def _run_once(self, c: ContainerRun, program) -> int:
         os.makedirs(os.path.dirname(self._log_path(c)), exist_ok=True)
         env = {**program.env_extra, **c.env}  # the container's env wins over the image's
+        if program.api_access:  # the lab's stand-in for in-cluster config (see cluster_dns.py)
+            env["LABKIT_APISERVER"] = self.kubelet.client.socket_path or ""
         try:
             with open(self._log_path(c), "ab") as logf:
                 c.proc = await asyncio.create_subprocess_exec(

@@ -29,6 +29,7 @@ from lab_kit.adapters.processes import ProcessRecord
 from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
 from lab_kit.lab import access, lifecycle, proxy_view
+from lab_kit.lab.dns_view import DigResult, parse_dig
 from lab_kit.lab.lifecycle import LabError
 from lab_kit.lab.topologies import load_topology
 from lab_kit.model import meta
@@ -278,6 +279,15 @@ class Lab:
         if echo:
             print(f"{pod}$ {shlex.join(argv)}")
         return access.run_in_pod(self.sandbox(pod, namespace), container, list(argv), stdin=stdin)
+
+    def dig(self, pod: str, name: str, *options: str, qtype: str = "A",
+            namespace: str = "default", echo: bool = False) -> DigResult:  # fmt: skip
+        """Run `dig [options] name qtype` in a pod (its resolv.conf: kube-dns and the search
+        list; add "+search" to use it) and read the reply: `.status`, `.addresses`, ..."""
+        argv = ["dig", "+time=2", "+tries=2", *options, name, qtype]
+        if echo:
+            print(f"{pod}$ {shlex.join(['dig', *options, name, qtype])}")
+        return parse_dig(self.exec(pod, *argv, namespace=namespace).stdout)
 
     def sandbox(self, pod: str, namespace: str = "default") -> dict:
         obj = self.client.get(resolve_kind("pods"), pod, namespace)

@@ -16,13 +16,17 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import ProcessRecord
 from lab_kit.lab.topologies import load_topology
+from lab_kit.model.kinds import by_kind_name
+from lab_kit.model.manifests import parse_manifests
 
 DEFAULT_RUN_DIR = "/run/labkit"
+ADDON_COREDNS = Path(__file__).with_name("addons") / "coredns.yaml"
 
 
 class LabError(RuntimeError):
@@ -75,8 +79,9 @@ class LabState:
 
 
 def up(topology: str | None = None, progress=print, control_plane_only: bool = False) -> LabState:
-    """Build the network, start the control plane and a kubelet and a kube-proxy per node;
-    return once every Node is registered and Ready and every node's rules are written. `control_plane_only`: API server and controllers
+    """Build the network, start the control plane and a kubelet and a kube-proxy per node,
+    the upstream resolver and cluster DNS; return once every Node is registered and Ready,
+    every node's rules are written and pods resolve names. `control_plane_only`: API server and controllers
     only (no network, no nodes: pods stay Pending, as on a cluster with no nodes)."""
     spec = load_topology(topology)  # a bad topology fails here, before anything is made
     directory = run_dir()
@@ -108,6 +113,8 @@ def up(topology: str | None = None, progress=print, control_plane_only: bool = F
         for line in network_info(directory).get("warnings", []):
             progress(f"  warning: {line}")
         _start_node_agents(state, spec, sock, topo_file, progress)
+        _start_upstream_dns(state, spec, progress)
+        _install_cluster_dns(sock, progress)
     except processes.StartError as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
@@ -143,6 +150,60 @@ def _start_node_agents(state: LabState, spec, sock: str, topo_file: str, progres
         s.wait_ready()
     n = len(spec.nodes)
     progress(f"  {f'kubelets, kube-proxies ({n}+{n})':<20} ready in {time.monotonic() - t0:.2f} s")
+
+
+def _start_upstream_dns(state: LabState, spec, progress) -> None:
+    """The made-up internet's resolver on the host with role "internet" (if the topology
+    has one): where cluster DNS forwards names outside the cluster."""
+    host = spec.host_role("internet")
+    if host is None:
+        progress("  no host with role internet: names outside the cluster will not resolve")
+        return
+    t0 = time.monotonic()
+    pid = host_pid(host.name, state.directory)
+    argv = [
+        "nsenter",
+        f"--net=/proc/{pid}/ns/net",
+        sys.executable,
+        "-m",
+        "lab_kit.agents.world_dns",
+    ]
+    log = os.path.join(state.directory, "logs", f"world-dns-{host.name}.log")
+    starting = processes.start(f"world-dns/{host.name}", argv, log)
+    state.processes.append(starting.record)
+    state.save()
+    starting.wait_ready()
+    progress(f"  {'upstream DNS':<20} ready in {time.monotonic() - t0:.2f} s ({host.ip}:53)")
+
+
+def _install_cluster_dns(sock: str, progress, timeout_s: float = 30) -> None:
+    """Apply kubeadm's CoreDNS addon and wait until kube-dns has a ready endpoint that every
+    kube-proxy has programmed: from then on pods resolve names."""
+    t0 = time.monotonic()
+    docs = parse_manifests(ADDON_COREDNS.read_text(), str(ADDON_COREDNS))
+    client = ApiClient(sock)
+    try:
+        client.apply([d.obj for d in docs])
+        slices = by_kind_name("EndpointSlice")
+        deadline = t0 + timeout_s
+        while True:
+            listing = client.list(slices, "kube-system",
+                                  label_selector="kubernetes.io/service-name=kube-dns")  # fmt: skip
+            ready = [e for s in listing["items"] for e in s.get("endpoints") or []
+                     if (e.get("conditions") or {}).get("ready")]  # fmt: skip
+            left = deadline - time.monotonic()
+            if ready:
+                break
+            if left <= 0:
+                raise LabError(
+                    f"cluster DNS had no ready pod after {timeout_s:.0f} s; see `labkit get pods "
+                    f"-n kube-system` and `labkit logs -n kube-system deploy/coredns`"
+                )
+            client.watch_change(slices, left, rv=int(listing["metadata"]["resourceVersion"]))
+        client.converged(max(1.0, deadline - time.monotonic()))
+    finally:
+        client.close()
+    progress(f"  {'cluster DNS':<20} ready in {time.monotonic() - t0:.2f} s (kube-dns 10.96.0.10)")
 
 
 def topology_file(directory: str | None = None) -> str:

@@ -107,6 +107,17 @@ class PacketTable(list):
             r for r in self if r.protocol == "TCP" and "S" in r.flags and "A" not in r.flags
         )
 
+    def dns_queries(self) -> list[tuple[str, str]]:
+        """(type, name) of every DNS question sent to port 53, in order:
+        `[("A", "example.com.default.svc.cluster.local"), ("AAAA", ...), ...]`."""
+        out = []
+        for r in self:
+            if r.dport == 53 and "? " in r.summary:
+                for question in r.summary.split(", "):
+                    qtype, _, name = question.partition("? ")
+                    out.append((qtype, name))
+        return out
+
     def filter(self, **criteria: Any) -> PacketTable:
         """Rows whose fields equal the given values (a callable value is a predicate)."""
         unknown = sorted(set(criteria) - set(FIELDS))

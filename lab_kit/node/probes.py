@@ -14,9 +14,11 @@ Mirrors `kubernetes/kubernetes`:
   ShouldContainerBeRestarted for restartPolicy.
 
 Leaves out: the worker's ticker (kubelet probes on a ticker started with the worker, with
-random jitter after a kubelet restart, and triggers an extra readiness run on status
-updates while not ready; here runs are `periodSeconds` apart, the first at
-`initialDelaySeconds`), redirects (followed by the caller's HTTP client), the body limit,
+random jitter after a kubelet restart; here runs are `periodSeconds` apart, the first at
+`initialDelaySeconds`). Kept: while a container is not ready, the kubelet's first pod
+status sync after the container started (the PLEG relist, every 1 s) triggers an extra
+readiness run (prober_manager UpdatePodStatus), which is why a pod whose server needs a
+moment to start is Ready after about a second rather than a whole period, redirects (followed by the caller's HTTP client), the body limit,
 terminationGracePeriodSeconds on probes, and restartable init containers.
 """
 
@@ -32,6 +34,7 @@ INITIAL_RESULT = {"readiness": "Failure", "liveness": "Success", "startup": "Unk
 KUBE_PROBE_USER_AGENT = "kube-probe/1.33"  # kube-probe/<major>.<minor> of the lab's kubelet
 BACKOFF_INITIAL_S = 10.0  # kuberuntime backOffPeriod
 BACKOFF_MAX_S = 300.0  # MaxContainerBackOff
+PLEG_RELIST_S = 1.0  # kubelet's genericPlegRelistPeriod: how soon a started container is seen
 _HEADER_TOKEN = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -95,6 +98,14 @@ class ProbeTracker:
         earliest = self.started_at + self.initial_delay_s
         if self.last_probe_at is not None:
             earliest = max(earliest, self.last_probe_at + self.period_s)
+            # The status sync after PLEG saw the container start triggers one readiness run.
+            triggered = self.started_at + max(PLEG_RELIST_S, self.initial_delay_s)
+            if (
+                self.kind == "readiness"
+                and self.result != "Success"
+                and self.last_probe_at < triggered
+            ):
+                earliest = min(earliest, triggered)
         return max(0.0, earliest - now)
 
     def due(self, now: float, container_started: bool = True) -> bool:

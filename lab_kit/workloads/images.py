@@ -41,6 +41,7 @@ class Program:
 
     argv: list[str]
     env_extra: dict[str, str] = field(default_factory=dict)
+    api_access: bool = False  # the kubelet gives it the API socket (LABKIT_APISERVER)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class Image:
 AGNHOST = Image(("/agnhost",), ("pause",), {"agnhost": "agnhost", "agnhost-2": "agnhost"})
 PAUSE = Image(("/pause",), programs={"pause": "pause"}, userland=False)
 SHELL = Image(cmd=("sh",))
+# CoreDNS's image is distroless: ENTRYPOINT ["/coredns"], no shell. kubeadm runs it with
+# args ["-conf", "/etc/coredns/Corefile"].
+COREDNS = Image(("/coredns",), programs={"coredns": "coredns"}, userland=False)
 
 # Repository (registry host docker.io, "library/", tag and digest removed) -> the image.
 IMAGES: dict[str, Image] = {
@@ -94,6 +98,9 @@ IMAGES: dict[str, Image] = {
     "praqma/network-multitool": Image(
         cmd=("/usr/sbin/nginx", "-g", "daemon off;"), programs={"nginx": "not-built-in"}
     ),
+    # Cluster DNS: lab_kit's own server (lab_kit/agents/cluster_dns.py) stands in for CoreDNS.
+    "registry.k8s.io/coredns/coredns": COREDNS,
+    "coredns/coredns": COREDNS,
 }
 
 # curl/curl-container's etc/entrypoint.sh, run with this machine's sh.
@@ -135,6 +142,9 @@ def resolve(container: dict) -> Program | Unknown:
         return workload("agnhost", argv[1:])
     if runner == "pause":
         return workload("pause", argv[1:])
+    if runner == "coredns":  # needs lab_kit and its libraries: not a stdlib-only workload
+        argv = [sys.executable, "-m", "lab_kit.agents.cluster_dns", *argv[1:]]
+        return Program(argv, api_access=True)
     if runner == "curl-entrypoint":
         return Program(["sh", "-c", CURL_ENTRYPOINT, argv[0], *argv[1:]])
     if runner == "not-built-in":

@@ -107,6 +107,17 @@ def test_first_run_at_start_then_every_period():
     assert tracker.seconds_until_due(T0 + 4) == 6
 
 
+def test_a_container_not_yet_ready_is_probed_again_at_the_first_status_sync():
+    tracker = ProbeTracker("readiness", probe(), T0)
+    tracker.record(False, T0)  # the server was not listening yet
+    assert tracker.seconds_until_due(T0 + 0.5) == 0.5  # PLEG's relist, 1 s after the start
+    tracker.record(False, T0 + 1)
+    assert tracker.seconds_until_due(T0 + 1) == 10  # then a period after each run
+    liveness = ProbeTracker("liveness", probe(), T0)
+    liveness.record(False, T0)
+    assert liveness.seconds_until_due(T0) == 10  # only readiness is triggered
+
+
 def test_initial_delay_is_measured_from_container_start():
     tracker = ProbeTracker("liveness", probe(initialDelaySeconds=15), T0)
     assert [tracker.due(T0 + t) for t in (0, 14.9, 15)] == [False, False, True]
@@ -150,8 +161,8 @@ def test_readiness_after_a_restart_starts_unready_again():
 
 
 def test_a_probe_error_only_moves_the_schedule():
-    tracker = ProbeTracker("readiness", probe(), T0)
-    assert tracker.record_error(T0) == "Failure"
+    tracker = ProbeTracker("liveness", probe(), T0)
+    assert tracker.record_error(T0) == "Success"
     assert tracker.seconds_until_due(T0) == 10
 
 

@@ -262,3 +262,24 @@ def test_curlimages_entrypoint(args, expected):
     program = resolve({"image": "curlimages/curl:8.8.0", "args": args})
     done = subprocess.run(program.argv, capture_output=True, text=True, timeout=10)
     assert (done.stdout + done.stderr).startswith(expected)
+
+
+# --- cluster DNS --------------------------------------------------------------------------------
+
+
+def test_coredns_runs_the_labs_cluster_dns_server_with_api_access():
+    result = resolve(
+        {
+            "image": "registry.k8s.io/coredns/coredns:v1.11.3",
+            "args": ["-conf", "/etc/coredns/Corefile"],
+        }
+    )
+    assert isinstance(result, Program) and result.api_access
+    assert result.argv[1:] == ["-m", "lab_kit.agents.cluster_dns", "-conf", "/etc/coredns/Corefile"]
+
+
+def test_corednss_image_has_no_shell():
+    result = resolve(
+        {"image": "registry.k8s.io/coredns/coredns:v1.11.3", "command": ["sh", "-c", "true"]}
+    )
+    assert isinstance(result, Unknown) and result.reason == "RunContainerError"

@@ -1,0 +1,419 @@
+"""Cluster DNS: the lab's CoreDNS, run by the `coredns` pods of kube-system behind `kube-dns`.
+
+    Corefile (kubeadm's, from the ConfigMap `coredns`)  ->  ttl, pods mode, upstream, cache
+    list + watch Services, EndpointSlices, Namespaces   ->  ClusterZone (lab_kit.render.dns)
+    UDP/TCP :53  ->  answer(zone, query)  ->  reply | forward upstream | chase an ExternalName
+    :8080 /health, :8181 /ready (once the zone synced), :9153 /metrics (CoreDNS's names)
+
+Each watch event rebuilds the zone (a few ms even for a thousand Services) and swaps it in
+with an empty answer cache in one assignment, so the next query after the event sees it.
+Answers from the zone are cached as wire bytes keyed by the query's bytes after its ID:
+a repeated question costs one dict lookup. Answers the `loadbalance` plugin would shuffle
+(several addresses) are never cached. Upstream answers are cached as `cache 30` says
+(not for cluster.local), with their TTLs counting down.
+
+Deviations from a real pod, on purpose: the API is reached over the lab's Unix socket
+(`LABKIT_APISERVER`, set by the kubelet for this image) instead of in-cluster config and
+the `kubernetes` Service, and the Corefile is read from the ConfigMap through the API when
+no file is mounted (the lab's kubelet does not mount configMap volumes); like the `reload`
+plugin, an edited ConfigMap takes effect at once.
+
+Run (what the image `registry.k8s.io/coredns/coredns` runs in a lab pod):
+    python -m lab_kit.agents.cluster_dns -conf /etc/coredns/Corefile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import signal
+import time
+from collections import Counter
+
+from aiohttp import web
+from dnslib import QTYPE, RCODE, DNSRecord
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily
+
+from lab_kit.adapters.apiclient import AsyncApiClient
+from lab_kit.adapters.dns_listener import DnsListener, Reply, ask
+from lab_kit.agents.informer import Informer
+from lab_kit.model.kinds import by_kind_name
+from lab_kit.node.dnsconfig import parse_resolv_conf
+from lab_kit.render.dns import corefile, wire
+from lab_kit.render.dns.answer import answer, complete_chase, load_balance
+from lab_kit.render.dns.zone import ClusterZone
+
+log = logging.getLogger("coredns")
+VERSION = "CoreDNS-1.11.3"  # the version kubeadm 1.31-1.33 deploys
+UPSTREAM_TIMEOUT_S = 2.0  # CoreDNS forward's read timeout
+CACHE_MAX_ENTRIES = 50_000  # a bound on memory: the cache starts over when full
+ADDRESS_TYPES = (QTYPE.A, QTYPE.AAAA, QTYPE.MX)
+
+
+class Server:
+    """The DNS handler: state is one (zone, answer cache) pair, swapped whole on changes."""
+
+    def __init__(self, config: corefile.Corefile, upstreams: list[tuple[str, int]]):
+        self.config, self.upstreams = config, upstreams
+        self.state: tuple[ClusterZone, dict[bytes, bytes]] = (self._empty_zone(), {})
+        self.forward_cache: dict[bytes, tuple[bytes, float, int]] = {}
+        self.rng = random.Random()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.cache_hits = 0
+        self.requests: Counter[tuple[str, str, str]] = Counter()  # (zone, proto, type)
+        self.responses: Counter[tuple[str, str]] = Counter()  # (zone, rcode)
+        self.forwards = 0
+
+    def _empty_zone(self) -> ClusterZone:
+        return ClusterZone(self.config.domain, self.config.ttl, self.config.pods_mode)
+
+    def set_zone(self, zone: ClusterZone) -> None:
+        self.state = (zone, {})  # one assignment: queries see the old pair or the new one
+
+    # --- queries (UDP thread and event loop) ---------------------------------------------
+    def handle(self, data: bytes, reply: Reply, tcp: bool) -> None:
+        zone, cache = self.state
+        hit = cache.get(data[2:])
+        if hit is not None and not tcp:
+            self.cache_hits += 1
+            reply(data[:2] + hit)
+            return
+        query = wire.parse_query(data)
+        if query is None:
+            return  # not worth an answer (a reply, or too short to carry an ID)
+        if isinstance(query, bytes):
+            self._count("dropped", "tcp" if tcp else "udp", -1, query[3] & 0x0F)
+            reply(query)
+            return
+        result = answer(zone, query)
+        proto = "tcp" if tcp else "udp"
+        if result.forward or result.chase:
+            if self.loop is not None:
+                coro = self._forward(data, query, result, reply, tcp)
+                asyncio.run_coroutine_threadsafe(coro, self.loop)
+            return
+        if result.reply is None:
+            return
+        shuffled = self.config.loadbalance and _shufflable(result.reply)
+        if shuffled:
+            load_balance(result.reply, self.rng)
+        out = result.pack()
+        if out is None:
+            return
+        self._count(self.config.domain, proto, query.q.qtype, result.reply.header.rcode)
+        if not tcp:
+            out = _fit(out, query)
+            if zone.synced and not shuffled and len(cache) < CACHE_MAX_ENTRIES:
+                cache[data[2:]] = out[2:]
+        reply(out)
+
+    async def _forward(self, data: bytes, query: DNSRecord, result, reply: Reply, tcp: bool):
+        try:
+            await self._relay(data, query, result, reply, tcp)
+        except Exception:  # a bug costs this query one SERVFAIL, never the server
+            log.exception("[ERROR] forwarding %s", query.q.qname)
+            reply(bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack()))
+
+    async def _relay(self, data: bytes, query: DNSRecord, result, reply: Reply, tcp: bool):
+        """Relay a query upstream (or chase an ExternalName's target) and answer with it."""
+        self.forwards += 1
+        proto = "tcp" if tcp else "udp"
+        if result.chase:
+            ask_for = DNSRecord.question(result.chase, QTYPE[query.q.qtype])
+            upstream = await self._ask_upstream(bytes(ask_for.pack()), tcp)
+            parsed = _parse(upstream)
+            out = complete_chase(result, parsed).pack()
+            zone = self.config.domain
+        else:
+            out = await self._ask_upstream(data, tcp, cache=True)
+            if out is None:
+                out = bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack())
+            zone = "."
+        if out is None:
+            return
+        self._count(zone, proto, query.q.qtype, out[3] & 0x0F)
+        reply(out if tcp else _fit(out, query))
+
+    async def _ask_upstream(self, data: bytes, tcp: bool, cache: bool = False) -> bytes | None:
+        key = data[2:]
+        if cache and self.config.cache_s:
+            cached = self.forward_cache.get(key)
+            if cached is not None:
+                out = _aged(cached, data[:2])
+                if out is not None:
+                    return out
+                del self.forward_cache[key]
+        for server in self.upstreams:
+            out = await ask(server, data, tcp, UPSTREAM_TIMEOUT_S)
+            if out is not None:
+                if cache and self.config.cache_s and len(self.forward_cache) < CACHE_MAX_ENTRIES:
+                    ttl = _cache_ttl(out, self.config.cache_s)
+                    if ttl:
+                        self.forward_cache[key] = (out, time.monotonic(), ttl)
+                return out
+        return None
+
+    def _count(self, zone: str, proto: str, qtype: int, rcode: int) -> None:
+        self.requests[(zone, proto, QTYPE.get(qtype, "other") if qtype >= 0 else "other")] += 1
+        self.responses[(zone, RCODE.get(rcode, str(rcode)))] += 1
+
+
+def _shufflable(reply: DNSRecord) -> bool:
+    """Would `loadbalance` reorder this reply (a section with several addresses or MX)?"""
+    for section in (reply.rr, reply.ar):
+        if sum(1 for r in section if r.rtype in ADDRESS_TYPES) > 1:
+            return True
+    return False
+
+
+def _fit(out: bytes, query: DNSRecord) -> bytes:
+    size = wire.udp_size(query)
+    return out if len(out) <= size else wire.truncate_for_udp(out, size)
+
+
+def _parse(data: bytes | None) -> DNSRecord | None:
+    if data is None:
+        return None
+    try:
+        return DNSRecord.parse(data)
+    except Exception:
+        return None
+
+
+def _cache_ttl(out: bytes, cap_s: int) -> int:
+    """How long the cache plugin keeps an upstream reply: its smallest TTL (for a negative
+    reply, the SOA's minimum), at most `cap_s`; SERVFAIL and truncated replies not at all."""
+    reply = _parse(out)
+    if reply is None or reply.header.tc or reply.header.rcode not in (0, RCODE.NXDOMAIN):
+        return 0
+    ttls = [r.ttl for r in reply.rr]
+    if not ttls:
+        ttls = [min(r.ttl, r.rdata.times[-1]) for r in reply.auth if r.rtype == QTYPE.SOA]
+    return min([cap_s, *ttls]) if ttls else 0
+
+
+def _aged(cached: tuple[bytes, float, int], query_id: bytes) -> bytes | None:
+    """A cached upstream reply with its TTLs lowered by its age (None once expired)."""
+    out, stored_at, ttl = cached
+    age = int(time.monotonic() - stored_at)
+    if age >= ttl:
+        return None
+    reply = DNSRecord.parse(out)
+    for record in reply.rr + reply.auth + reply.ar:
+        if record.rtype != QTYPE.OPT:
+            record.ttl = max(0, record.ttl - age)
+    return query_id + bytes(reply.pack())[2:]
+
+
+# --- the process ----------------------------------------------------------------------------
+
+
+class ClusterDns:
+    """Informers feed the zone; the listener serves it; HTTP says healthy/ready/metrics."""
+
+    def __init__(self, client: AsyncApiClient, config: corefile.Corefile, upstreams):
+        self.client = client
+        self.server = Server(config, upstreams)
+        self.changed = asyncio.Event()
+        kinds = ["Service", "EndpointSlice", "Namespace"]
+        if config.pods_mode == "verified":
+            kinds.append("Pod")  # `pods verified` answers only for pods that exist
+        self.informers = {k: Informer(client, by_kind_name(k), self.changed.set) for k in kinds}
+        self.zone_builds = 0
+
+    def reconfigure(self, config: corefile.Corefile, upstreams) -> None:
+        self.server.config, self.server.upstreams = config, upstreams
+        self.server.forward_cache = {}
+        self.changed.set()  # rebuild the zone with the new ttl / pods mode
+
+    @property
+    def ready(self) -> bool:
+        return self.server.state[0].synced
+
+    async def run(self) -> None:
+        self.server.loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(i.run()) for i in self.informers.values()]
+        tasks.append(asyncio.create_task(self._rebuild_loop()))
+        await asyncio.gather(*tasks)
+
+    async def _rebuild_loop(self) -> None:
+        """Coalesce watch events: one rebuild per burst, as soon as the loop is free."""
+        while True:
+            await self.changed.wait()
+            self.changed.clear()
+            if not all(i.synced.is_set() for i in self.informers.values()):
+                continue
+            config = self.server.config
+            lists = {kind: informer.items() for kind, informer in self.informers.items()}
+            zone = ClusterZone.build(
+                lists["Service"], lists["EndpointSlice"], lists.get("Pod", []),
+                lists["Namespace"], domain=config.domain, ttl=config.ttl,
+                pods_mode=config.pods_mode,
+            )  # fmt: skip
+            self.server.set_zone(zone)
+            self.zone_builds += 1
+
+
+def metrics_registry(dns: ClusterDns) -> CollectorRegistry:
+    """CoreDNS's own metric names, read from the server's plain counters at scrape time."""
+
+    class Collector:
+        def collect(self):
+            s = dns.server
+            requests = CounterMetricFamily("coredns_dns_requests", "Counter of DNS requests made per zone, protocol and family.",
+                                           labels=["server", "zone", "proto", "family", "type"])  # fmt: skip
+            for (zone, proto, qtype), n in s.requests.items():
+                requests.add_metric(["dns://:53", zone, proto, "1", qtype], n)
+            responses = CounterMetricFamily("coredns_dns_responses", "Counter of response status codes.",
+                                            labels=["server", "zone", "rcode"])  # fmt: skip
+            for (zone, rcode), n in s.responses.items():
+                responses.add_metric(["dns://:53", zone, rcode], n)
+            hits = CounterMetricFamily("coredns_cache_hits", "The count of cache hits.",
+                                       labels=["server", "type"])  # fmt: skip
+            hits.add_metric(["dns://:53", "success"], s.cache_hits)
+            forwards = CounterMetricFamily("coredns_forward_requests", "Counter of requests made per upstream.",
+                                           labels=["to"])  # fmt: skip
+            forwards.add_metric([",".join(f"{h}:{p}" for h, p in s.upstreams)], s.forwards)
+            yield from (requests, responses, hits, forwards)
+
+    registry = CollectorRegistry()
+    registry.register(Collector())
+    return registry
+
+
+async def serve_http(dns: ClusterDns, config: corefile.Corefile) -> list[web.AppRunner]:
+    async def health(_request):
+        return web.Response(text="OK")
+
+    async def ready(_request):
+        if dns.ready:
+            return web.Response(text="OK")
+        return web.Response(status=503, text="kubernetes")  # CoreDNS names the plugin not ready
+
+    registry = metrics_registry(dns)
+
+    async def metrics(_request):
+        return web.Response(body=generate_latest(registry), content_type="text/plain")
+
+    runners = []
+    for port, path, handler in ((config.health_port, "/health", health),
+                                (config.ready_port, "/ready", ready),
+                                (config.metrics_port, "/metrics", metrics)):  # fmt: skip
+        if port is None:
+            continue
+        app = web.Application()
+        app.router.add_get(path, handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", port).start()
+        runners.append(runner)
+    return runners
+
+
+async def load_corefile(client: AsyncApiClient, path: str) -> str:
+    """The Corefile: the mounted file if there is one, else the ConfigMap kube-system/coredns."""
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read()
+    cm = await client.get(by_kind_name("ConfigMap"), "coredns", "kube-system")
+    return (cm.get("data") or {}).get(os.path.basename(path), "")
+
+
+def upstream_servers(config: corefile.Corefile) -> list[tuple[str, int]]:
+    """`forward . /etc/resolv.conf` means the pod's own resolv.conf (the node's: dnsPolicy
+    Default); addresses are taken as they are."""
+    servers: list[tuple[str, int]] = []
+    for target in config.forward_to:
+        if target.startswith("/"):
+            with open(target) as f:
+                servers += [(ip, 53) for ip in parse_resolv_conf(f.read()).servers]
+        else:
+            host, _, port = target.removeprefix("dns://").partition(":")
+            servers.append((host, int(port or 53)))
+    return servers
+
+
+async def main_async(args) -> None:
+    socket_path = os.environ.get("LABKIT_APISERVER")
+    if not socket_path:
+        raise SystemExit("LABKIT_APISERVER is not set: this runs in a lab pod (image coredns)")
+    client = AsyncApiClient(socket_path)
+    text = await load_corefile(client, args.conf)
+    config = corefile.parse(text)
+    upstreams = upstream_servers(config)
+    dns = ClusterDns(client, config, upstreams)
+    listener = DnsListener(dns.server.handle, port=config.port)
+    await listener.start()
+    runners = await serve_http(dns, config)
+    print(f".:{config.port}\n{VERSION} (lab_kit)\nlinux/amd64, python", flush=True)
+    log.info("zone %s ttl %d pods %s; upstream %s; ignored plugins: %s", config.domain,
+             config.ttl, config.pods_mode, upstreams, " ".join(config.ignored) or "none")  # fmt: skip
+    task = asyncio.create_task(dns.run())
+    reload_task = asyncio.create_task(watch_corefile(dns, client, args.conf, text))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    waiters = [task, asyncio.create_task(stop.wait())]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for t in [*waiters, reload_task]:
+        t.cancel()
+    listener.close()
+    for runner in runners:
+        await runner.cleanup()
+    await client.close()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # a crash: logged, and the kubelet restarts the container
+
+
+async def watch_corefile(dns: ClusterDns, client: AsyncApiClient, path: str, loaded: str):
+    """The `reload` plugin: apply an edited ConfigMap's Corefile at once (ttl, pods mode,
+    upstreams, cache, loadbalance); a bad one is logged and the old one keeps running, as
+    in CoreDNS. Changed ports need the pod restarted (logged)."""
+    if os.path.exists(path):
+        return  # a mounted file: not watched
+    kind = by_kind_name("ConfigMap")
+    while True:
+        try:
+            async for event in client.watch(kind, "kube-system", 0,
+                                            field_selector="metadata.name=coredns"):  # fmt: skip
+                text = (event["object"].get("data") or {}).get(os.path.basename(path), "")
+                if event["type"] == "DELETED" or text == loaded:
+                    continue
+                try:
+                    config = corefile.parse(text)
+                except corefile.CorefileError as e:
+                    log.error("[ERROR] Restart failed: %s", e)
+                    continue
+                loaded = text
+                log.info("[INFO] Reloading: ttl %d, pods %s, forward %s", config.ttl,
+                         config.pods_mode, " ".join(config.forward_to))  # fmt: skip
+                old = dns.server.config
+                if (config.port, config.health_port, config.ready_port) != (
+                    old.port,
+                    old.health_port,
+                    old.ready_port,
+                ):
+                    log.warning("[WARNING] ports changed: they take effect when the pod restarts")
+                dns.reconfigure(config, upstream_servers(config))
+        except Exception as e:  # the API restarted: watch again
+            log.warning("watching the Corefile: %r", e)
+            await asyncio.sleep(1)  # back-off between reconnects
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="coredns", description="The lab's cluster DNS server.")
+    parser.add_argument("-conf", "--conf", default="/etc/coredns/Corefile",
+                        help="the Corefile (read from the ConfigMap coredns when not mounted)")  # fmt: skip
+    args = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()

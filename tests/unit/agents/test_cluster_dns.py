@@ -1,0 +1,150 @@
+"""The cluster DNS server on loopback sockets: answers, the answer cache and its
+invalidation, forwarding and ExternalName chasing through an upstream, UDP truncation
+and TCP, and random bytes that never stop it. No lab, no root."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import sys
+from pathlib import Path
+
+from dnslib import QTYPE, RCODE, DNSRecord
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "dns"))
+from dns_objects import endpoint, endpoint_slice, external, headless, namespace, query, service  # noqa: E402
+
+from lab_kit.adapters.dns_listener import DnsListener  # noqa: E402
+from lab_kit.agents.cluster_dns import Server  # noqa: E402
+from lab_kit.render.dns.corefile import KUBEADM_COREFILE, parse  # noqa: E402
+from lab_kit.render.dns.world import WorldZone  # noqa: E402
+from lab_kit.render.dns.zone import ClusterZone  # noqa: E402
+
+
+def zone_with(*services, slices=()) -> ClusterZone:
+    return ClusterZone.build(services, slices, [], [namespace("default")], ttl=30)
+
+
+def run(scenario):
+    """Start the world resolver and the cluster server on 127.0.0.1, run `scenario(ask,
+    server)` in a thread (blocking dnslib clients), return its result."""
+
+    async def main():
+        world = WorldZone.default()
+        upstream = DnsListener(lambda d, reply, _tcp: reply(world.answer(d)), "127.0.0.1", 0)
+        await upstream.start()
+        server = Server(parse(KUBEADM_COREFILE), [("127.0.0.1", upstream.port)])
+        server.loop = asyncio.get_running_loop()
+        listener = DnsListener(server.handle, "127.0.0.1", 0)
+        await listener.start()
+
+        def ask(name, qtype="A", tcp=False, **kw):
+            data = query(name, qtype, **kw).send("127.0.0.1", listener.port, tcp=tcp, timeout=3)
+            return DNSRecord.parse(data)
+
+        try:
+            return await asyncio.to_thread(scenario, ask, server, listener.port)
+        finally:
+            listener.close()
+            upstream.close()
+
+    return asyncio.run(main())
+
+
+def addresses(reply: DNSRecord) -> list[str]:
+    return [str(r.rdata) for r in reply.rr]
+
+
+def test_a_new_service_answers_on_the_next_query_after_the_zone_changes():
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with())
+        before = ask("web.default.svc.cluster.local")
+        ask("web.default.svc.cluster.local")  # the NXDOMAIN is now cached
+        server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50")))
+        return before, ask("web.default.svc.cluster.local")
+
+    before, after = run(scenario)
+    assert before.header.rcode == RCODE.NXDOMAIN
+    assert after.header.rcode == RCODE.NOERROR and addresses(after) == ["10.96.0.50"]
+
+
+def test_repeated_questions_are_served_from_the_cache_with_the_askers_id():
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50")))
+        replies = [ask("web.default.svc.cluster.local") for _ in range(5)]
+        return replies, server.cache_hits
+
+    replies, hits = run(scenario)
+    assert hits == 4
+    assert all(addresses(r) == ["10.96.0.50"] for r in replies)
+    assert len({r.header.id for r in replies}) > 1  # each reply carries its query's ID
+
+
+def test_headless_answers_are_shuffled_and_never_cached():
+    pods = [endpoint(f"10.244.1.{i}") for i in range(2, 8)]
+    slices = [endpoint_slice("db", pods)]
+
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with(headless("db"), slices=slices))
+        return [
+            addresses(ask("db.default.svc.cluster.local")) for _ in range(12)
+        ], server.cache_hits
+
+    orders, hits = run(scenario)
+    assert hits == 0
+    assert all(sorted(o) == sorted(f"10.244.1.{i}" for i in range(2, 8)) for o in orders)
+    assert len({tuple(o) for o in orders}) > 1  # loadbalance: the order changes
+
+
+def test_outside_names_are_forwarded_and_externalname_targets_chased():
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with(external("shop", "www.example.com")))
+        return ask("example.com"), ask("nope.example.com"), ask("shop.default.svc.cluster.local")
+
+    outside, missing, chased = run(scenario)
+    assert addresses(outside) == ["203.0.113.10"] and outside.header.ra == 1
+    assert missing.header.rcode == RCODE.NXDOMAIN
+    assert addresses(chased) == ["www.example.com.", "example.com.", "203.0.113.10"]
+    assert chased.rr[0].rtype == QTYPE.CNAME and chased.header.aa == 1
+
+
+def test_an_unreachable_upstream_gives_servfail():
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with())
+        server.upstreams = [("127.0.0.1", 9)]  # nothing answers there
+        return ask("example.com")
+
+    assert run(scenario).header.rcode == RCODE.SERVFAIL
+
+
+def test_udp_replies_fit_the_buffer_and_tcp_carries_everything():
+    pods = [endpoint(f"10.244.1.{i}") for i in range(2, 102)]
+    slices = [endpoint_slice("big", pods)]
+
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with(headless("big"), slices=slices))
+        return ask("big.default.svc.cluster.local"), ask("big.default.svc.cluster.local", tcp=True)
+
+    udp, tcp = run(scenario)
+    assert udp.header.tc == 1 and len(udp.pack()) <= 512
+    assert tcp.header.tc == 0 and len(tcp.rr) == 100
+
+
+def test_random_bytes_never_stop_the_server():
+    def scenario(ask, server, port):
+        server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50")))
+        rng = random.Random(7)
+        good = bytes(query("web.default.svc.cluster.local").pack())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(3000):
+                junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 600)))
+                if i % 3 == 0:  # a real header with nonsense after it
+                    junk = good[:12] + junk
+                s.sendto(junk, ("127.0.0.1", port))
+        with socket.create_connection(("127.0.0.1", port)) as s:  # a TCP message cut short
+            s.sendall(b"\x00\x40" + good[:10])
+        return ask("web.default.svc.cluster.local"), ask("web.default.svc.cluster.local", tcp=True)
+
+    udp, tcp = run(scenario)
+    assert addresses(udp) == ["10.96.0.50"] and addresses(tcp) == ["10.96.0.50"]
