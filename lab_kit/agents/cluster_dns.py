@@ -225,10 +225,39 @@ class ClusterDns:
         self.informers = {k: Informer(client, by_kind_name(k), self.changed.set) for k in kinds}
         self.zone_builds = 0
 
-    def reconfigure(self, config: corefile.Corefile, upstreams) -> None:
-        self.server.config, self.server.upstreams = config, upstreams
+    def watch_corefile(self, key: str, loaded: str) -> None:
+        """The `reload` plugin: apply an edited ConfigMap's Corefile at once (ttl, pods mode,
+        upstreams, cache, loadbalance). A bad one is logged and the old one keeps running,
+        as in CoreDNS; changed ports need the pod restarted (logged)."""
+        self.corefile_key, self.corefile_text = key, loaded
+        self.informers["ConfigMap"] = Informer(
+            self.client, by_kind_name("ConfigMap"), self._corefile_changed,
+            namespace="kube-system", field_selector="metadata.name=coredns",
+        )  # fmt: skip
+
+    def _corefile_changed(self) -> None:
+        self.changed.set()
+        cms = self.informers["ConfigMap"].items()
+        text = (cms[0].get("data") or {}).get(self.corefile_key, "") if cms else ""
+        if not cms or text == self.corefile_text:
+            return  # deleted (CoreDNS keeps running), or unchanged
+        self.corefile_text = text
+        try:
+            config = corefile.parse(text)
+        except corefile.CorefileError as e:
+            log.error("[ERROR] Restart failed: %s", e)
+            return
+        old = self.server.config
+        if (config.port, config.health_port, config.ready_port) != (
+            old.port,
+            old.health_port,
+            old.ready_port,
+        ):
+            log.warning("[WARNING] ports changed: they take effect when the pod restarts")
+        log.info("[INFO] Reloading: ttl %d, pods %s, forward %s", config.ttl, config.pods_mode,
+                 " ".join(config.forward_to))  # fmt: skip
+        self.server.config, self.server.upstreams = config, upstream_servers(config)
         self.server.forward_cache = {}
-        self.changed.set()  # rebuild the zone with the new ttl / pods mode
 
     @property
     def ready(self) -> bool:
@@ -247,8 +276,8 @@ class ClusterDns:
             self.changed.clear()
             if not all(i.synced.is_set() for i in self.informers.values()):
                 continue
-            config = self.server.config
             lists = {kind: informer.items() for kind, informer in self.informers.items()}
+            config = self.server.config  # after a reload: the new ttl / pods mode
             zone = ClusterZone.build(
                 lists["Service"], lists["EndpointSlice"], lists.get("Pod", []),
                 lists["Namespace"], domain=config.domain, ttl=config.ttl,
@@ -352,15 +381,16 @@ async def main_async(args) -> None:
     print(f".:{config.port}\n{VERSION} (lab_kit)\nlinux/amd64, python", flush=True)
     log.info("zone %s ttl %d pods %s; upstream %s; ignored plugins: %s", config.domain,
              config.ttl, config.pods_mode, upstreams, " ".join(config.ignored) or "none")  # fmt: skip
+    if not os.path.exists(args.conf):  # read from the ConfigMap: watch it (`reload`)
+        dns.watch_corefile(os.path.basename(args.conf), text)
     task = asyncio.create_task(dns.run())
-    reload_task = asyncio.create_task(watch_corefile(dns, client, args.conf, text))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     waiters = [task, asyncio.create_task(stop.wait())]
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    for t in [*waiters, reload_task]:
+    for t in waiters:
         t.cancel()
     listener.close()
     for runner in runners:
@@ -368,41 +398,6 @@ async def main_async(args) -> None:
     await client.close()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # a crash: logged, and the kubelet restarts the container
-
-
-async def watch_corefile(dns: ClusterDns, client: AsyncApiClient, path: str, loaded: str):
-    """The `reload` plugin: apply an edited ConfigMap's Corefile at once (ttl, pods mode,
-    upstreams, cache, loadbalance); a bad one is logged and the old one keeps running, as
-    in CoreDNS. Changed ports need the pod restarted (logged)."""
-    if os.path.exists(path):
-        return  # a mounted file: not watched
-    kind = by_kind_name("ConfigMap")
-    while True:
-        try:
-            async for event in client.watch(kind, "kube-system", 0,
-                                            field_selector="metadata.name=coredns"):  # fmt: skip
-                text = (event["object"].get("data") or {}).get(os.path.basename(path), "")
-                if event["type"] == "DELETED" or text == loaded:
-                    continue
-                try:
-                    config = corefile.parse(text)
-                except corefile.CorefileError as e:
-                    log.error("[ERROR] Restart failed: %s", e)
-                    continue
-                loaded = text
-                log.info("[INFO] Reloading: ttl %d, pods %s, forward %s", config.ttl,
-                         config.pods_mode, " ".join(config.forward_to))  # fmt: skip
-                old = dns.server.config
-                if (config.port, config.health_port, config.ready_port) != (
-                    old.port,
-                    old.health_port,
-                    old.ready_port,
-                ):
-                    log.warning("[WARNING] ports changed: they take effect when the pod restarts")
-                dns.reconfigure(config, upstream_servers(config))
-        except Exception as e:  # the API restarted: watch again
-            log.warning("watching the Corefile: %r", e)
-            await asyncio.sleep(1)  # back-off between reconnects
 
 
 def main(argv: list[str] | None = None) -> None:
