@@ -109,12 +109,13 @@ def up(topology: str | None = None, progress=print, control_plane_only: bool = F
         _start(state, "controller-manager", ["--socket", sock], progress)
         if control_plane_only:
             return state
+        dns_applied_at = _apply_cluster_dns(sock)  # its pods start as soon as nodes are Ready
         _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
         for line in network_info(directory).get("warnings", []):
             progress(f"  warning: {line}")
         _start_node_agents(state, spec, sock, topo_file, progress)
         _start_upstream_dns(state, spec, progress)
-        _install_cluster_dns(sock, progress)
+        _wait_cluster_dns(sock, dns_applied_at, progress)
     except processes.StartError as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
@@ -176,16 +177,24 @@ def _start_upstream_dns(state: LabState, spec, progress) -> None:
     progress(f"  {'upstream DNS':<20} ready in {time.monotonic() - t0:.2f} s ({host.ip}:53)")
 
 
-def _install_cluster_dns(sock: str, progress, timeout_s: float = 30) -> None:
-    """Apply kubeadm's CoreDNS addon and wait until kube-dns has a ready endpoint that every
-    kube-proxy has programmed: from then on pods resolve names."""
-    t0 = time.monotonic()
+def _apply_cluster_dns(sock: str) -> float:
+    """Apply kubeadm's CoreDNS addon (lab_kit/lab/addons/coredns.yaml); return when."""
     docs = parse_manifests(ADDON_COREDNS.read_text(), str(ADDON_COREDNS))
     client = ApiClient(sock)
     try:
         client.apply([d.obj for d in docs])
-        slices = by_kind_name("EndpointSlice")
-        deadline = t0 + timeout_s
+    finally:
+        client.close()
+    return time.monotonic()
+
+
+def _wait_cluster_dns(sock: str, applied_at: float, progress, timeout_s: float = 30) -> None:
+    """Wait until kube-dns has a ready endpoint that every kube-proxy has programmed: from
+    then on pods resolve names."""
+    slices = by_kind_name("EndpointSlice")
+    deadline = time.monotonic() + timeout_s
+    client = ApiClient(sock)
+    try:
         while True:
             listing = client.list(slices, "kube-system",
                                   label_selector="kubernetes.io/service-name=kube-dns")  # fmt: skip
@@ -197,13 +206,14 @@ def _install_cluster_dns(sock: str, progress, timeout_s: float = 30) -> None:
             if left <= 0:
                 raise LabError(
                     f"cluster DNS had no ready pod after {timeout_s:.0f} s; see `labkit get pods "
-                    f"-n kube-system` and `labkit logs -n kube-system deploy/coredns`"
+                    f"-n kube-system` and `labkit logs -n kube-system POD` for a coredns pod"
                 )
             client.watch_change(slices, left, rv=int(listing["metadata"]["resourceVersion"]))
         client.converged(max(1.0, deadline - time.monotonic()))
     finally:
         client.close()
-    progress(f"  {'cluster DNS':<20} ready in {time.monotonic() - t0:.2f} s (kube-dns 10.96.0.10)")
+    took = time.monotonic() - applied_at
+    progress(f"  {'cluster DNS':<20} ready {took:.2f} s after its apply (kube-dns 10.96.0.10)")
 
 
 def topology_file(directory: str | None = None) -> str:
