@@ -269,6 +269,10 @@ class AsyncApiClient:
             )
         )
 
+    async def forget_agent(self, agent: str) -> None:
+        """An agent that stops for good leaves convergence (`labkit apply --wait`)."""
+        await self.call(Call("DELETE", f"/lab/v1/agents/{agent}", None, None))
+
     async def watch(
         self,
         kind: Kind,

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -59,8 +60,22 @@ class Agents:
         }
         self.poke()
 
-    def behind(self, rv: int) -> list[str]:
-        return sorted(n for n, a in self.applied.items() if a["appliedResourceVersion"] < rv)
+    def behind(
+        self, rv: int, pod_exists: Callable[[str, str], bool] = lambda ns, name: True
+    ) -> list[str]:
+        """Agents that have not applied `rv`. An agent that runs in a pod (its report says
+        `pod: <namespace>/<name>`, as cluster DNS does) stops counting once its Pod is gone,
+        so a deleted or replaced pod never holds convergence up."""
+        out = []
+        for name, a in self.applied.items():
+            ns, _, pod = (a.get("pod") or "").partition("/")
+            if a["appliedResourceVersion"] < rv and (not pod or pod_exists(ns, pod)):
+                out.append(name)
+        return sorted(out)
+
+    def forget(self, name: str) -> None:
+        self.applied.pop(name, None)
+        self.poke()
 
 
 class ApiServer:
@@ -176,6 +191,9 @@ class ApiServer:
                     "resourceVersion": reg.store.rv,
                 }
             )
+        if path.startswith("agents/") and request.method == "DELETE":
+            self.agents.forget(path[len("agents/") :])  # an agent that stops for good
+            return web.json_response({"ok": True})
         if path.startswith("agents/") and request.method == "POST":
             body = await request.json()
             self.agents.report(
@@ -202,7 +220,9 @@ class ApiServer:
             tick = self.agents._tick  # taken before checking, so no change is missed
             rv = self.registry.store.rv
             missing = [a for a in need if a not in self.agents.applied]
-            behind = self.agents.behind(rv)
+            behind = self.agents.behind(
+                rv, lambda ns, name: self.registry.store.get("Pod", ns, name) is not None
+            )
             if not behind and not missing:
                 return {"converged": True, "resourceVersion": rv}
             left = deadline - time.monotonic()

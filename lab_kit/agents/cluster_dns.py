@@ -41,6 +41,7 @@ from prometheus_client.core import CounterMetricFamily
 from lab_kit.adapters.apiclient import AsyncApiClient
 from lab_kit.adapters.dns_listener import DnsListener, Reply, ask
 from lab_kit.agents.informer import Informer
+from lab_kit.model import meta
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.node.dnsconfig import parse_resolv_conf
 from lab_kit.render.dns import corefile, wire
@@ -215,7 +216,7 @@ def _aged(cached: tuple[bytes, float, int], query_id: bytes) -> bytes | None:
 class ClusterDns:
     """Informers feed the zone; the listener serves it; HTTP says healthy/ready/metrics."""
 
-    def __init__(self, client: AsyncApiClient, config: corefile.Corefile, upstreams):
+    def __init__(self, client: AsyncApiClient, config: corefile.Corefile, upstreams, pod: str = ""):
         self.client = client
         self.server = Server(config, upstreams)
         self.changed = asyncio.Event()
@@ -224,6 +225,9 @@ class ClusterDns:
             kinds.append("Pod")  # `pods verified` answers only for pods that exist
         self.informers = {k: Informer(client, by_kind_name(k), self.changed.set) for k in kinds}
         self.zone_builds = 0
+        self.reconfigured = False
+        self.pod = pod  # "<namespace>/<name>" of the pod this runs in ("" outside a lab pod)
+        self.agent_name = f"coredns/{pod.partition('/')[2]}" if pod else ""
 
     def watch_corefile(self, key: str, loaded: str) -> None:
         """The `reload` plugin: apply an edited ConfigMap's Corefile at once (ttl, pods mode,
@@ -258,6 +262,7 @@ class ClusterDns:
                  " ".join(config.forward_to))  # fmt: skip
         self.server.config, self.server.upstreams = config, upstream_servers(config)
         self.server.forward_cache = {}
+        self.reconfigured = True  # rebuild with the new ttl / pods mode
 
     @property
     def ready(self) -> bool:
@@ -270,21 +275,36 @@ class ClusterDns:
         await asyncio.gather(*tasks)
 
     async def _rebuild_loop(self) -> None:
-        """Coalesce watch events: one rebuild per burst, as soon as the loop is free."""
+        """Coalesce watch events: one rebuild per burst, as soon as the loop is free, and only
+        when the objects changed (a BOOKMARK only moves the version); then tell the API server
+        which version the answers now reflect, so `labkit apply --wait` covers DNS too."""
+        built_from = None
         while True:
             await self.changed.wait()
             self.changed.clear()
             if not all(i.synced.is_set() for i in self.informers.values()):
                 continue
-            lists = {kind: informer.items() for kind, informer in self.informers.items()}
-            config = self.server.config  # after a reload: the new ttl / pods mode
-            zone = ClusterZone.build(
-                lists["Service"], lists["EndpointSlice"], lists.get("Pod", []),
-                lists["Namespace"], domain=config.domain, ttl=config.ttl,
-                pods_mode=config.pods_mode,
-            )  # fmt: skip
-            self.server.set_zone(zone)
-            self.zone_builds += 1
+            seen = min(i.seen_rv for i in self.informers.values())
+            content = tuple((len(i.cache), max((meta.resource_version(o) for o in i.cache.values()), default=0))
+                            for i in self.informers.values())  # fmt: skip
+            if content != built_from or self.reconfigured:
+                self._rebuild()
+                built_from, self.reconfigured = content, False
+            if self.agent_name:
+                try:
+                    await self.client.report_applied(self.agent_name, seen, {"pod": self.pod})
+                except Exception as e:  # the API restarting: the next change reports again
+                    log.warning("reporting to the API server: %r", e)
+
+    def _rebuild(self) -> None:
+        lists = {kind: informer.items() for kind, informer in self.informers.items()}
+        config = self.server.config  # after a reload: the new ttl / pods mode
+        zone = ClusterZone.build(
+            lists["Service"], lists["EndpointSlice"], lists.get("Pod", []), lists["Namespace"],
+            domain=config.domain, ttl=config.ttl, pods_mode=config.pods_mode,
+        )  # fmt: skip
+        self.server.set_zone(zone)
+        self.zone_builds += 1
 
 
 def metrics_registry(dns: ClusterDns) -> CollectorRegistry:
@@ -374,7 +394,7 @@ async def main_async(args) -> None:
     text = await load_corefile(client, args.conf)
     config = corefile.parse(text)
     upstreams = upstream_servers(config)
-    dns = ClusterDns(client, config, upstreams)
+    dns = ClusterDns(client, config, upstreams, pod=os.environ.get("LABKIT_POD", ""))
     listener = DnsListener(dns.server.handle, port=config.port)
     await listener.start()
     runners = await serve_http(dns, config)
@@ -395,6 +415,11 @@ async def main_async(args) -> None:
     listener.close()
     for runner in runners:
         await runner.cleanup()
+    if dns.agent_name:
+        try:
+            await client.forget_agent(dns.agent_name)
+        except Exception:  # the API server may already be gone (labkit down)
+            pass
     await client.close()
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise task.exception()  # a crash: logged, and the kubelet restarts the container

@@ -199,6 +199,7 @@ class PodWorker:
         env = {**program.env_extra, **c.env}  # the container's env wins over the image's
         if program.api_access:  # the lab's stand-in for in-cluster config (see cluster_dns.py)
             env["LABKIT_APISERVER"] = self.kubelet.client.socket_path or ""
+            env["LABKIT_POD"] = f"{meta.namespace(self.pod)}/{meta.name(self.pod)}"
         try:
             with open(self._log_path(c), "ab") as logf:
                 c.proc = await asyncio.create_subprocess_exec(

@@ -63,6 +63,11 @@ def test_the_addon_is_deployed_the_kubeadm_way(cluster):
         ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]  # fmt: skip
     pods = cluster.get("pods", namespace="kube-system", selector="k8s-app=kube-dns")
     assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+    # Both servers report what they have applied: `apply --wait` waits for DNS too.
+    agents = [a for a in cluster.client.agents()["items"] if a["name"].startswith("coredns/")]
+    assert sorted(a["pod"] for a in agents) == sorted(
+        f"kube-system/{p['metadata']['name']}" for p in pods
+    )
 
 
 def test_names_through_the_search_list_over_udp_and_tcp(cluster, ns):
@@ -98,7 +103,7 @@ def test_nxdomain_versus_nodata(cluster, ns):
 
 def test_a_new_service_is_found_at_once_while_its_env_vars_stay_missing(cluster, ns):
     toolbox(cluster, ns)
-    cluster.apply(svc("late", ns))
+    cluster.apply(svc("late", ns), wait=True)  # waits for kube-proxies and DNS servers alike
     ip = cluster.get("service", "late", namespace=ns)["spec"]["clusterIP"]
     assert short(cluster, ns, f"late.{ns}.svc.cluster.local") == [ip]  # no wait, no retry
     env = cluster.exec("toolbox", "env", namespace=ns).stdout
