@@ -315,11 +315,11 @@ def metrics_registry(dns: ClusterDns) -> CollectorRegistry:
             s = dns.server
             requests = CounterMetricFamily("coredns_dns_requests", "Counter of DNS requests made per zone, protocol and family.",
                                            labels=["server", "zone", "proto", "family", "type"])  # fmt: skip
-            for (zone, proto, qtype), n in s.requests.items():
+            for (zone, proto, qtype), n in list(s.requests.items()):  # the UDP thread adds keys
                 requests.add_metric(["dns://:53", zone, proto, "1", qtype], n)
             responses = CounterMetricFamily("coredns_dns_responses", "Counter of response status codes.",
                                             labels=["server", "zone", "rcode"])  # fmt: skip
-            for (zone, rcode), n in s.responses.items():
+            for (zone, rcode), n in list(s.responses.items()):
                 responses.add_metric(["dns://:53", zone, rcode], n)
             hits = CounterMetricFamily("coredns_cache_hits", "The count of cache hits.",
                                        labels=["server", "type"])  # fmt: skip
