@@ -3,7 +3,8 @@
 `Lab.dig("toolbox", "random-generator", "+search")` runs the real dig in the pod (its
 resolv.conf, so its nameserver 10.96.0.10 and search list) and returns a DigResult that
 prints as dig's own output; `.status`, `.flags`, `.answers` (name, ttl, type, data),
-`.authority` and `.addresses` come from that text.
+`.authority`, `.additional` and `.addresses` come from that text. Reverse lookups:
+`Lab.dig("toolbox", "-x", "10.96.0.10", qtype="PTR")` (options come before the name).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class DigResult:
     flags: list[str] = field(default_factory=list)
     answers: list[tuple[str, int, str, str]] = field(default_factory=list)
     authority: list[tuple[str, int, str, str]] = field(default_factory=list)
+    additional: list[tuple[str, int, str, str]] = field(default_factory=list)
     server: str = ""
 
     @property
@@ -47,6 +49,7 @@ def parse_dig(text: str) -> DigResult:
     for line in text.splitlines():
         if m := _HEADER.search(line):
             result.status, result.answers, result.authority = m.group(1), [], []
+            result.additional = []
         elif m := _FLAGS.match(line):
             result.flags = m.group(1).split()
         elif m := _SERVER.match(line):
@@ -55,6 +58,8 @@ def parse_dig(text: str) -> DigResult:
             section = result.answers
         elif line.startswith(";; AUTHORITY SECTION"):
             section = result.authority
+        elif line.startswith(";; ADDITIONAL SECTION"):
+            section = result.additional
         elif line.startswith(";;") or not line.strip():
             section = None if not line.strip() else section
         elif section is not None and not line.startswith(";"):

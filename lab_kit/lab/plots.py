@@ -11,10 +11,12 @@ def distribution(
     title: str = "Requests per pod",
     expected: float | None = None,
     pods: list[str] | None = None,
+    ylabel: str = "requests answered",
 ):
     """A bar per pod (failed requests as "ERR"); `expected`: a dashed line at the share
     each pod should get (e.g. len(answers) / replicas); `pods`: draw these even when they
-    answered nothing (an empty bar says more than a missing one)."""
+    answered nothing (an empty bar says more than a missing one); also fits any count of
+    names (`ylabel` says what is counted)."""
     import matplotlib.pyplot as plt
 
     counts = Counter(answers)
@@ -25,7 +27,7 @@ def distribution(
     if expected is not None:
         ax.axhline(expected, linestyle="--", color="gray", label=f"even share ({expected:g})")
         ax.legend(loc="lower right")
-    ax.set_ylabel("requests answered")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=15)
     fig.tight_layout()

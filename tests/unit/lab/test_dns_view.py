@@ -21,6 +21,9 @@ shop.default.svc.cluster.local.	30 IN CNAME	www.example.com.
 www.example.com.	300	IN	CNAME	example.com.
 example.com.		300	IN	A	203.0.113.10
 
+;; ADDITIONAL SECTION:
+example.com.		300	IN	A	203.0.113.10
+
 ;; Query time: 0 msec
 ;; SERVER: 10.96.0.10#53(10.96.0.10) (UDP)
 """
@@ -42,6 +45,7 @@ def test_answers_flags_and_server():
     )
     assert r.records("CNAME") == ["www.example.com.", "example.com."]
     assert r.addresses == ["203.0.113.10"]
+    assert r.additional == [("example.com.", 300, "A", "203.0.113.10")]
     assert r.answers[0] == ("shop.default.svc.cluster.local.", 30, "CNAME", "www.example.com.")
     assert str(r).startswith("; <<>> DiG")
 
