@@ -10,7 +10,9 @@ with an empty answer cache in one assignment, so the next query after the event 
 Answers from the zone are cached as wire bytes keyed by the query's bytes after its ID:
 a repeated question costs one dict lookup. Answers the `loadbalance` plugin would shuffle
 (several addresses) are never cached. Upstream answers are cached as `cache 30` says
-(not for cluster.local), with their TTLs counting down.
+(not for cluster.local), with their TTLs counting down; and as in CoreDNS every reply
+leaves with its TTLs clamped by the cache plugin (lab_kit/render/dns/cache.py): upstream
+records published with 300 s reach pods with 30.
 
 Deviations from a real pod, on purpose: the API is reached over the lab's Unix socket
 (`LABKIT_APISERVER`, set by the kubelet for this image) instead of in-cluster config and
@@ -44,6 +46,7 @@ from lab_kit.agents.informer import Informer
 from lab_kit.model import meta
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.node.dnsconfig import parse_resolv_conf
+from lab_kit.render.dns import cache as cache_plugin
 from lab_kit.render.dns import corefile, wire
 from lab_kit.render.dns.answer import answer, complete_chase, load_balance
 from lab_kit.render.dns.zone import ClusterZone
@@ -102,6 +105,7 @@ class Server:
         shuffled = self.config.loadbalance and _shufflable(result.reply)
         if shuffled:
             load_balance(result.reply, self.rng)
+        self._cap(result.reply)
         out = result.pack()
         if out is None:
             return
@@ -125,36 +129,51 @@ class Server:
         proto = "tcp" if tcp else "udp"
         if result.chase:
             ask_for = DNSRecord.question(result.chase, QTYPE[query.q.qtype])
-            upstream = await self._ask_upstream(bytes(ask_for.pack()), tcp)
-            parsed = _parse(upstream)
-            out = complete_chase(result, parsed).pack()
-            zone = self.config.domain
+            upstream = _parse(await self._ask_upstream(bytes(ask_for.pack()), tcp))
+            chased = complete_chase(result, upstream).reply
+            if chased is None:
+                return
+            self._cap(chased)
+            out, zone = bytes(chased.pack()), self.config.domain
         else:
-            out = await self._ask_upstream(data, tcp, cache=True)
+            out, zone = await self._forwarded(data, tcp), "."
             if out is None:
                 out = bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack())
-            zone = "."
-        if out is None:
-            return
         self._count(zone, proto, query.q.qtype, out[3] & 0x0F)
         reply(out if tcp else _fit(out, query))
 
-    async def _ask_upstream(self, data: bytes, tcp: bool, cache: bool = False) -> bytes | None:
+    def _cap(self, reply: DNSRecord) -> int:
+        """What the `cache` plugin does to every reply it passes: one TTL for all records."""
+        if not self.config.cache_s:
+            return 0
+        ttl = cache_plugin.cache_ttl(reply, self.config.cache_s)
+        cache_plugin.set_ttls(reply, ttl)
+        return ttl
+
+    async def _forwarded(self, data: bytes, tcp: bool) -> bytes | None:
+        """The upstream's reply as the cache plugin hands it on: from the cache (TTLs counted
+        down) while it is fresh, else asked for, stored and capped."""
         key = data[2:]
-        if cache and self.config.cache_s:
-            cached = self.forward_cache.get(key)
-            if cached is not None:
-                out = _aged(cached, data[:2])
-                if out is not None:
-                    return out
-                del self.forward_cache[key]
+        cached = self.forward_cache.get(key)
+        if cached is not None:
+            out = _aged(cached, data[:2])
+            if out is not None:
+                return out
+            del self.forward_cache[key]
+        raw = await self._ask_upstream(data, tcp)
+        upstream = _parse(raw)
+        if upstream is None:
+            return raw
+        ttl = self._cap(upstream)
+        out = bytes(upstream.pack())
+        if ttl and not upstream.header.tc and len(self.forward_cache) < CACHE_MAX_ENTRIES:
+            self.forward_cache[key] = (out, time.monotonic(), ttl)
+        return out
+
+    async def _ask_upstream(self, data: bytes, tcp: bool) -> bytes | None:
         for server in self.upstreams:
             out = await ask(server, data, tcp, UPSTREAM_TIMEOUT_S)
             if out is not None:
-                if cache and self.config.cache_s and len(self.forward_cache) < CACHE_MAX_ENTRIES:
-                    ttl = _cache_ttl(out, self.config.cache_s)
-                    if ttl:
-                        self.forward_cache[key] = (out, time.monotonic(), ttl)
                 return out
         return None
 
@@ -183,18 +202,6 @@ def _parse(data: bytes | None) -> DNSRecord | None:
         return DNSRecord.parse(data)
     except Exception:
         return None
-
-
-def _cache_ttl(out: bytes, cap_s: int) -> int:
-    """How long the cache plugin keeps an upstream reply: its smallest TTL (for a negative
-    reply, the SOA's minimum), at most `cap_s`; SERVFAIL and truncated replies not at all."""
-    reply = _parse(out)
-    if reply is None or reply.header.tc or reply.header.rcode not in (0, RCODE.NXDOMAIN):
-        return 0
-    ttls = [r.ttl for r in reply.rr]
-    if not ttls:
-        ttls = [min(r.ttl, r.rdata.times[-1]) for r in reply.auth if r.rtype == QTYPE.SOA]
-    return min([cap_s, *ttls]) if ttls else 0
 
 
 def _aged(cached: tuple[bytes, float, int], query_id: bytes) -> bytes | None:

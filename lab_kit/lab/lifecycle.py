@@ -109,11 +109,13 @@ def up(topology: str | None = None, progress=print, control_plane_only: bool = F
         _start(state, "controller-manager", ["--socket", sock], progress)
         if control_plane_only:
             return state
-        dns_applied_at = _apply_cluster_dns(sock)  # its pods start as soon as nodes are Ready
         _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
         for line in network_info(directory).get("warnings", []):
             progress(f"  warning: {line}")
         _start_node_agents(state, spec, sock, topo_file, progress)
+        # After the nodes are Ready, so the scheduler spreads the two coredns pods the same
+        # way every run (node1, node2) and every lab's pods get the same addresses.
+        dns_applied_at = _apply_cluster_dns(sock)
         _start_upstream_dns(state, spec, progress)
         _wait_cluster_dns(sock, dns_applied_at, progress)
     except processes.StartError as e:

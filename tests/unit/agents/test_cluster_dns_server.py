@@ -104,9 +104,26 @@ def test_outside_names_are_forwarded_and_externalname_targets_chased():
 
     outside, missing, chased = run(scenario)
     assert addresses(outside) == ["203.0.113.10"] and outside.header.ra == 1
+    # The world publishes 300 s; kubeadm's `cache 30` clamps every record it passes on.
+    assert [r.ttl for r in outside.rr] == [30] and [r.ttl for r in chased.rr] == [30, 30, 30]
     assert missing.header.rcode == RCODE.NXDOMAIN
     assert addresses(chased) == ["www.example.com.", "example.com.", "203.0.113.10"]
     assert chased.rr[0].rtype == QTYPE.CNAME and chased.header.aa == 1
+
+
+def test_cached_upstream_answers_count_their_ttl_down():
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with())
+        first = ask("api.example.com")
+        key = next(iter(server.forward_cache))
+        out, stored_at, ttl = server.forward_cache[key]
+        server.forward_cache[key] = (out, stored_at - 12, ttl)  # as if asked 12 s ago
+        server.upstreams = [("127.0.0.1", 9)]  # a cache hit never asks upstream
+        return first, ask("api.example.com")
+
+    first, again = run(scenario)
+    assert [r.ttl for r in first.rr] == [30] and [r.ttl for r in again.rr] == [18]
+    assert addresses(again) == ["203.0.113.10"]
 
 
 def test_an_unreachable_upstream_gives_servfail():
