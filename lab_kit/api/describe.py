@@ -41,12 +41,14 @@ def _header(obj: dict) -> list[str]:
 
 def _service(svc: dict) -> list[str]:
     s = meta.spec(svc)
-    lines = [
-        _line("Selector", selector_text(s.get("selector"))),
-        _line("Type", s.get("type")),
-        _line("IP Family Policy", s.get("ipFamilyPolicy", "SingleStack")),
-        _line("IP Families", ",".join(s.get("ipFamilies") or ["IPv4"])),
-        _line("IP", s.get("clusterIP") or "<none>"),
+    # As kubectl's describeService: optional fields only when set (an ExternalName Service
+    # has no IP families, no ClusterIP and no traffic policies).
+    lines = [_line("Selector", selector_text(s.get("selector"))), _line("Type", s.get("type"))]
+    if s.get("ipFamilyPolicy"):
+        lines.append(_line("IP Family Policy", s["ipFamilyPolicy"]))
+    lines += [
+        _line("IP Families", ",".join(s.get("ipFamilies") or []) or "<none>"),
+        _line("IP", s.get("clusterIP") or ""),
         _line("IPs", ",".join(s.get("clusterIPs") or []) or "<none>"),
     ]
     if s.get("externalName"):
@@ -60,7 +62,8 @@ def _service(svc: dict) -> list[str]:
     lines.append(_line("Session Affinity", s.get("sessionAffinity", "None")))
     if s.get("externalTrafficPolicy"):
         lines.append(_line("External Traffic Policy", s["externalTrafficPolicy"]))
-    lines.append(_line("Internal Traffic Policy", s.get("internalTrafficPolicy", "Cluster")))
+    if s.get("internalTrafficPolicy"):
+        lines.append(_line("Internal Traffic Policy", s["internalTrafficPolicy"]))
     return lines
 
 
