@@ -54,7 +54,7 @@ from lab_kit.render.dns.zone import ClusterZone
 log = logging.getLogger("coredns")
 VERSION = "CoreDNS-1.11.3"  # the version kubeadm 1.31-1.33 deploys
 UPSTREAM_TIMEOUT_S = 2.0  # CoreDNS forward's read timeout
-CACHE_MAX_ENTRIES = 50_000  # a bound on memory: the cache starts over when full
+CACHE_MAX_ENTRIES = 50_000  # a bound on memory: full, it takes no more (a zone change empties it)
 ADDRESS_TYPES = (QTYPE.A, QTYPE.AAAA, QTYPE.MX)
 
 
@@ -67,7 +67,7 @@ class Server:
         self.forward_cache: dict[bytes, tuple[bytes, float, int]] = {}
         self.rng = random.Random()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.cache_hits = 0
+        self.cache_hits = 0  # answered from the wire cache: counted here only (the fast path)
         self.requests: Counter[tuple[str, str, str]] = Counter()  # (zone, proto, type)
         self.responses: Counter[tuple[str, str]] = Counter()  # (zone, rcode)
         self.forwards = 0
