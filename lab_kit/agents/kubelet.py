@@ -71,7 +71,6 @@ class Kubelet:
     def __init__(self, node: NodeSpec, spec: ClusterSpec, client: AsyncApiClient, run_dir: str):
         self.node, self.spec, self.client, self.run_dir = node, spec, client, run_dir
         self.name = f"kubelet/{node.name}"
-        self.started_at = time.time()  # PLEG relists every second from here (probes.py)
         self.ipam = IPAM(node.pod_cidr)
         self.changed = asyncio.Event()
         self.pods = Informer(

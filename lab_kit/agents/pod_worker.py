@@ -254,9 +254,7 @@ class PodWorker:
     # --- probes -------------------------------------------------------------------------------------
     async def _probe(self, c: ContainerRun, kind: str) -> None:
         probe = c.spec[f"{kind}Probe"]
-        tracker = probes.ProbeTracker(
-            kind, probe, c.facts.started_at or time.time(), self.kubelet.started_at
-        )
+        tracker = probes.ProbeTracker(kind, probe, c.facts.started_at or time.time())
         while True:
             if kind != "startup" and not c.facts.started:
                 await asyncio.sleep(0.2)  # liveness/readiness begin once the startup probe passed

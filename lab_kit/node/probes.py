@@ -53,16 +53,11 @@ class ProbeTracker:
     starts at readiness Failure, liveness Success, startup Unknown, and changes only after
     `successThreshold` / `failureThreshold` consecutive equal results."""
 
-    def __init__(
-        self, kind: str, probe: dict, container_started_at: float, relist_epoch: float | None = None
-    ):
-        """`relist_epoch`: when the kubelet's PLEG started relisting (every PLEG_RELIST_S from
-        then on); None: the container is noticed a whole relist period after it started."""
+    def __init__(self, kind: str, probe: dict, container_started_at: float):
         if kind not in INITIAL_RESULT:
             raise ValueError(f"unknown probe kind {kind!r}")
         self.kind, self.probe = kind, probe
         self.started_at = container_started_at
-        self.relist_epoch = relist_epoch
         self.result = INITIAL_RESULT[kind]
         self.on_hold = False  # liveness/startup failed: wait for the next container
         self.last_probe_at: float | None = None
@@ -104,7 +99,8 @@ class ProbeTracker:
         if self.last_probe_at is not None:
             earliest = max(earliest, self.last_probe_at + self.period_s)
             # The status sync after PLEG saw the container start triggers one readiness run.
-            triggered = max(self._noticed_at(), self.started_at + self.initial_delay_s)
+            # (PLEG relists every second: we take the latest moment it can see the start.)
+            triggered = self.started_at + max(PLEG_RELIST_S, self.initial_delay_s)
             if (
                 self.kind == "readiness"
                 and self.result != "Success"
@@ -112,13 +108,6 @@ class ProbeTracker:
             ):
                 earliest = min(earliest, triggered)
         return max(0.0, earliest - now)
-
-    def _noticed_at(self) -> float:
-        """The first PLEG relist after the container started."""
-        if self.relist_epoch is None:
-            return self.started_at + PLEG_RELIST_S
-        ticks = math.floor((self.started_at - self.relist_epoch) / PLEG_RELIST_S) + 1
-        return self.relist_epoch + max(ticks, 1) * PLEG_RELIST_S
 
     def due(self, now: float, container_started: bool = True) -> bool:
         return self.seconds_until_due(now, container_started) == 0

@@ -118,12 +118,6 @@ def test_a_container_not_yet_ready_is_probed_again_at_the_first_status_sync():
     assert liveness.seconds_until_due(T0) == 10  # only readiness is triggered
 
 
-def test_the_first_status_sync_is_the_next_relist_tick_of_the_kubelet():
-    tracker = ProbeTracker("readiness", probe(), T0, relist_epoch=T0 - 10.25)
-    tracker.record(False, T0)
-    assert tracker.seconds_until_due(T0) == 0.75  # relists at ... T0-0.25, T0+0.75, ...
-
-
 def test_initial_delay_is_measured_from_container_start():
     tracker = ProbeTracker("liveness", probe(initialDelaySeconds=15), T0)
     assert [tracker.due(T0 + t) for t in (0, 14.9, 15)] == [False, False, True]
