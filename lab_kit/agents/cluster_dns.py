@@ -54,7 +54,7 @@ from lab_kit.render.dns.zone import ClusterZone
 log = logging.getLogger("coredns")
 VERSION = "CoreDNS-1.11.3"  # the version kubeadm 1.31-1.33 deploys
 UPSTREAM_TIMEOUT_S = 2.0  # CoreDNS forward's read timeout
-CACHE_MAX_ENTRIES = 50_000  # a bound on memory: full, it takes no more (a zone change empties it)
+CACHE_MAX_ENTRIES = 50_000  # a bound on memory: a full cache starts over
 ADDRESS_TYPES = (QTYPE.A, QTYPE.AAAA, QTYPE.MX)
 
 
@@ -112,7 +112,9 @@ class Server:
         self._count(self.config.domain, proto, query.q.qtype, result.reply.header.rcode)
         if not tcp:
             out = _fit(out, query)
-            if zone.synced and not shuffled and len(cache) < CACHE_MAX_ENTRIES:
+            if zone.synced and not shuffled:
+                if len(cache) >= CACHE_MAX_ENTRIES:
+                    cache.clear()  # junk questions must not switch the cache off
                 cache[data[2:]] = out[2:]
         reply(out)
 
@@ -166,7 +168,9 @@ class Server:
             return raw
         ttl = self._cap(upstream)
         out = bytes(upstream.pack())
-        if ttl and not upstream.header.tc and len(self.forward_cache) < CACHE_MAX_ENTRIES:
+        if ttl and not upstream.header.tc:
+            if len(self.forward_cache) >= CACHE_MAX_ENTRIES:
+                self.forward_cache.clear()
             self.forward_cache[key] = (out, time.monotonic(), ttl)
         return out
 
