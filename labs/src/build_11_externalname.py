@@ -33,7 +33,9 @@ print(WORLD_ZONE.read_text())"""),
     md("""From the toolbox pod, through the cluster DNS Service `kube-dns` (10.96.0.10). The
 name has dots, so we ask it as it is (no search list). The flags tell where the answer came
 from: `ra` (recursion available) and no `aa` (not authoritative) — cluster DNS relayed the
-upstream resolver's reply."""),
+upstream resolver's reply. Look at the TTLs too: the zone file publishes 300 s, the pod sees
+30. kubeadm's Corefile has `cache 30`, and CoreDNS's cache plugin sends every reply it
+passes on with all its TTLs clamped to at most 30 s (`lab_kit/render/dns/cache.py`)."""),
     code("""world = lab.dig("toolbox", "www.example.com", echo=True)
 world"""),
     code("""assert world.status == "NOERROR" and world.server.startswith("10.96.0.10#53")
@@ -42,7 +44,8 @@ assert [(name, rtype, data) for name, _ttl, rtype, data in world.answers] == [
     ("example.com.", "A", "203.0.113.10"),
 ]
 assert "ra" in world.flags and "aa" not in world.flags  # relayed from the upstream resolver
-print("www.example.com -> CNAME example.com -> A 203.0.113.10, forwarded by cluster DNS")"""),
+assert "$TTL 300" in WORLD_ZONE.read_text() and [ttl for _, ttl, _, _ in world.answers] == [30, 30]
+print("www.example.com -> CNAME example.com -> A 203.0.113.10, forwarded by cluster DNS, TTLs 300 -> 30")"""),
     md("""## 2 · An ExternalName Service
 
 `type: ExternalName` with `externalName: www.example.com`. There is no selector, so no
@@ -73,7 +76,8 @@ assert [(name, rtype, data) for name, _ttl, rtype, data in shop.answers] == [
     ("example.com.", "A", "203.0.113.10"),
 ]
 assert shop.answers[0][1] == 30  # the cluster's own record: the Corefile's ttl
-print("shop -> www.example.com. -> example.com. -> 203.0.113.10; the first CNAME has TTL 30")"""),
+assert {{ttl for _, ttl, _, _ in shop.answers}} == {{30}}  # the world's records, clamped by `cache 30`
+print("shop -> www.example.com. -> example.com. -> 203.0.113.10; every record with TTL 30")"""),
     md("""Asked for the CNAME itself (what Kubernetes' conformance test checks with
 `dig +short shop CNAME`), cluster DNS answers just the record, no chase. And the C library's
 resolver, as any program uses it (`getent hosts` → `getaddrinfo`), goes through the
