@@ -4,7 +4,7 @@
     labkit apply -f FILE|DIR|- [--dry-run=server] [--wait]
     labkit get KIND [NAME] [-n NS | -A] [-l SELECTOR] [-o wide|yaml|json|name]
     labkit describe KIND NAME [-n NS]
-    labkit delete -f FILE | KIND NAME... [-n NS]
+    labkit delete -f FILE | KIND NAME... | KIND -l SELECTOR [-n NS]
     labkit trace NODE SRC DST[:PORT] [-p udp] [--local] [--outcomes]
 
 Every command is a call on `lab_kit.Lab`; this module only parses arguments and prints.
@@ -81,10 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     _add_namespace(p)
 
-    p = sub.add_parser("delete", help="delete objects by name or by manifest")
+    p = sub.add_parser("delete", help="delete objects by name, label selector or manifest")
     p.add_argument("kind", nargs="?")
     p.add_argument("names", nargs="*")
     p.add_argument("-f", "--filename", help="delete what this manifest names")
+    p.add_argument("-l", "--selector", default="", help="label selector, e.g. -l k8s-app=kube-dns")
     p.add_argument("--grace-period", type=int, default=None, help="seconds (pods)")
     _add_namespace(p)
 
@@ -294,8 +295,16 @@ def cmd_delete(args, lab: Lab) -> int:
         if not args.kind:
             raise LabError("error: you must provide one or more resources by argument or filename")
         kind, names = _split_kind(args.kind, args.names)
+        if args.selector and not names:
+            lines = lab.delete(kind, namespace=args.namespace, selector=args.selector,
+                               grace_period_s=args.grace_period)  # fmt: skip
+            for line in lines:
+                print(line)
+            return 0
         if not names:
             raise LabError("error: resource(s) were provided, but no name was specified")
+        if args.selector:
+            raise LabError("error: name cannot be provided when a selector is specified")
         lines = [
             line
             for n in names

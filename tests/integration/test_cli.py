@@ -71,6 +71,12 @@ def test_session_with_the_books_manifests(labkit, book, run_dir):
         labkit("delete", "-f", str(book / "service.yml")).stdout.strip()
         == 'service "random-generator" deleted'
     )
+    by_label = labkit("delete", "pods", "-l", "app=random-generator").stdout.splitlines()
+    assert len(by_label) == 4 and all(line.endswith('" deleted') for line in by_label)
+    assert (
+        labkit("delete", "pods", "-l", "app=nothing").stdout.strip()
+        == "No resources found in default namespace."
+    )
     missing = labkit("get", "svc", "random-generator", check=False)
     assert missing.returncode == 1
     assert (
