@@ -63,11 +63,13 @@ class Server:
 
     def __init__(self, config: corefile.Corefile, upstreams: list[tuple[str, int]]):
         self.config, self.upstreams = config, upstreams
-        self.state: tuple[ClusterZone, dict[bytes, bytes]] = (self._empty_zone(), {})
+        # The answer cache: query bytes after the ID -> (reply bytes after the ID, the
+        # request and response metric keys to count on a hit).
+        self.state: tuple[ClusterZone, dict[bytes, tuple]] = (self._empty_zone(), {})
         self.forward_cache: dict[bytes, tuple[bytes, float, int]] = {}
         self.rng = random.Random()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.cache_hits = 0  # answered from the wire cache: counted here only (the fast path)
+        self.cache_hits = 0  # answered from the wire cache (also counted as requests)
         self.requests: Counter[tuple[str, str, str]] = Counter()  # (zone, proto, type)
         self.responses: Counter[tuple[str, str]] = Counter()  # (zone, rcode)
         self.forwards = 0
@@ -83,8 +85,11 @@ class Server:
         zone, cache = self.state
         hit = cache.get(data[2:])
         if hit is not None and not tcp:
+            tail, request_key, response_key = hit
             self.cache_hits += 1
-            reply(data[:2] + hit)
+            self.requests[request_key] += 1
+            self.responses[response_key] += 1
+            reply(data[:2] + tail)
             return
         query = wire.parse_query(data)
         if query is None:
@@ -109,13 +114,13 @@ class Server:
         out = result.pack()
         if out is None:
             return
-        self._count(self.config.domain, proto, query.q.qtype, result.reply.header.rcode)
+        keys = self._count(self.config.domain, proto, query.q.qtype, result.reply.header.rcode)
         if not tcp:
             out = _fit(out, query)
             if zone.synced and not shuffled:
                 if len(cache) >= CACHE_MAX_ENTRIES:
                     cache.clear()  # junk questions must not switch the cache off
-                cache[data[2:]] = out[2:]
+                cache[data[2:]] = (out[2:], *keys)
         reply(out)
 
     async def _forward(self, data: bytes, query: DNSRecord, result, reply: Reply, tcp: bool):
@@ -181,9 +186,12 @@ class Server:
                 return out
         return None
 
-    def _count(self, zone: str, proto: str, qtype: int, rcode: int) -> None:
-        self.requests[(zone, proto, QTYPE.get(qtype, "other") if qtype >= 0 else "other")] += 1
-        self.responses[(zone, RCODE.get(rcode, str(rcode)))] += 1
+    def _count(self, zone: str, proto: str, qtype: int, rcode: int) -> tuple[tuple, tuple]:
+        request_key = (zone, proto, QTYPE.get(qtype, "other") if qtype >= 0 else "other")
+        response_key = (zone, RCODE.get(rcode, str(rcode)))
+        self.requests[request_key] += 1
+        self.responses[response_key] += 1
+        return request_key, response_key
 
 
 def _shufflable(reply: DNSRecord) -> bool:
