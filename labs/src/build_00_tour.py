@@ -14,7 +14,7 @@ Everything here is real Linux networking: each node and each pod is a network na
 each pod's address lives on a real interface, and the packets you capture are real."""),
     code("""from lab_kit import Lab
 
-lab = Lab.up()  # builds the network, starts the API server, controllers and one kubelet per node
+lab = Lab.up()  # the network, API server, controllers, a kubelet and kube-proxy per node, cluster DNS
 lab.get("nodes", wide=True)"""),
     code("""nodes = lab.get("nodes")
 assert [n["metadata"]["name"] for n in nodes] == ["node1", "node2", "node3"]
@@ -25,6 +25,16 @@ print("3 nodes Ready, each owning a /24 of the pod network")"""),
 Nodes sit on `172.18.0.0/16` (as in kind); `gw` routes to the outside hosts, which use the
 documentation ranges so lab traffic can never reach a real network."""),
     code("""lab.draw()"""),
+    md("""## Already running: cluster DNS
+
+Like a cluster made with kubeadm, the lab comes with one add-on: the `coredns` Deployment in
+the namespace `kube-system`, behind the Service `kube-dns` at `10.96.0.10` — the nameserver
+in every pod's `/etc/resolv.conf`. Lab 04 takes it apart; here we only check it is there."""),
+    code("""lab.get("pods", namespace="kube-system", wide=True)"""),
+    code("""dns_pods = lab.get("pods", namespace="kube-system", selector="k8s-app=kube-dns")
+assert len(dns_pods) == 2 and all(p["status"]["phase"] == "Running" for p in dns_pods)
+assert lab.get("services", "kube-dns", namespace="kube-system")["spec"]["clusterIP"] == "10.96.0.10"
+print("kube-dns 10.96.0.10 ->", sorted(p["status"]["podIP"] for p in dns_pods))"""),
     md("""## The book's Deployment
 
 `manifests/book/deployment.yml` asks for 4 replicas of `k8spatterns/random-generator`. The
@@ -72,6 +82,8 @@ print("pod", client_ip, "-> pod", server_ip, ": SYN, GET /, 200 OK, seen on the 
   and routed point-to-point (`lab_kit/adapters/sandbox.py`, `lab_kit/agents/pod_worker.py`).
 - Pod-to-pod traffic across nodes keeps both pod addresses: the node routes the other
   node's pod /24 (`lab_kit/render/node_network.py`).
+- Cluster DNS is installed by `labkit up` as kubeadm does it (`lab_kit/lab/addons/coredns.yaml`,
+  served by `lab_kit/agents/cluster_dns.py`); lab 04 shows it at work.
 
 Next: `02-clusterip-service.ipynb` puts one stable virtual IP in front of these pods."""),
     code("""lab.down()"""),
