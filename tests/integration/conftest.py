@@ -3,7 +3,9 @@ in a private run dir; tests give themselves namespaces so they do not see each o
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import tempfile
 
 import pytest
@@ -25,3 +27,16 @@ def cluster():
             os.environ.pop("LABKIT_RUN_DIR", None)
         else:
             os.environ["LABKIT_RUN_DIR"] = old
+
+
+_namespaces = itertools.count()
+
+
+@pytest.fixture
+def ns(cluster, request):
+    """A fresh namespace per test (named after its module: test_kube_proxy -> kube-proxy-3),
+    so the tests sharing a module's cluster do not see each other's objects."""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    name = f"{re.sub('[^a-z0-9]+', '-', module.lower())}-{next(_namespaces)}"
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name

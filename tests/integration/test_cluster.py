@@ -6,7 +6,6 @@ works in its own namespace so tests do not see each other's objects.
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 from pathlib import Path
@@ -16,14 +15,6 @@ import pytest
 from lab_kit import LabError
 
 pytestmark = pytest.mark.root
-_names = itertools.count()
-
-
-@pytest.fixture
-def ns(cluster):
-    name = f"t{next(_names)}"
-    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def pod(name, ns, image="registry.k8s.io/e2e-test-images/agnhost:2.53", args=None, **spec):

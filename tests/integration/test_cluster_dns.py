@@ -7,21 +7,12 @@ stops the server. One lab serves the module; each test has its own namespace."""
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import pytest
 
 pytestmark = pytest.mark.root
-_names = itertools.count()
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-
-
-@pytest.fixture
-def ns(cluster):
-    name = f"dns{next(_names)}"
-    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def toolbox(lab, ns):

@@ -8,7 +8,6 @@ the opt-out label, metrics. One lab serves the module; each test has its own nam
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections import Counter
@@ -18,15 +17,7 @@ import pytest
 from lab_kit.render.proxy_rules import svc_chain
 
 pytestmark = pytest.mark.root
-_names = itertools.count()
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-
-
-@pytest.fixture
-def ns(cluster):
-    name = f"kp{next(_names)}"
-    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def backend(name, ns, node, app="web", ready_file=False, ports=None):
