@@ -8,7 +8,9 @@
 Each watch event rebuilds the zone (a few ms even for a thousand Services) and swaps it in
 with an empty answer cache in one assignment, so the next query after the event sees it.
 Answers from the zone are cached as wire bytes keyed by the query's bytes after its ID:
-a repeated question costs one dict lookup. Answers the `loadbalance` plugin would shuffle
+a repeated question costs one dict lookup; the same question spelt in other letter case or
+with another EDNS cookie is found by its normalised form (`wire.question_key`) and costs a
+few microseconds more. Answers the `loadbalance` plugin would shuffle
 (several addresses) are never cached. Upstream answers are cached as `cache 30` says
 (not for cluster.local), with their TTLs counting down; and as in CoreDNS every reply
 leaves with its TTLs clamped by the cache plugin (lab_kit/render/dns/cache.py): upstream
@@ -63,9 +65,13 @@ class Server:
 
     def __init__(self, config: corefile.Corefile, upstreams: list[tuple[str, int]]):
         self.config, self.upstreams = config, upstreams
-        # The answer cache: query bytes after the ID -> (reply bytes after the ID, the
-        # request and response metric keys to count on a hit).
-        self.state: tuple[ClusterZone, dict[bytes, tuple]] = (self._empty_zone(), {})
+        # The answer caches. Exact: query bytes after the ID -> (reply bytes after the ID,
+        # the request and response metric keys to count on a hit). By question: a plain
+        # query's wire.question_key -> (reply header after the ID, the reply after its
+        # question, the metric keys): any spelling of the name, any EDNS cookie.
+        self.state: tuple[ClusterZone, dict[bytes, tuple], dict[bytes, tuple]] = (
+            self._empty_zone(), {}, {}
+        )  # fmt: skip
         self.forward_cache: dict[bytes, tuple[bytes, float, int]] = {}
         self.rng = random.Random()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -78,11 +84,11 @@ class Server:
         return ClusterZone(self.config.domain, self.config.ttl, self.config.pods_mode)
 
     def set_zone(self, zone: ClusterZone) -> None:
-        self.state = (zone, {})  # one assignment: queries see the old pair or the new one
+        self.state = (zone, {}, {})  # one assignment: queries see the old state or the new one
 
     # --- queries (UDP thread and event loop) ---------------------------------------------
     def handle(self, data: bytes, reply: Reply, tcp: bool) -> None:
-        zone, cache = self.state
+        zone, cache, by_question = self.state
         hit = cache.get(data[2:])
         if hit is not None and not tcp:
             tail, request_key, response_key = hit
@@ -91,6 +97,18 @@ class Server:
             self.responses[response_key] += 1
             reply(data[:2] + tail)
             return
+        plain = None if tcp else wire.question_key(data)
+        if plain is not None:
+            known = by_question.get(plain[0])
+            if known is not None:  # the same question spelt differently, or a new cookie
+                header, records, request_key, response_key = known
+                out = data[:2] + header + data[12 : plain[1]] + records
+                self._remember(cache, data[2:], (out[2:], request_key, response_key))
+                self.cache_hits += 1
+                self.requests[request_key] += 1
+                self.responses[response_key] += 1
+                reply(out)
+                return
         query = wire.parse_query(data)
         if query is None:
             return  # not worth an answer (a reply, or too short to carry an ID)
@@ -118,10 +136,17 @@ class Server:
         if not tcp:
             out = _fit(out, query)
             if zone.synced and not shuffled:
-                if len(cache) >= CACHE_MAX_ENTRIES:
-                    cache.clear()  # junk questions must not switch the cache off
-                cache[data[2:]] = (out[2:], *keys)
+                self._remember(cache, data[2:], (out[2:], *keys))
+                if plain is not None:
+                    end = plain[1]
+                    self._remember(by_question, plain[0], (out[2:12], out[end:], *keys))
         reply(out)
+
+    @staticmethod
+    def _remember(cache: dict, key: bytes, entry: tuple) -> None:
+        if len(cache) >= CACHE_MAX_ENTRIES:
+            cache.clear()  # junk questions must not switch the cache off
+        cache[key] = entry
 
     async def _forward(self, data: bytes, query: DNSRecord, result, reply: Reply, tcp: bool):
         try:

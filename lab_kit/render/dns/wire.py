@@ -158,3 +158,49 @@ def truncate_for_udp(response: bytes, max_size: int | None = None) -> bytes:
         else:
             high = mid - 1
     return bytes(build(low).pack())
+
+
+def question_key(data: bytes) -> tuple[bytes, int] | None:
+    """What decides the answer to a plain query, and where its question ends.
+
+    A plain query has one question with an uncompressed name, no answer or authority
+    records, and at most an EDNS0 OPT record with well-formed options. Its key is the
+    header flags, the question with the name lower-cased (names compare without case), and
+    the OPT's buffer size, extended rcode, version and flags (the DO bit) — not its options
+    (a client cookie changes every time; the server echoes no options). Two queries with
+    the same key get the same reply but for the ID and the question's spelling, so a server
+    can reuse a reply: the new ID, the reply's header, the query's own question bytes (same
+    length, so compression pointers still hold) and the reply's records. None: not plain;
+    the full path decides. Never raises.
+    """
+    try:
+        if data[4:10] != b"\x00\x01\x00\x00\x00\x00":  # QD=1, AN=0, NS=0
+            return None
+        i = 12
+        while (length := data[i]) != 0:
+            if length > 63:  # a compression pointer or an extended label type
+                return None
+            i += length + 1
+        end = i + 5  # the root label, QTYPE, QCLASS
+        rest = data[end:]
+        if len(data) < end:
+            return None
+        additional = int.from_bytes(data[10:12], "big")
+        if additional == 0:
+            opt = b""
+            if rest:
+                return None
+        elif additional == 1 and len(rest) >= 11 and rest[:3] == b"\x00\x00\x29":
+            if 11 + int.from_bytes(rest[9:11], "big") != len(rest):
+                return None
+            j = 11
+            while j < len(rest):  # each option: code, length, data; they must fit exactly
+                j += 4 + int.from_bytes(rest[j + 2 : j + 4], "big")
+            if j != len(rest):
+                return None
+            opt = rest[3:9]
+        else:
+            return None
+        return data[2:4] + data[12 : i + 1].lower() + data[i + 1 : end] + opt, end
+    except IndexError:
+        return None

@@ -81,6 +81,27 @@ def test_repeated_questions_are_served_from_the_cache_with_the_askers_id():
     assert len({r.header.id for r in replies}) > 1  # each reply carries its query's ID
 
 
+def test_the_same_question_in_other_letters_or_with_a_new_cookie_is_a_cache_hit():
+    from dnslib import EDNS0, EDNSOption
+
+    def scenario(ask, server, port):
+        server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50")))
+        replies = []
+        for i, name in enumerate(
+            ["web.default.svc.cluster.local", "WEB.Default.svc.CLUSTER.local"]
+        ):
+            q = DNSRecord.question(name)
+            q.add_ar(EDNS0(udp_len=1232, opts=[EDNSOption(10, bytes([i]) * 8)]))  # a client cookie
+            replies.append(DNSRecord.parse(q.send("127.0.0.1", port, timeout=3)))
+        return replies, server.cache_hits
+
+    (first, second), hits = run(scenario)
+    assert hits == 1  # the second spelling never reached the zone
+    assert str(second.q.qname) == "WEB.Default.svc.CLUSTER.local."  # the question as asked
+    assert addresses(second) == ["10.96.0.50"] and second.rr[0].ttl == 30
+    assert (second.header.aa, second.header.rcode) == (first.header.aa, first.header.rcode)
+
+
 def test_headless_answers_are_shuffled_and_never_cached():
     pods = [endpoint(f"10.244.1.{i}") for i in range(2, 8)]
     slices = [endpoint_slice("db", pods)]

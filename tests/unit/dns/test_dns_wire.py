@@ -9,6 +9,7 @@ from dns_objects import ask, endpoint, endpoint_slice, headless, query
 from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSRecord, EDNSOption
 
 from lab_kit.render.dns import ClusterZone, answer, parse_query, truncate_for_udp, udp_size
+from lab_kit.render.dns.wire import question_key
 
 NAME = "svc1.testns.svc.cluster.local."
 
@@ -197,3 +198,39 @@ def test_garbage_is_returned_unchanged():
 
 def test_header_only_errors_are_tiny():
     assert len(DNSRecord(DNSHeader(id=1)).pack()) == 12
+
+
+# --- question_key: which queries share a reply ---------------------------------------------
+
+
+def _wire(name: str, qtype: str = "A", edns: int | None = None, cookie: bytes = b"") -> bytes:
+    q = DNSRecord.question(name, qtype)
+    if edns is not None:
+        q.add_ar(EDNS0(udp_len=edns, opts=[EDNSOption(10, cookie)] if cookie else []))
+    return bytes(q.pack())
+
+
+def test_spelling_and_cookies_do_not_change_the_key_but_type_size_and_flags_do():
+    base = question_key(_wire("web.default.svc.cluster.local", edns=1232, cookie=b"a" * 8))
+    assert base is not None and base[1] == 12 + len("web.default.svc.cluster.local") + 2 + 4
+    assert (
+        question_key(_wire("WeB.Default.SVC.cluster.local", edns=1232, cookie=b"b" * 8))[0]
+        == base[0]
+    )
+    assert question_key(_wire("web.default.svc.cluster.local", "AAAA", edns=1232))[0] != base[0]
+    assert question_key(_wire("web.default.svc.cluster.local", edns=4096))[0] != base[0]
+    assert question_key(_wire("web.default.svc.cluster.local"))[0] != base[0]  # no EDNS at all
+
+
+def test_only_plain_queries_have_a_key():
+    good = _wire("web.default.svc.cluster.local", edns=1232)
+    assert question_key(good[:-3]) is None  # OPT cut short
+    assert question_key(good[:20]) is None  # name cut short
+    two = bytearray(good)
+    two[5] = 2  # QDCOUNT 2
+    assert question_key(bytes(two)) is None
+    pointer = good[:12] + b"\xc0\x0c" + good[-15:]
+    assert question_key(pointer) is None
+    bad_option = bytearray(_wire("x.cluster.local", edns=1232, cookie=b"c" * 8))
+    bad_option[-9] = 99  # the option claims more data than there is
+    assert question_key(bytes(bad_option)) is None
