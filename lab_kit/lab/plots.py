@@ -14,13 +14,13 @@ def distribution(
     ylabel: str = "requests answered",
 ):
     """A bar per pod (failed requests as "ERR"); `expected`: a dashed line at the share
-    each pod should get (e.g. len(answers) / replicas); `pods`: draw these even when they
-    answered nothing (an empty bar says more than a missing one); also fits any count of
+    each pod should get (e.g. len(answers) / replicas); `pods`: draw these first, in this order, even
+    when they answered nothing (an empty bar says more than a missing one); also fits any count of
     names (`ylabel` says what is counted)."""
     import matplotlib.pyplot as plt
 
     counts = Counter(answers)
-    names = sorted(set(counts) | set(pods or ()))
+    names = list(pods or ()) + sorted(set(counts) - set(pods or ()))
     fig, ax = plt.subplots(figsize=(7, 3))
     bars = ax.bar(names, [counts[n] for n in names], color="tab:blue")
     ax.bar_label(bars)

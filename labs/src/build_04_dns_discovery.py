@@ -164,8 +164,8 @@ assert outside.stdout.split() == ["203.0.113.10", "example.com"]
 print(f"getent hosts example.com: {len(asked)} questions, 6 NXDOMAIN, 1 empty AAAA, 1 answer")"""),
     code("""from lab_kit.lab import plots
 
-plots.distribution([name for _, name in asked], "Names asked for example.com (ndots:5)",
-                   ylabel="questions (A + AAAA)")"""),
+plots.distribution([name for _, name in asked], "Names asked for example.com (ndots:5), in order",
+                   pods=tried, ylabel="questions (A + AAAA)")"""),
     md("""Eight questions: four names, each asked for AAAA and for A. The order is glibc's:
 `getent hosts` calls `gethostbyname2(name, AF_INET6)` and, as that finds no IPv6 address,
 `gethostbyname2(name, AF_INET)` — two full walks through the search list, one question per
