@@ -64,27 +64,11 @@ from dnslib import (
 )
 
 from lab_kit.render.dns import names, wire
-from lab_kit.render.dns.names import (
-    DNS_VERSION_LABEL,
-    IN_ADDR_ARPA,
-    Labels,
-    is_cluster_name,
-    is_reverse_name,
-)
+from lab_kit.render.dns.names import DNS_VERSION_LABEL, IN_ADDR_ARPA, Labels
 from lab_kit.render.dns.views import Item
-from lab_kit.render.dns.wire import parse_query, truncate_for_udp
 from lab_kit.render.dns.zone import DNS_VERSION_TTL_S, SCHEMA_VERSION, ClusterZone, srv_weight
 
-__all__ = [  # the edge helpers live in names.py and wire.py; the server needs them here too
-    "Answer",
-    "answer",
-    "complete_chase",
-    "is_cluster_name",
-    "is_reverse_name",
-    "load_balance",
-    "parse_query",
-    "truncate_for_udp",
-]
+__all__ = ["Answer", "answer", "complete_chase", "load_balance"]
 
 MAX_CNAME_CHAIN = 8  # CoreDNS stops following CNAMEs after 8 (`len(previousRecords) > 7`)
 SOA_REFRESH_S, SOA_RETRY_S, SOA_EXPIRE_S = 7200, 1800, 86400
