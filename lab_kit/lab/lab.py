@@ -222,6 +222,15 @@ class Lab:
                 endpoints = None
         return describe_text(obj, endpoints=endpoints)
 
+    def refusal(self, source: Any, *, dry_run: bool = False) -> str:
+        """Apply something expected to be refused and return the error a user would see
+        ("" if it was accepted, and then it is applied): for showing what the API rejects."""
+        try:
+            self.apply(source, dry_run=dry_run)
+        except LabError as e:
+            return str(e)
+        return ""
+
     def delete(
         self,
         kind: str | None = None,

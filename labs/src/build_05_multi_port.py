@@ -19,7 +19,7 @@ resolves to a different number on different pods, and the EndpointSlices split b
 no TLS here. This lab is about the port plumbing, not about encryption.)"""),
     code("""from collections import Counter
 
-from lab_kit import Lab, LabError
+from lab_kit import Lab
 from lab_kit.lab import plots
 from lab_kit.render.proxy_rules import svc_chain
 
@@ -31,11 +31,7 @@ than one port, names are how everything downstream — EndpointSlices, kube-prox
 environment variables, DNS SRV records — tells the ports apart."""),
     code("""# NBVAL_CHECK_OUTPUT
 print(open("manifests/multiport-unnamed.yml").read())
-refused = ""
-try:
-    lab.apply("manifests/multiport-unnamed.yml")
-except LabError as e:
-    refused = str(e)
+refused = lab.refusal("manifests/multiport-unnamed.yml")
 print(refused)"""),
     code("""assert 'Service "web-unnamed" is invalid' in refused
 assert "spec.ports[0].name: Required value" in refused

@@ -16,7 +16,7 @@ connecting."""),
     code("""import time
 from collections import Counter
 
-from lab_kit import Lab, LabError
+from lab_kit import Lab
 from lab_kit.lab import plots
 from lab_kit.lab.random_generator import replica_ids, stamped, who_answered
 from lab_kit.render.proxy_rules import sep_chain, svc_chain
@@ -143,10 +143,7 @@ print(len(on_node2), "callers on node2, each in exactly one of node2's lists: it
 `--seconds` of the `--rcheck` rules. We make it 3 s."""),
     code("""manifest = open("manifests/affinity-service-timeout.yml").read()
 too_long = manifest.replace("timeoutSeconds: 3", "timeoutSeconds: 86401")
-try:
-    lab.apply(too_long, dry_run=True)
-except LabError as e:
-    refused = str(e)
+refused = lab.refusal(too_long, dry_run=True)
 print(refused)"""),
     code("""assert "spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 86401" in refused
 config = lab.get("services", "random-generator")["spec"]["sessionAffinityConfig"]
