@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/00-tour.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 00 · A tour of the lab
 
@@ -88,4 +90,5 @@ print("pod", client_ip, "-> pod", server_ip, ": SYN, GET /, 200 OK, seen on the 
 Next: `02-clusterip-service.ipynb` puts one stable virtual IP in front of these pods."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/00-tour.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

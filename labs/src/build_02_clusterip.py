@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/02-clusterip-service.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 02 · A ClusterIP Service: one stable virtual IP
 
@@ -142,4 +144,5 @@ print("same ClusterIP", cluster_ip, "now in front of", new_ips)"""),
 Next: `03-env-var-discovery.ipynb` — how a pod learns the ClusterIP without DNS."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/02-clusterip-service.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

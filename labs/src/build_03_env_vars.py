@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/03-env-var-discovery.ipynb"  # the default output, from the repository root
+
 CURL_BY_ENV = "curl -sS http://$RANDOM_GENERATOR_SERVICE_HOST:$RANDOM_GENERATOR_SERVICE_PORT/"
 cells = [
     md("""# 03 · Service environment variables: discovery by snapshot
@@ -209,4 +211,5 @@ question."""),
 Next: `04-dns-discovery.ipynb` — names instead of snapshots."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/03-env-var-discovery.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/04-dns-discovery.ipynb"  # the default output, from the repository root
+
 FQDN = "random-generator.default.svc.cluster.local"
 cells = [
     md("""# 04 · DNS discovery: names that appear the moment a Service exists
@@ -266,4 +268,5 @@ Next: `05-multi-port-services.ipynb` (one Service, two named ports), or jump to
 `10-headless-services.ipynb` for DNS names that lead to the pods themselves."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/04-dns-discovery.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

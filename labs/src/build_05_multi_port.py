@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/05-multi-port-services.ipynb"  # the default output, from the repository root
+
 CURL_HTTP = "curl -sS http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT_HTTP/hostname"
 CURL_HTTPS = "curl -sS http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT_HTTPS/hostname"
 cells = [
@@ -188,4 +190,5 @@ print("web -> 2 EndpointSlices -> 3 pods")"""),
 Next: `06-session-affinity.ipynb` — keeping a client on the same pod."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/05-multi-port-services.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

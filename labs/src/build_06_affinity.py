@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/06-session-affinity.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 06 · Session affinity: ClientIP stickiness and its timeout
 
@@ -220,4 +222,5 @@ print(f"toolbox: {before_silence[0][1]}, then after {gap:.1f} s of silence {afte
 Next: `07-readiness.ipynb` — a failing readiness probe takes a pod out of rotation."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/06-session-affinity.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/07-readiness.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 07 · Readiness: a failing probe takes a pod out of rotation
 
@@ -176,4 +178,5 @@ Next: `08-virtual-ip-and-kube-proxy.ipynb` — kube-proxy's chains one by one, a
 traced through them."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/07-readiness.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

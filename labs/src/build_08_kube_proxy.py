@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/08-virtual-ip-and-kube-proxy.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 08 · The virtual IP and kube-proxy's iptables rules
 
@@ -204,4 +206,5 @@ print(f"{syncs:.0f} syncs on node1, {mean_ms:.1f} ms each on average")"""),
 Next: `09-manual-endpoints.ipynb` — a Service whose endpoints you write yourself."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/08-virtual-ip-and-kube-proxy.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/09-manual-endpoints.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 09 · A Service without a selector, and Endpoints you write yourself
 
@@ -290,4 +292,5 @@ print("server gone, endpoint still 'ready', DNAT still in place: the request is 
 Next: `10-headless-services.ipynb` — a Service with no ClusterIP at all."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/09-manual-endpoints.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

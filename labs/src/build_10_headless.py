@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/10-headless-services.ipynb"  # the default output, from the repository root
+
 cells = [
     md("""# 10 · Headless Services: DNS instead of a virtual IP
 
@@ -276,4 +278,5 @@ print("pet-1.pets NXDOMAIN; pets with no ready endpoint: NXDOMAIN")"""),
 Next: `11-externalname.ipynb` — a Service that is only a DNS CNAME."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/10-headless-services.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)

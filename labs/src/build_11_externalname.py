@@ -2,6 +2,8 @@
 
 from nbbuild import code, md, write
 
+NOTEBOOK = "labs/11-externalname.ipynb"  # the default output, from the repository root
+
 SHOP = "shop.default.svc.cluster.local"
 cells = [
     md("""# 11 · ExternalName: a Service that is only a DNS name
@@ -205,4 +207,5 @@ print("externalName 203.0.113.10: accepted by the API, NXDOMAIN in DNS, curl exi
 Next: back to the [labs index](README.md)."""),
     code("""lab.down()"""),
 ]
-write(cells, "labs/11-externalname.ipynb")
+if __name__ == "__main__":
+    write(cells, NOTEBOOK)
