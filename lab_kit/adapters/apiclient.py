@@ -110,9 +110,21 @@ def _transport(socket_path: str | None, sync: bool):
 
 
 class ApiClient:
-    def __init__(self, socket_path: str | None = None, base_url: str = BASE, timeout_s: float = 30):
+    """The sync client (CLI, notebooks). `transport`: another way to reach the API (the
+    in-process one of `lab_kit.adapters.api_inprocess` in tests) instead of the socket."""
+
+    def __init__(
+        self,
+        socket_path: str | None = None,
+        base_url: str = BASE,
+        timeout_s: float = 30,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.socket_path = socket_path
         self.http = httpx.Client(
-            transport=_transport(socket_path, True), base_url=base_url, timeout=timeout_s
+            transport=transport or _transport(socket_path, True),
+            base_url=base_url,
+            timeout=timeout_s,
         )
 
     def close(self) -> None:
@@ -203,10 +215,20 @@ class ApiClient:
 
 
 class AsyncApiClient:
-    def __init__(self, socket_path: str | None = None, base_url: str = BASE, timeout_s: float = 30):
+    """The async client (agents). `transport` as for `ApiClient`."""
+
+    def __init__(
+        self,
+        socket_path: str | None = None,
+        base_url: str = BASE,
+        timeout_s: float = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.socket_path = socket_path
         self.http = httpx.AsyncClient(
-            transport=_transport(socket_path, False), base_url=base_url, timeout=timeout_s
+            transport=transport or _transport(socket_path, False),
+            base_url=base_url,
+            timeout=timeout_s,
         )
 
     async def close(self) -> None:

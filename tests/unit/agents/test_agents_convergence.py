@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab_kit.agents.apiserver import Agents
+from lab_kit.api.handler import AgentReports as Agents
 
 
 def test_an_agent_behind_counts_until_its_pod_is_gone_or_it_says_goodbye():

@@ -1,0 +1,327 @@
+"""The API server's HTTP semantics without HTTP: a request in, a reply (or a stream plan) out.
+
+    (method, path, query, body bytes) --ApiHandler.handle--> Reply(status, JSON body)
+                                                         or WatchStream (a watch to serve)
+                                                         or ConvergedWait (a wait to serve)
+
+Both servers of the lab call this one handler, so every rule lives once: the real API
+server (`lab_kit/agents/apiserver.py`, aiohttp on a Unix socket) and the in-process one
+tests use (`lab_kit/adapters/api_inprocess.py`, an httpx transport). The two things that
+need waiting — streaming a watch, waiting for convergence — come back as plain plans
+(`WatchStream`, `ConvergedWait`) that the servers' async loops drive
+(`lab_kit/adapters/api_serving.py`).
+
+Routes (kube-apiserver's, plus the lab's own under /lab/v1):
+    GET /healthz /readyz /livez /version /api /apis
+    GET|POST <collection>          list (or watch=1) | create
+    GET|PUT|DELETE <object>        get | update (also /status) | delete
+    POST <pod>/binding             the scheduler's bind
+    POST /lab/v1/apply             an all-or-nothing batch
+    POST|DELETE /lab/v1/agents/N   an agent reports the resourceVersion it applied | leaves
+    GET /lab/v1/agents             what every agent reported
+    GET /lab/v1/converged          wait until every agent applied the newest version
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab_kit.api import queries
+from lab_kit.api.paths import RequestInfo, parse_path
+from lab_kit.api.registry import Registry
+from lab_kit.model.errors import ApiError, err_bad_request, err_method_not_allowed
+from lab_kit.model.kinds import KINDS, Kind
+from lab_kit.store.store import Event
+
+VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-lab_kit", "platform": "linux/amd64"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+
+
+class AgentReports:
+    """Which resourceVersion each agent has applied; lets clients wait for convergence.
+
+    Listeners (`subscribe`) are called after every report or goodbye, so a server can wake
+    whoever waits for convergence."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.applied: dict[str, dict] = {}
+        self.clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def report(self, name: str, rv: int, info: dict) -> None:
+        self.applied[name] = {
+            "name": name,
+            "appliedResourceVersion": rv,
+            "lastReport": self.clock(),
+            **info,
+        }
+        self._changed()
+
+    def forget(self, name: str) -> None:
+        self.applied.pop(name, None)
+        self._changed()
+
+    def behind(
+        self, rv: int, pod_exists: Callable[[str, str], bool] = lambda ns, name: True
+    ) -> list[str]:
+        """Agents that have not applied `rv`. An agent that runs in a pod (its report says
+        `pod: <namespace>/<name>`, as cluster DNS does) stops counting once its Pod is gone,
+        so a deleted or replaced pod never holds convergence up."""
+        out = []
+        for name, a in self.applied.items():
+            ns, _, pod = (a.get("pod") or "").partition("/")
+            if a["appliedResourceVersion"] < rv and (not pod or pod_exists(ns, pod)):
+                out.append(name)
+        return sorted(out)
+
+
+@dataclass
+class WatchStream:
+    """One watch's events, decided without I/O. The server writes `start()`'s payloads,
+    then for each store event `offer(event)`'s, and `idle()`'s whenever no event waits (a
+    BOOKMARK after events this watch filtered out, so the client learns the version)."""
+
+    kind: Kind
+    keep: Callable[[dict], bool]
+    bookmarks: bool
+    timeout_s: float | None
+    backlog: list[Event]
+    last_sent: int = 0
+    pending_bookmark: int = 0
+
+    def start(self) -> list[dict]:
+        out = [{"type": e.type, "object": e.obj} for e in self.backlog if self.keep(e.obj)]
+        if self.backlog:
+            self.last_sent = max(e.rv for e in self.backlog)
+            if self.bookmarks:
+                out.append(queries.bookmark(self.kind, self.last_sent))
+        return out
+
+    def offer(self, event: Event) -> list[dict]:
+        if event.rv <= self.last_sent:
+            return []  # already in the backlog
+        etype = event_type_for(event, self.keep)
+        if etype:
+            self.last_sent = event.rv
+            return [{"type": etype, "object": event.obj}]
+        if self.bookmarks:
+            self.pending_bookmark = event.rv
+        return []
+
+    def idle(self) -> list[dict]:
+        if self.pending_bookmark > self.last_sent:
+            self.last_sent = self.pending_bookmark
+            return [queries.bookmark(self.kind, self.pending_bookmark)]
+        return []
+
+
+def event_type_for(event: Event, keep: Callable[[dict], bool]) -> str:
+    """What a filtered watch sees: an object that stops matching is DELETED for it, one
+    that starts matching is ADDED (as the API server's watch filtering does)."""
+    now = keep(event.obj)
+    if event.type != "MODIFIED":
+        return event.type if now else ""
+    before = event.prev is not None and keep(event.prev)
+    if now:
+        return "MODIFIED" if before else "ADDED"
+    return "DELETED" if before else ""
+
+
+@dataclass(frozen=True)
+class ConvergedWait:
+    """A `GET /lab/v1/converged`: the server re-checks `ApiHandler.convergence(agents)`
+    whenever something changes, until it says converged or `timeout_s` passes."""
+
+    timeout_s: float
+    agents: list[str] = field(default_factory=list)
+
+
+class ApiHandler:
+    def __init__(self, registry: Registry, agents: AgentReports | None = None):
+        self.registry = registry
+        self.agents = agents or AgentReports(registry.clock)
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` after every committed write and every agent report."""
+        off_store = self.registry.store.subscribe(lambda _event: listener())
+        off_agents = self.agents.subscribe(listener)
+
+        def off() -> None:
+            off_store()
+            off_agents()
+
+        return off
+
+    def handle(
+        self, method: str, path: str, query: Mapping[str, str], body: bytes = b""
+    ) -> Reply | WatchStream | ConvergedWait:
+        try:
+            path = path.rstrip("/") or "/"
+            if path in ("/healthz", "/readyz", "/livez"):
+                return Reply(200, "ok")
+            if path == "/version":
+                return Reply(200, VERSION)
+            if path.startswith("/lab/v1/"):
+                return self._lab(method, path[len("/lab/v1/") :], query, body)
+            if path in ("/api", "/apis"):
+                return Reply(200, discovery(path))
+            return self._resource(method, parse_path(path), query, body)
+        except ApiError as e:
+            return Reply(e.code, e.status())
+
+    def _resource(
+        self, method: str, info: RequestInfo, q: Mapping[str, str], body: bytes
+    ) -> Reply | WatchStream:
+        reg = self.registry
+        dry = q.get("dryRun") == "All"
+        if method == "GET" and not info.name:
+            if q.get("watch") in ("1", "true"):
+                return self.watch(info, q)
+            keep = queries.make_filter(
+                info.kind, info.namespace, q.get("labelSelector", ""), q.get("fieldSelector", "")
+            )
+            items = [o for o in reg.list(info.kind, info.namespace) if keep(o)]
+            return Reply(200, queries.list_envelope(info.kind, items, reg.store.rv))
+        if method == "GET":
+            return Reply(200, reg.get(info.kind, info.namespace or "", info.name))
+        if method == "POST" and info.subresource == "binding":
+            target = (_json(body).get("target") or {}).get("name", "")
+            return Reply(201, reg.bind(info.namespace or "", info.name, target))
+        if method == "POST" and not info.name:
+            return Reply(201, reg.create(_json(body), info.namespace, dry_run=dry))
+        if method == "PUT" and info.name:
+            obj = _json(body)
+            if (obj.get("metadata") or {}).get("name", info.name) != info.name:
+                raise err_bad_request("the name of the object does not match the name on the URL")
+            obj.setdefault("metadata", {})["name"] = info.name
+            return Reply(
+                200, reg.update(obj, info.namespace, subresource=info.subresource, dry_run=dry)
+            )
+        if method == "DELETE" and info.name:
+            options = _json(body) if body else {}
+            grace = q.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+            uid = (options.get("preconditions") or {}).get("uid", "")
+            obj = reg.delete(
+                info.kind,
+                info.namespace or "",
+                info.name,
+                grace_period_s=None if grace is None else int(grace),
+                uid=uid,
+                dry_run=dry,
+            )
+            return Reply(200, obj)
+        raise err_method_not_allowed(
+            f"the server does not allow this method on the requested resource ({method})"
+        )
+
+    def watch(self, info: RequestInfo, q: Mapping[str, str]) -> WatchStream:
+        keep = queries.make_filter(
+            info.kind, info.namespace, q.get("labelSelector", ""), q.get("fieldSelector", "")
+        )
+        since = q.get("resourceVersion", "")
+        store = self.registry.store
+        if since in ("", "0"):
+            backlog = [
+                Event("ADDED", o, store.rv)
+                for o in self.registry.list(info.kind, info.namespace)
+                if keep(o)
+            ]
+        else:
+            backlog = store.events_since(int(since))
+        return WatchStream(
+            info.kind,
+            keep,
+            q.get("allowWatchBookmarks") in ("1", "true"),
+            float(q.get("timeoutSeconds", 0)) or None,
+            backlog,
+        )
+
+    def _lab(
+        self, method: str, path: str, q: Mapping[str, str], body: bytes
+    ) -> Reply | ConvergedWait:
+        reg = self.registry
+        if path == "apply" and method == "POST":
+            request = _json(body)
+            results = reg.apply(request.get("items") or [], dry_run=bool(request.get("dryRun")))
+            return Reply(
+                200,
+                {
+                    "results": [{"action": a, "object": o} for a, o in results],
+                    "resourceVersion": reg.store.rv,
+                },
+            )
+        if path.startswith("agents/") and method == "DELETE":
+            self.agents.forget(path[len("agents/") :])  # an agent that stops for good
+            return Reply(200, {"ok": True})
+        if path.startswith("agents/") and method == "POST":
+            report = _json(body)
+            self.agents.report(
+                path[len("agents/") :],
+                int(report.get("resourceVersion", 0)),
+                report.get("info") or {},
+            )
+            return Reply(200, {"ok": True})
+        if path == "agents":
+            items = sorted(self.agents.applied.values(), key=lambda a: a["name"])
+            return Reply(200, {"resourceVersion": reg.store.rv, "items": items})
+        if path == "converged":
+            need = [a for a in q.get("agents", "").split(",") if a]
+            return ConvergedWait(float(q.get("timeoutSeconds", 10)), need)
+        raise ApiError(404, "NotFound", f"no lab endpoint {path}")
+
+    def convergence(self, agents: list[str]) -> dict:
+        """Has every agent applied the store's newest version (and have the named ones
+        reported at all)? The body `GET /lab/v1/converged` answers with."""
+        rv = self.registry.store.rv
+        missing = [a for a in agents if a not in self.agents.applied]
+        behind = self.agents.behind(
+            rv, lambda ns, name: self.registry.store.get("Pod", ns, name) is not None
+        )
+        if not behind and not missing:
+            return {"converged": True, "resourceVersion": rv}
+        return {"converged": False, "resourceVersion": rv, "behind": behind, "missing": missing}
+
+
+def _json(body: bytes) -> dict:
+    try:
+        value = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise err_bad_request(f"the body of the request was in an unknown format: {e}") from e
+    if not isinstance(value, dict):
+        raise err_bad_request("the body of the request was in an unknown format: not an object")
+    return value
+
+
+def discovery(path: str) -> dict:
+    if path == "/api":
+        return {"kind": "APIVersions", "versions": ["v1"]}
+    groups = sorted({(k.group, k.version) for k in KINDS if k.group})
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": g,
+                "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v},
+            }
+            for g, v in groups
+        ],
+    }
