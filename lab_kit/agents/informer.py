@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 from lab_kit.adapters.apiclient import AsyncApiClient
+from lab_kit.adapters.clock import Clock, SystemClock
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import Kind
@@ -30,6 +31,7 @@ class Informer:
         namespace: str | None = None,
         label_selector: str = "",
         field_selector: str = "",
+        clock: Clock | None = None,
     ):
         self.client, self.kind, self.on_change = client, kind, on_change
         self.namespace, self.label_selector, self.field_selector = (
@@ -37,6 +39,7 @@ class Informer:
             label_selector,
             field_selector,
         )
+        self.clock: Clock = clock or SystemClock()
         self.cache: dict[tuple[str, str], dict] = {}
         self.seen_rv = 0
         self.synced = asyncio.Event()
@@ -58,7 +61,9 @@ class Informer:
                 log.warning(
                     "%s watch failed: %r; retrying in %.2fs", self.kind.plural, e, backoff_s
                 )
-                await asyncio.sleep(backoff_s)  # back-off between reconnects, not a wait for state
+                await self.clock.sleep(
+                    backoff_s
+                )  # back-off between reconnects, not a wait for state
                 backoff_s = min(backoff_s * 2, 2.0)
 
     async def _list(self) -> None:

@@ -1,0 +1,117 @@
+"""The run directory: where a running lab keeps everything it made, in one layout.
+
+    /run/labkit/                 (LABKIT_RUN_DIR overrides it; tests use a private one)
+      state.json                 processes `up` started (PID + start time), enabled addons
+      apiserver.sock             the API server's Unix socket
+      topology.toml              the running lab's copy of its topology
+      network.json               the network agent's record: each host's shell PID, links
+      logs/<agent>.log           one log per agent process (kubelet-node1.log, ...)
+      pods/<ns>_<name>_<uid>/    one per pod: sandbox.json, resolv.conf, hosts, opt/, logs
+      captures/*.pcap            packet captures
+
+Only this module knows the layout: the lifecycle, the agents (the kubelet's pod
+directories, the network's record) and the notebook facade all ask it. Entering a host's
+namespaces goes through here too (`host_argv`), since the PIDs to enter live here.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+DEFAULT_RUN_DIR = "/run/labkit"
+
+
+class NoSuchHost(LookupError):
+    """A node or outside host the running lab does not have (the message says which exist)."""
+
+
+class RunDir:
+    def __init__(self, path: str | None = None):
+        self.path = path or os.environ.get("LABKIT_RUN_DIR", DEFAULT_RUN_DIR)
+
+    def __repr__(self) -> str:
+        return f"RunDir({self.path!r})"
+
+    def _join(self, *parts: str) -> str:
+        return os.path.join(self.path, *parts)
+
+    @property
+    def state_file(self) -> str:
+        return self._join("state.json")
+
+    @property
+    def socket(self) -> str:
+        return self._join("apiserver.sock")
+
+    @property
+    def topology_file(self) -> str:
+        return self._join("topology.toml")
+
+    @property
+    def network_file(self) -> str:
+        return self._join("network.json")
+
+    @property
+    def logs(self) -> str:
+        return self._join("logs")
+
+    def log(self, process: str) -> str:
+        """The log of one process: "kubelet/node1" -> logs/kubelet-node1.log."""
+        return self._join("logs", process.replace("/", "-") + ".log")
+
+    @property
+    def pods(self) -> str:
+        return self._join("pods")
+
+    def pod_dir(self, namespace: str, name: str, uid: str) -> str:
+        return self._join("pods", f"{namespace}_{name}_{uid}")
+
+    def sandbox_files(self) -> list[str]:
+        """Every pod's sandbox.json (the kubelet's record of its processes)."""
+        return glob.glob(self._join("pods", "*", "sandbox.json"))
+
+    def sandbox_file(self, uid: str) -> str | None:
+        matches = glob.glob(self._join("pods", f"*_{uid}", "sandbox.json"))
+        return matches[0] if matches else None
+
+    @property
+    def captures(self) -> str:
+        return self._join("captures")
+
+    def make(self) -> None:
+        """Create the directory and its logs/ (for `up`)."""
+        os.makedirs(self.logs, exist_ok=True)
+
+    # --- the network's record ---------------------------------------------------------------
+    def network(self) -> dict:
+        """network.json: each Mininet host's shell PID, role and address ({} if none)."""
+        try:
+            with open(self.network_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def write_network(self, record: dict) -> None:
+        tmp = self.network_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(record, f, indent=1)
+        os.replace(tmp, self.network_file)
+
+    def hosts(self) -> dict[str, dict]:
+        return self.network().get("hosts", {})
+
+    def host_pid(self, name: str) -> int:
+        hosts = self.hosts()
+        if name not in hosts:
+            known = ", ".join(sorted(hosts)) or "none: is the lab up?"
+            raise NoSuchHost(f'no host "{name}" in this lab (hosts: {known})')
+        return int(hosts[name]["pid"])
+
+    def host_argv(self, host: str, argv: list[str], mount: bool = True) -> list[str]:
+        """`argv` run inside a node's or outside host's namespaces (network, and mount so
+        that /proc/net and the node's /run are its own)."""
+        pid = self.host_pid(host)
+        enter = [f"--net=/proc/{pid}/ns/net"] + ([f"--mount=/proc/{pid}/ns/mnt"] if mount else [])
+        return ["nsenter", *enter, *argv]

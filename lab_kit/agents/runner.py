@@ -1,0 +1,280 @@
+"""The one loop every agent runs; an agent file holds only its own logic.
+
+    list + watch what the agent declares (`watches`)   -> informer caches, one change event
+    all caches synced -> agent.start() -> first agent.sync() -> "ready" on --ready-fd
+    loop: a change, or `resync_s` without one (-> agent.periodic())
+          -> at least `min_sync_period_s` after the last sync -> agent.sync()
+          -> report the resourceVersion the caches had reached (`labkit apply --wait`)
+    SIGTERM / SIGINT -> agent.stop() -> goodbye to the API (agents in pods) -> exit
+
+Like client-go's shared informers plus a controller's worker loop, minus work queues:
+each sync sees the whole cache (level-triggered). An agent is a subclass of `Agent`
+declaring `watches` and writing `sync()`; the process around it — arguments, logging,
+the API client, signals, the ready pipe — comes from `run()`, reached through one entry in
+`lab_kit/agents/table.py`. Time comes from an injected `Clock` and the API from an
+injected client, so tests drive an agent on virtual time against the in-process API
+(`lab_kit.adapters.api_inprocess`), with no root and no sleeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from lab_kit.adapters.apiclient import AsyncApiClient
+from lab_kit.adapters.clock import Clock, SystemClock, wait_event
+from lab_kit.agents.informer import Informer
+from lab_kit.model.kinds import by_kind_name
+from lab_kit.model.topology import ClusterSpec, parse_topology
+
+LOG_FORMAT = "%(asctime)s {name} %(levelname)s %(message)s"
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One list + watch: a kind, optionally narrowed as the real component narrows it."""
+
+    kind: str
+    namespace: str | None = None
+    label_selector: str = ""
+    field_selector: str = ""
+
+
+class Context:
+    """What the runner hands an agent: the API client, the clock, the informer caches."""
+
+    def __init__(self, client: AsyncApiClient, clock: Clock | None = None):
+        self.client = client
+        self.clock: Clock = clock or SystemClock()
+        self.informers: dict[str, Informer] = {}
+        self.wake = asyncio.Event()
+
+    def watch(self, name: str, watch: Watch) -> Informer:
+        informer = Informer(
+            self.client,
+            by_kind_name(watch.kind),
+            self.wake.set,
+            namespace=watch.namespace,
+            label_selector=watch.label_selector,
+            field_selector=watch.field_selector,
+            clock=self.clock,
+        )
+        self.informers[name] = informer
+        return informer
+
+    def items(self, name: str) -> list[dict]:
+        """The cached objects of one informer (never modify them: they are the cache)."""
+        return self.informers[name].items()
+
+    @property
+    def seen_rv(self) -> int:
+        """The newest resourceVersion every informer has seen (what a sync reflects)."""
+        return min((i.seen_rv for i in self.informers.values()), default=0)
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers.values())
+
+    def changed(self) -> None:
+        """Ask for another sync (something the informers cannot see changed)."""
+        self.wake.set()
+
+
+class Agent:
+    """An agent's own logic; override what it needs."""
+
+    watches: ClassVar[dict[str, Watch]] = {}  # informer name -> what to list + watch
+    resync_s: float | None = None  # sync this often even when nothing changed
+    min_sync_period_s: float = 0.0  # at least this long between the starts of two syncs
+    goodbye_on_exit: bool = False  # leave convergence when stopping (agents in pods)
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.report_as = ""  # name under /lab/v1/agents; "" = this agent does not report
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """The agent's own command-line options (beyond the common ones)."""
+
+    @classmethod
+    def create(cls, ctx: Context, options: argparse.Namespace) -> Agent:
+        """Build the agent from its parsed command line."""
+        return cls(ctx)
+
+    def log_name(self) -> str:
+        return self.report_as or type(self).__name__
+
+    async def start(self) -> None:
+        """Once every cache has synced, before the first sync (servers, registration)."""
+
+    async def sync(self) -> dict | None:
+        """One reconcile over the caches. Return the report's extra info once what was
+        synced is live (the runner reports the version), or None not to report yet."""
+        return None
+
+    async def periodic(self) -> None:
+        """A resync with no event (`resync_s` passed): checks a real component does then."""
+
+    async def stop(self) -> None:
+        """On SIGTERM/SIGINT, after the loop stopped (close servers, stop children)."""
+
+
+class Runner:
+    """Drives one agent: informers, the first sync, the change loop, reports."""
+
+    def __init__(self, agent: Agent):
+        self.agent, self.ctx = agent, agent.ctx
+        for name, watch in agent.watches.items():
+            if name not in self.ctx.informers:
+                self.ctx.watch(name, watch)
+        self.syncs = 0
+        self._last_start = float("-inf")
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Informers listed and watching, `agent.start()` done, the first sync done."""
+        self._tasks = [asyncio.create_task(i.run()) for i in self.ctx.informers.values()]
+        await asyncio.gather(*(i.synced.wait() for i in self.ctx.informers.values()))
+        await self.agent.start()
+        self.ctx.wake.clear()
+        await self.sync_once()
+
+    async def sync_once(self) -> None:
+        self._last_start = self.ctx.clock.monotonic()
+        seen = self.ctx.seen_rv
+        info = await self.agent.sync()
+        self.syncs += 1
+        if info is not None and self.agent.report_as:
+            try:
+                await self.ctx.client.report_applied(self.agent.report_as, seen, info)
+            except Exception as e:  # the API restarting: the next sync reports again
+                logging.getLogger(self.agent.log_name()).warning("reporting: %r", e)
+
+    async def step(self) -> None:
+        """Wait for a change (or the resync period), then sync once."""
+        clock = self.ctx.clock
+        if not await wait_event(self.ctx.wake, self.agent.resync_s, clock):
+            await self.agent.periodic()
+        wait = self._last_start + self.agent.min_sync_period_s - clock.monotonic()
+        if wait > 0:
+            await clock.sleep(wait)  # minSyncPeriod: a rate limit, as kube-proxy's runner
+        self.ctx.wake.clear()
+        await self.sync_once()
+
+    async def run(self, ready: Callable[[], None] = lambda: None) -> None:
+        try:
+            await self.start()
+            ready()
+            while True:
+                await self.step()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+
+# --- the process ---------------------------------------------------------------------------
+
+
+def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--socket", help="the API server's Unix socket")
+    parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once serving")
+    return parser
+
+
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every node agent gets from `labkit up` (agents/table.py: where="node")."""
+    parser.add_argument("--node", required=True, help="this node's name in the topology")
+    parser.add_argument("--topology-file", required=True, help="the lab's topology TOML")
+    parser.add_argument("--run-dir", help="the lab's run directory (default: LABKIT_RUN_DIR)")
+
+
+def load_topology(path: str) -> ClusterSpec:
+    with open(path) as f:
+        return parse_topology(f.read(), path)
+
+
+def signal_ready(fd: int | None) -> None:
+    """Tell whoever started us (`lab_kit.adapters.processes.start`) that we serve."""
+    if fd is not None:
+        os.write(fd, b"ready\n")
+        os.close(fd)
+
+
+def setup_logging(name: str) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT.format(name=name))
+
+
+async def until_stopped(task: asyncio.Future, log: logging.Logger) -> None:
+    """Wait for `task` or SIGTERM/SIGINT, whichever first; a crashed task re-raises (the
+    process exits non-zero, its log says why)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(
+            sig, lambda sig=sig: (log.info("stopping on %s", signal.Signals(sig).name), stop.set())
+        )
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task in done and not task.cancelled() and task.exception() is not None:
+        log.error("the loop ended: %r", task.exception())
+        task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def socket_from(options: argparse.Namespace) -> str:
+    """The API socket: --socket, or LABKIT_APISERVER for agents the kubelet runs in pods."""
+    socket_path = options.socket or os.environ.get("LABKIT_APISERVER")
+    if not socket_path:
+        raise SystemExit("no API server: give --socket PATH (LABKIT_APISERVER in a lab pod)")
+    return socket_path
+
+
+async def _serve(agent_class: type[Agent], options: argparse.Namespace, name: str) -> None:
+    client = AsyncApiClient(socket_from(options)) if agent_class.watches else None
+    ctx = Context(client or AsyncApiClient())
+    agent = agent_class.create(ctx, options)
+    log = logging.getLogger(name)
+    runner = Runner(agent)
+    task = asyncio.ensure_future(runner.run(lambda: signal_ready(options.ready_fd)))
+    try:
+        await until_stopped(task, log)
+    finally:
+        await agent.stop()
+        if agent.goodbye_on_exit and agent.report_as:
+            try:
+                await ctx.client.forget_agent(agent.report_as)
+            except Exception:  # the API server may already be gone (labkit down)
+                pass
+        await ctx.client.close()
+
+
+def run(agent_class: type[Agent], argv: list[str], prog: str, description: str) -> None:
+    """The whole process of a runner agent: parse, log, serve until a signal."""
+    parser = common_parser(prog, description)
+    agent_class.add_arguments(parser)
+    options = parser.parse_args(argv)
+    name = getattr(options, "node", None)
+    setup_logging(f"{prog}/{name}" if name else prog)
+    asyncio.run(_serve(agent_class, options, prog))
+
+
+def describe(agent_class: type[Any]) -> str:
+    """The first line of an agent module's docstring (its --help description)."""
+    doc = sys.modules[agent_class.__module__].__doc__ or ""
+    return doc.strip().split("\n")[0]

@@ -1,0 +1,127 @@
+"""Every agent of the lab, one entry each: its name, its code, where it runs.
+
+    python -m lab_kit.agents NAME [OPTIONS]      runs AGENTS[NAME] (`--help` for its options)
+
+`labkit up` reads this table to start the lab (`lab_kit/lab/lifecycle.py`): the
+control plane in order, then the network, then on every node each `node` agent (all at
+once), then each `host:<role>` agent on the outside host with that role. `pod` agents are
+not started by `up`: they are what a built-in image runs (`lab_kit/agents/images.py`), so
+the kubelet starts them in a pod, as a cluster runs CoreDNS.
+
+Adding an agent: write its logic as an `Agent` subclass (`lab_kit/agents/runner.py`: it
+declares what it watches and writes `sync()`), then add one entry here. The loaders
+import the agent's module only when that agent runs, so each process pays for its own
+imports (aiohttp, dnslib, Mininet) and no one else's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab_kit.agents.runner import Agent
+
+# What a loader returns: an Agent subclass (run by the runner), or, for the processes the
+# runner does not fit (the API server itself, the network that holds Mininet), a main(argv).
+Program = type[Agent] | Callable[[list[str]], None]
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    name: str  # the process name: `python -m lab_kit.agents NAME`, logs/NAME[-node].log
+    load: Callable[[], Program]
+    where: str  # "control-plane" | "network" | "node" | "host:<role>" | "pod"
+    summary: str
+
+    def program(self) -> Program:
+        return self.load()
+
+
+def _apiserver() -> Program:
+    from lab_kit.agents import apiserver
+
+    return apiserver.main
+
+
+def _controller_manager() -> Program:
+    from lab_kit.agents.controller_manager import ControllerManager
+
+    return ControllerManager
+
+
+def _network() -> Program:
+    from lab_kit.agents import network
+
+    return network.main
+
+
+def _kubelet() -> Program:
+    from lab_kit.agents.kubelet import Kubelet
+
+    return Kubelet
+
+
+def _kube_proxy() -> Program:
+    from lab_kit.agents.kube_proxy import KubeProxy
+
+    return KubeProxy
+
+
+def _world_dns() -> Program:
+    from lab_kit.agents.world_dns import WorldDns
+
+    return WorldDns
+
+
+def _coredns() -> Program:
+    from lab_kit.agents.cluster_dns import ClusterDns
+
+    return ClusterDns
+
+
+AGENTS: dict[str, AgentEntry] = {
+    e.name: e
+    for e in (
+        AgentEntry("apiserver", _apiserver, "control-plane", "the API server (REST + watch)"),
+        AgentEntry(
+            "controller-manager",
+            _controller_manager,
+            "control-plane",
+            "every controller and the scheduler",
+        ),  # fmt: skip
+        AgentEntry("network", _network, "network", "holds the Mininet network"),
+        AgentEntry("kubelet", _kubelet, "node", "runs the node's pods"),
+        AgentEntry("kube-proxy", _kube_proxy, "node", "writes the node's Service rules"),
+        AgentEntry("world-dns", _world_dns, "host:internet", "the outside world's resolver"),
+        AgentEntry("coredns", _coredns, "pod", "cluster DNS, run by the coredns image"),
+    )
+}
+
+
+def command(name: str, *args: str) -> list[str]:
+    """The command line that runs agent `name` (this Python, this lab_kit)."""
+    if name not in AGENTS:
+        raise KeyError(f"no agent {name!r} (agents: {', '.join(AGENTS)})")
+    return [sys.executable, "-m", "lab_kit.agents", name, *args]
+
+
+def main(argv: list[str]) -> int:
+    """`python -m lab_kit.agents NAME [OPTIONS]`."""
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in AGENTS:
+        out = sys.stdout if argv[:1] in (["-h"], ["--help"]) else sys.stderr
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"unknown agent {argv[0]!r}", file=out)
+        print("usage: python -m lab_kit.agents NAME [OPTIONS]\n\nagents:", file=out)
+        for e in AGENTS.values():
+            print(f"  {e.name:<20} {e.summary} (runs: {e.where})", file=out)
+        return 0 if out is sys.stdout else 2
+    entry = AGENTS[argv[0]]
+    program = entry.program()
+    if isinstance(program, type) and issubclass(program, Agent):
+        from lab_kit.agents import runner
+
+        runner.run(program, argv[1:], prog=entry.name, description=entry.summary)
+    else:
+        program(argv[1:])
+    return 0
