@@ -1,44 +1,51 @@
-"""Bring the lab's control plane up and down, and say what runs.
+"""Bring the lab up and down, and say what runs.
 
-Everything `up` makes is recorded in `<run dir>/state.json` as it is made (process PIDs
-with their start times, the socket, the run dir itself), so `down` — or `clean` after a
-crash — removes exactly that and nothing else. The run dir is `/run/labkit` unless
-`LABKIT_RUN_DIR` says otherwise (tests use a private one).
+    up:   API server, controller-manager                  (agents/table.py: control-plane)
+          network: Mininet from the topology               (network)
+          on every node at once: kubelet, kube-proxy       (node)
+          addons: coredns, and those asked for             (lab/addons/)
+          on outside hosts: the world's DNS                (host:<role>)
+          -> every Node Ready, every node's rules written, every addon ready
+    down: everything recorded, newest first; then pods and links a crash left behind
+
+Everything `up` makes is recorded in the run dir's `state.json` as it is made (process
+PIDs with their start times, enabled addons), so `down` — or `clean` after a crash —
+removes exactly that and nothing else. Where things live is `lab_kit.adapters.rundir`'s
+business; which agents exist and where they run is `lab_kit.agents.table`'s.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import ProcessRecord
+from lab_kit.adapters.rundir import NoSuchHost, RunDir
+from lab_kit.agents.table import AGENTS, AgentEntry, command
+from lab_kit.lab import addon_install
+from lab_kit.lab.addons import ADDONS, lookup
+from lab_kit.lab.errors import LabError
 from lab_kit.lab.topologies import load_topology
-from lab_kit.model.kinds import by_kind_name
-from lab_kit.model.manifests import parse_manifests
+from lab_kit.model.topology import ClusterSpec
 
-DEFAULT_RUN_DIR = "/run/labkit"
-ADDON_COREDNS = Path(__file__).with_name("addons") / "coredns.yaml"
+__all__ = ["LabError", "LabState", "up", "down", "clean", "status"]
 
-
-class LabError(RuntimeError):
-    """A lab lifecycle problem with a message meant for the user."""
+Progress = Callable[[str], None]
 
 
 def run_dir() -> str:
-    return os.environ.get("LABKIT_RUN_DIR", DEFAULT_RUN_DIR)
+    return RunDir().path
 
 
 def socket_path(directory: str | None = None) -> str:
-    return os.path.join(directory or run_dir(), "apiserver.sock")
+    return RunDir(directory).socket
 
 
 @dataclass
@@ -46,16 +53,21 @@ class LabState:
     directory: str
     started_at: float = 0.0
     processes: list[ProcessRecord] = field(default_factory=list)
+    addons: list[str] = field(default_factory=list)  # enabled, in the order applied
 
     @property
     def path(self) -> str:
-        return os.path.join(self.directory, "state.json")
+        return RunDir(self.directory).state_file
 
     def save(self) -> None:
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(
-                {"started_at": self.started_at, "processes": [p.to_dict() for p in self.processes]},
+                {
+                    "started_at": self.started_at,
+                    "processes": [p.to_dict() for p in self.processes],
+                    "addons": self.addons,
+                },
                 f,
                 indent=1,
             )
@@ -64,7 +76,7 @@ class LabState:
     @classmethod
     def load(cls, directory: str) -> LabState | None:
         try:
-            with open(os.path.join(directory, "state.json")) as f:
+            with open(RunDir(directory).state_file) as f:
                 data = json.load(f)
         except (OSError, ValueError):
             return None
@@ -72,25 +84,37 @@ class LabState:
             directory,
             data.get("started_at", 0.0),
             [ProcessRecord.from_dict(p) for p in data.get("processes", [])],
+            list(data.get("addons", [])),
         )
 
     def alive(self) -> list[ProcessRecord]:
         return [p for p in self.processes if processes.is_alive(p)]
 
 
-def up(topology: str | None = None, progress=print, control_plane_only: bool = False) -> LabState:
-    """Build the network, start the control plane and a kubelet and a kube-proxy per node,
-    the upstream resolver and cluster DNS; return once every Node is registered and Ready,
-    every node's rules are written and pods resolve names. `control_plane_only`: API server and controllers
-    only (no network, no nodes: pods stay Pending, as on a cluster with no nodes)."""
+def _entries(where: str) -> list[AgentEntry]:
+    return [e for e in AGENTS.values() if e.where == where]
+
+
+def up(topology: str | None = None, progress: Progress = print, control_plane_only: bool = False,
+       addons: list[str] | None = None) -> LabState:  # fmt: skip
+    """Build the network, start the control plane, a kubelet and a kube-proxy per node,
+    the default addons (and `addons`) and the outside hosts' agents; return once every Node
+    is registered and Ready, every node's rules are written and every addon is ready.
+    `control_plane_only`: API server and controllers only (no network, no nodes: pods stay
+    Pending, as on a cluster with no nodes; no addons)."""
     spec = load_topology(topology)  # a bad topology fails here, before anything is made
-    directory = run_dir()
-    existing = LabState.load(directory)
+    wanted = [a.name for a in ADDONS.values() if a.default]
+    for name in addons or []:
+        lookup(name)  # an unknown addon fails here too
+        if name not in wanted:
+            wanted.append(name)
+    rd = RunDir()
+    existing = LabState.load(rd.path)
     if existing and existing.alive():
         pids = ", ".join(f"{p.name} (pid {p.pid})" for p in existing.alive())
         raise LabError(f"a lab is already running ({pids}); `labkit down` stops it first")
     if existing:
-        progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({directory})")
+        progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({rd.path})")
         clean(progress=lambda *_: None)
     if not control_plane_only and os.path.exists("/sys/class/net/lk-s1"):
         raise LabError(
@@ -98,156 +122,172 @@ def up(topology: str | None = None, progress=print, control_plane_only: bool = F
             "another LABKIT_RUN_DIR, or one crashed; stop it with `labkit down` (same run dir) or "
             "`labkit clean`"
         )
-    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
-    state = LabState(directory, time.time())
+    rd.make()
+    state = LabState(rd.path, time.time())
     state.save()
-    topo_file = os.path.join(directory, "topology.toml")
-    shutil.copyfile(spec.source, topo_file)
-    sock = socket_path(directory)
+    shutil.copyfile(spec.source, rd.topology_file)
     try:
-        _start(state, "apiserver", ["--socket", sock], progress)
-        _start(state, "controller-manager", ["--socket", sock], progress)
+        for entry in _entries("control-plane"):
+            _start(state, entry.name, command(entry.name, "--socket", rd.socket), progress)
         if control_plane_only:
             return state
-        _start(state, "network", ["--run-dir", directory, "--topology-file", topo_file], progress)
-        for line in network_info(directory).get("warnings", []):
+        for entry in _entries("network"):
+            argv = command(entry.name, "--run-dir", rd.path, "--topology-file", rd.topology_file)
+            _start(state, entry.name, argv, progress)
+        for line in rd.network().get("warnings", []):
             progress(f"  warning: {line}")
-        _start_node_agents(state, spec, sock, topo_file, progress)
-        # After the nodes are Ready, so the scheduler spreads the two coredns pods the same
-        # way every run (node1, node2) and every lab's pods get the same addresses.
-        dns_applied_at = _apply_cluster_dns(sock)
-        _start_upstream_dns(state, spec, progress)
-        _wait_cluster_dns(sock, dns_applied_at, progress)
-    except processes.StartError as e:
+        _start_node_agents(state, spec, progress)
+        # After the nodes are Ready, so the scheduler spreads the addons' pods the same way
+        # every run (coredns on node1 and node2) and every lab's pods get the same addresses.
+        client = ApiClient(rd.socket)
+        try:
+            applied_at = time.monotonic()
+            for name in wanted:
+                addon_install.apply_addon(client, ADDONS[name])
+                state.addons.append(name)
+            state.save()
+            _start_host_agents(state, spec, progress)
+            for name in wanted:
+                addon_install.wait_ready(client, ADDONS[name])
+                took = time.monotonic() - applied_at
+                progress(f"  {'addon ' + name:<20} ready {took:.2f} s after its apply "
+                         f"({ADDONS[name].description})")  # fmt: skip
+        finally:
+            client.close()
+    except (processes.StartError, LabError, NoSuchHost) as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
     return state
 
 
-def _start_node_agents(state: LabState, spec, sock: str, topo_file: str, progress) -> None:
-    """On every node a kubelet and a kube-proxy, all started together (each in its node's
-    namespaces), then each awaited: registration and the first syncs run in parallel."""
+def _start_node_agents(state: LabState, spec: ClusterSpec, progress: Progress) -> None:
+    """On every node each node agent (kubelet, kube-proxy), all started together (each in
+    its node's namespaces), then each awaited: registration and first syncs overlap."""
     t0 = time.monotonic()
+    rd = RunDir(state.directory)
+    entries = _entries("node")
     starting = []
     for node in spec.nodes:
-        pid = host_pid(node.name, state.directory)
-        enter = ["nsenter", f"--net=/proc/{pid}/ns/net", f"--mount=/proc/{pid}/ns/mnt"]
-        common = ["--node", node.name, "--socket", sock, "--topology-file", topo_file]
-        agents = (
-            ("kubelet", [*common, "--run-dir", state.directory]),
-            ("kube-proxy", common),
-        )
-        for agent, args in agents:
-            argv = [
-                *enter,
-                sys.executable,
-                "-m",
-                "lab_kit.agents." + agent.replace("-", "_"),
-                *args,
-            ]
-            log = os.path.join(state.directory, "logs", f"{agent}-{node.name}.log")
-            starting.append(processes.start(f"{agent}/{node.name}", argv, log))
+        for entry in entries:
+            options = ["--node", node.name, "--socket", rd.socket,
+                       "--topology-file", rd.topology_file, "--run-dir", rd.path]  # fmt: skip
+            argv = rd.host_argv(node.name, command(entry.name, *options))
+            name = f"{entry.name}/{node.name}"
+            starting.append(processes.start(name, argv, rd.log(name)))
             state.processes.append(starting[-1].record)  # recorded before waiting: `down` finds it
     state.save()
     for s in starting:
         s.wait_ready()
     n = len(spec.nodes)
-    progress(f"  {f'kubelets, kube-proxies ({n}+{n})':<20} ready in {time.monotonic() - t0:.2f} s")
+    what = " and ".join(e.name for e in entries)
+    progress(f"  {what} on {n} nodes ready in {time.monotonic() - t0:.2f} s")
 
 
-def _start_upstream_dns(state: LabState, spec, progress) -> None:
-    """The made-up internet's resolver on the host with role "internet" (if the topology
-    has one): where cluster DNS forwards names outside the cluster."""
-    host = spec.host_role("internet")
-    if host is None:
-        progress("  no host with role internet: names outside the cluster will not resolve")
-        return
+def _start_host_agents(state: LabState, spec: ClusterSpec, progress: Progress) -> None:
+    """Each `host:<role>` agent on the outside host with that role (world-dns on the
+    internet host: where cluster DNS forwards names outside the cluster)."""
+    rd = RunDir(state.directory)
+    for entry in AGENTS.values():
+        if not entry.where.startswith("host:"):
+            continue
+        role = entry.where.partition(":")[2]
+        host = spec.host_role(role)
+        if host is None:
+            progress(f"  no host with role {role}: {entry.name} ({entry.summary}) not started")
+            continue
+        t0 = time.monotonic()
+        name = f"{entry.name}/{host.name}"
+        argv = rd.host_argv(host.name, command(entry.name), mount=False)
+        starting = processes.start(name, argv, rd.log(name))
+        state.processes.append(starting.record)
+        state.save()
+        starting.wait_ready()
+        progress(
+            f"  {entry.name:<20} ready in {time.monotonic() - t0:.2f} s ({host.name}, {host.ip})"
+        )
+
+
+def _start(state: LabState, name: str, argv: list[str], progress: Progress) -> None:
+    """Spawn one agent of the control plane (or the network) and wait for its "ready"."""
     t0 = time.monotonic()
-    pid = host_pid(host.name, state.directory)
-    argv = [
-        "nsenter",
-        f"--net=/proc/{pid}/ns/net",
-        sys.executable,
-        "-m",
-        "lab_kit.agents.world_dns",
-    ]
-    log = os.path.join(state.directory, "logs", f"world-dns-{host.name}.log")
-    starting = processes.start(f"world-dns/{host.name}", argv, log)
-    state.processes.append(starting.record)
+    record = processes.spawn(name, argv, RunDir(state.directory).log(name))
+    state.processes.append(record)
     state.save()
-    starting.wait_ready()
-    progress(f"  {'upstream DNS':<20} ready in {time.monotonic() - t0:.2f} s ({host.ip}:53)")
+    progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
 
 
-def _apply_cluster_dns(sock: str) -> float:
-    """Apply kubeadm's CoreDNS addon (lab_kit/lab/addons/coredns.yaml); return when."""
-    docs = parse_manifests(ADDON_COREDNS.read_text(), str(ADDON_COREDNS))
-    client = ApiClient(sock)
+# --- addons on a running lab -----------------------------------------------------------------
+
+
+def enable_addon(name: str, progress: Progress = print, timeout_s: float = 60) -> bool:
+    """Install an addon on the running lab and wait until it is ready; False if it was
+    already enabled."""
+    addon = lookup(name)
+    state = _running_state()
+    if name in state.addons:
+        return False
+    client = ApiClient(RunDir(state.directory).socket)
     try:
-        client.apply([d.obj for d in docs])
+        addon_install.apply_addon(client, addon)
+        state.addons.append(name)
+        state.save()
+        t0 = time.monotonic()
+        addon_install.wait_ready(client, addon, timeout_s)
+        progress(f"  {'addon ' + name:<20} ready in {time.monotonic() - t0:.2f} s")
     finally:
         client.close()
-    return time.monotonic()
+    return True
 
 
-def _wait_cluster_dns(sock: str, applied_at: float, progress, timeout_s: float = 30) -> None:
-    """Wait until kube-dns has a ready endpoint that every kube-proxy has programmed: from
-    then on pods resolve names."""
-    slices = by_kind_name("EndpointSlice")
-    deadline = time.monotonic() + timeout_s
-    client = ApiClient(sock)
+def disable_addon(name: str, progress: Progress = print) -> bool:
+    """Remove an addon's objects from the running lab; False if it was not enabled."""
+    addon = lookup(name)
+    state = _running_state()
+    if name not in state.addons:
+        return False
+    client = ApiClient(RunDir(state.directory).socket)
     try:
-        while True:
-            listing = client.list(slices, "kube-system",
-                                  label_selector="kubernetes.io/service-name=kube-dns")  # fmt: skip
-            ready = [e for s in listing["items"] for e in s.get("endpoints") or []
-                     if (e.get("conditions") or {}).get("ready")]  # fmt: skip
-            left = deadline - time.monotonic()
-            if ready:
-                break
-            if left <= 0:
-                raise LabError(
-                    f"cluster DNS had no ready pod after {timeout_s:.0f} s; see `labkit get pods "
-                    f"-n kube-system` and `labkit logs -n kube-system POD` for a coredns pod"
-                )
-            client.watch_change(slices, left, rv=int(listing["metadata"]["resourceVersion"]))
-        client.converged(max(1.0, deadline - time.monotonic()))
+        for line in addon_install.remove_addon(client, addon):
+            progress(f"  {line} deleted")
     finally:
         client.close()
-    took = time.monotonic() - applied_at
-    progress(f"  {'cluster DNS':<20} ready {took:.2f} s after its apply (kube-dns 10.96.0.10)")
+    state.addons.remove(name)
+    state.save()
+    return True
+
+
+def addon_states() -> list[tuple[str, bool, str]]:
+    """(name, enabled in the running lab, description) for every addon."""
+    state = LabState.load(run_dir())
+    enabled = set(state.addons) if state and state.alive() else set()
+    return [(a.name, a.name in enabled, a.description) for a in ADDONS.values()]
+
+
+def _running_state() -> LabState:
+    state = LabState.load(run_dir())
+    if state is None or not state.alive():
+        raise LabError(f"no lab is running (in {run_dir()}); start one with `labkit up`")
+    return state
+
+
+# --- records ---------------------------------------------------------------------------------
 
 
 def topology_file(directory: str | None = None) -> str:
     """The running lab's copy of its topology (made by `up`)."""
-    return os.path.join(directory or run_dir(), "topology.toml")
+    return RunDir(directory).topology_file
 
 
 def network_info(directory: str | None = None) -> dict:
     """network.json: each Mininet host's shell PID, role and address."""
-    try:
-        with open(os.path.join(directory or run_dir(), "network.json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
+    return RunDir(directory).network()
 
 
 def host_pid(name: str, directory: str | None = None) -> int:
-    hosts = network_info(directory).get("hosts", {})
-    if name not in hosts:
-        known = ", ".join(sorted(hosts)) or "none: is the lab up?"
-        raise LabError(f'no host "{name}" in this lab (hosts: {known})')
-    return hosts[name]["pid"]
-
-
-def _start(state: LabState, name: str, args: list[str], progress) -> None:
-    """Spawn an agent of the control plane and wait for its "ready"."""
-    t0 = time.monotonic()
-    argv = [sys.executable, "-m", "lab_kit.agents." + name.replace("-", "_"), *args]
-    record = processes.spawn(name, argv, os.path.join(state.directory, "logs", f"{name}.log"))
-    state.processes.append(record)
-    state.save()
-    progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
+    try:
+        return RunDir(directory).host_pid(name)
+    except NoSuchHost as e:
+        raise LabError(str(e)) from None
 
 
 def remember_process(record: ProcessRecord) -> None:
@@ -258,30 +298,30 @@ def remember_process(record: ProcessRecord) -> None:
         state.save()
 
 
-def down(progress=print) -> bool:
+def down(progress: Progress = print) -> bool:
     """Stop what `up` started (newest first), then anything left that the lab recorded
     (pod processes, root-namespace bridges), and remove the run dir. False if none ran."""
-    directory = run_dir()
-    state = LabState.load(directory)
+    rd = RunDir()
+    state = LabState.load(rd.path)
     if state is None:
         return False
     for record in reversed(state.processes):
         if processes.stop(record):
             progress(f"  stopped {record.name} (pid {record.pid})")
-    _stop_leftover_pods(directory, progress)
-    _remove_leftover_links(network_info(directory).get("root_links", []), progress)
-    shutil.rmtree(directory, ignore_errors=True)
+    _stop_leftover_pods(rd, progress)
+    _remove_leftover_links(rd.network().get("root_links", []), progress)
+    shutil.rmtree(rd.path, ignore_errors=True)
     return True
 
 
-def clean(progress=print) -> bool:
+def clean(progress: Progress = print) -> bool:
     """Remove the leftovers of a lab that crashed: the same records, tolerant of gaps."""
     return down(progress)
 
 
-def _stop_leftover_pods(directory: str, progress) -> None:
+def _stop_leftover_pods(rd: RunDir, progress: Progress) -> None:
     """Pod processes a crashed kubelet could not stop (recorded in each sandbox.json)."""
-    for state_file in glob.glob(os.path.join(directory, "pods", "*", "sandbox.json")):
+    for state_file in rd.sandbox_files():
         try:
             with open(state_file) as f:
                 sandbox = json.load(f)
@@ -296,7 +336,7 @@ def _stop_leftover_pods(directory: str, progress) -> None:
                 progress(f"  stopped leftover process {rec['pid']} of pod {sandbox.get('name')}")
 
 
-def _remove_leftover_links(names: list[str], progress) -> None:
+def _remove_leftover_links(names: list[str], progress: Progress) -> None:
     """Bridges and ports the network recorded, if a crash left them in the root namespace."""
     for name in names:
         if os.path.exists(f"/sys/class/net/{name}"):
@@ -305,22 +345,23 @@ def _remove_leftover_links(names: list[str], progress) -> None:
 
 
 def status() -> dict:
-    """What runs: processes (alive or not), the socket, and the agents' progress."""
-    directory = run_dir()
-    state = LabState.load(directory)
+    """What runs: processes (alive or not), the socket, addons and the agents' progress."""
+    rd = RunDir()
+    state = LabState.load(rd.path)
     if state is None:
-        return {"running": False, "run_dir": directory}
+        return {"running": False, "run_dir": rd.path}
     info: dict = {
         "running": bool(state.alive()),
-        "run_dir": directory,
+        "run_dir": rd.path,
         "started_at": state.started_at,
         "processes": [
             {"name": p.name, "pid": p.pid, "alive": processes.is_alive(p)} for p in state.processes
         ],
-        "socket": socket_path(directory),
+        "addons": state.addons,
+        "socket": rd.socket,
     }
     if info["running"]:
-        client = ApiClient(socket_path(directory))
+        client = ApiClient(rd.socket)
         try:
             info["agents"] = client.agents()
         except Exception as e:  # a half-dead lab: report, don't crash
