@@ -8,7 +8,7 @@
 
 Unlike the real kubelet there is no container runtime: a container is a process group
 started inside the pod's namespaces, its image resolved to a built-in workload or to the
-machine's tools (`lab_kit.workloads.images`).
+machine's tools (`lab_kit.agents.images`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.node import dnsconfig, envvars, probes
 from lab_kit.node.podstatus import ContainerFacts, render_status, status_changed, timestamp
-from lab_kit.workloads import images
+from lab_kit.agents import images
 
 log = logging.getLogger("kubelet")
 

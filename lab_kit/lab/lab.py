@@ -39,7 +39,7 @@ from lab_kit.model.manifests import Document, ManifestError, parse_manifests
 from lab_kit.model.topology import TopologyError
 from lab_kit.render import proxy_rules
 from lab_kit.render.proxy_endpoints import service_ports
-from lab_kit.workloads.images import resolve as resolve_image
+from lab_kit.agents.images import resolve as resolve_image
 
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 

@@ -1,8 +1,9 @@
 """Workloads: the programs our kubelet runs inside pods in place of container images.
 
-Images are not pulled. `images.resolve(container)` maps a container (image, command, args)
-to a `Program` (an argv to exec inside the pod) with Kubernetes' ENTRYPOINT/CMD rules, or
-to `Unknown` (the waiting reason and message kubelet would show).
+Images are not pulled. The image table (`lab_kit/agents/images.py`, `resolve(container)`)
+maps a container (image, command, args) to a `Program` (an argv to exec inside the pod)
+with Kubernetes' ENTRYPOINT/CMD rules — one of these workloads, an agent of the lab, or
+this machine's tools — or to `Unknown` (the waiting reason and message kubelet would show).
 
 The built-in workloads re-implement what a learner can observe of the real images:
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_kit.workloads.images import Program, resolve
+from lab_kit.agents.images import Program, resolve
 
 DEADLINE_S = 5.0
 

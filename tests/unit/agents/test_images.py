@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab_kit.workloads import images
-from lab_kit.workloads.images import Program, Unknown, resolve
+from lab_kit.agents import images, table
+from lab_kit.agents.images import Program, Unknown, resolve
 
-WORKLOADS = Path(images.__file__).parent
+WORKLOADS = images.WORKLOADS
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.43"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -240,6 +240,17 @@ def test_network_multitool_default_web_server_is_not_built_in():
     ]
 
 
+def test_every_runner_of_the_table_runs_something_or_says_why():
+    """Each image's own programs resolve through its runner (no string names a module)."""
+    for repository, image in images.IMAGES.items():
+        for program, runner in image.programs.items():
+            result = runner(images.Launch([program], repository, None))
+            assert isinstance(result, Program | Unknown), (repository, program)
+            if isinstance(result, Program) and result.api_access:
+                assert result.argv[1:3] == ["-m", "lab_kit.agents"]
+                assert result.argv[3] in table.AGENTS
+
+
 def test_every_workload_program_exists():
     for name in ("random_generator", "agnhost", "pause"):
         assert Path(workload(name)[3]).is_file()
@@ -275,7 +286,7 @@ def test_coredns_runs_the_labs_cluster_dns_server_with_api_access():
         }
     )
     assert isinstance(result, Program) and result.api_access
-    assert result.argv[1:] == ["-m", "lab_kit.agents.cluster_dns", "-conf", "/etc/coredns/Corefile"]
+    assert result.argv[1:] == ["-m", "lab_kit.agents", "coredns", "-conf", "/etc/coredns/Corefile"]
 
 
 def test_corednss_image_has_no_shell():

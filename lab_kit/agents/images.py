@@ -1,4 +1,4 @@
-"""Which program runs for a container: Kubernetes' command/args rules over a table of images.
+"""Which program runs for a container: Kubernetes' command/args rules over the image table.
 
 Images are not pulled. Like a container runtime, `resolve` first builds the container's argv
 from the pod and the image (Kubernetes' rules; an empty list counts as not given):
@@ -8,10 +8,15 @@ from the pod and the image (Kubernetes' rules; an empty list counts as not given
     args only         ->  image ENTRYPOINT + args
     neither           ->  image ENTRYPOINT + image CMD
 
-then decides what runs argv[0]: one of the image's own programs (a built-in workload, such
-as /agnhost), or, for an image with a userland, this machine's tools (`sh -c ...`, `curl`,
-`sleep infinity`). A command for an image lab_kit does not know also runs with this
-machine's tools; without one, the container waits with ErrImagePull.
+then asks the image's table entry who runs argv[0]: one of the image's own programs (a
+*runner*: a built-in workload such as /agnhost, or an agent of `lab_kit/agents/table.py`
+such as CoreDNS's /coredns), or, for an image with a userland, this machine's tools
+(`sh -c ...`, `curl`, `sleep infinity`). A command for an image lab_kit does not know also
+runs with this machine's tools; without one, the container waits with ErrImagePull.
+
+Adding an image is one entry in `IMAGES`: its ENTRYPOINT and CMD, and a runner for each of
+its own programs. Runners are plain functions, so what an image runs is an import that the
+layer check sees, never a module named in a string.
 
 Pure: no I/O. `$(VAR)` references in command/args are expanded by the kubelet beforehand.
 """
@@ -20,12 +25,15 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab_kit import workloads
+from lab_kit.agents import table
 from lab_kit.workloads import agnhost
 
-HERE = Path(__file__).resolve().parent
+WORKLOADS = Path(workloads.__file__).resolve().parent
 
 ERR_IMAGE_PULL = "ErrImagePull"
 INVALID_IMAGE_NAME = "InvalidImageName"
@@ -53,26 +61,108 @@ class Unknown:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """What a runner is asked to run: the container's argv (argv[0] is one of the image's
+    programs), the image as written, and its tag."""
+
+    argv: list[str]
+    image: str
+    tag: str | None
+
+
+Runner = Callable[[Launch], "Program | Unknown"]
+
+
+@dataclass(frozen=True)
 class Image:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
-    programs: dict[str, str] = field(default_factory=dict)  # basename of argv[0] -> runner
+    programs: dict[str, Runner] = field(default_factory=dict)  # basename of argv[0] -> runner
     userland: bool = True  # has a shell and tools: other commands run with this machine's
 
 
-AGNHOST = Image(("/agnhost",), ("pause",), {"agnhost": "agnhost", "agnhost-2": "agnhost"})
-PAUSE = Image(("/pause",), programs={"pause": "pause"}, userland=False)
+# --- runners --------------------------------------------------------------------------------
+
+
+def workload(module: str, args: list[str]) -> Program:
+    """A built-in workload: this Python, standard library only (-S), PYTHON* env ignored (-E)."""
+    return Program([sys.executable, "-E", "-S", str(WORKLOADS / f"{module}.py"), *args])
+
+
+def run_pause(launch: Launch) -> Program | Unknown:
+    return workload("pause", launch.argv[1:])
+
+
+def run_agnhost(launch: Launch) -> Program | Unknown:
+    subcommand, _ = agnhost.split_subcommand(launch.argv[1:])
+    if subcommand in agnhost.NOT_BUILT_IN:
+        return Unknown(CREATE_CONTAINER_ERROR, agnhost.not_built_in_message(subcommand))
+    return workload("agnhost", launch.argv[1:])
+
+
+def run_random_generator(launch: Launch) -> Program | Unknown:
+    """`java [options] -jar .../random-generator.jar [args]` is the service; the image's other
+    java programs (RandomRunner, the book's batch job) are not built in."""
+    argv = launch.argv
+    jar = argv.index("-jar") + 1 if "-jar" in argv else 0
+    options_only = all(arg.startswith("-") for arg in argv[1 : jar - 1])
+    if jar and jar < len(argv) and options_only and argv[jar].endswith("random-generator.jar"):
+        version = launch.tag if launch.tag and launch.tag != "latest" else "1.0"
+        return workload("random_generator", [f"--image-version={version}", *argv[jar + 1 :]])
+    return Unknown(
+        CREATE_CONTAINER_ERROR,
+        "lab_kit's k8spatterns/random-generator runs only the service "
+        f"(java -jar /opt/random-generator.jar), not {_q(' '.join(argv))}",
+    )
+
+
+# curl/curl-container's etc/entrypoint.sh, run with this machine's sh.
+CURL_ENTRYPOINT = """set -e
+if [ "${1#-}" != "${1}" ] || [ -z "$(command -v "${1}")" ]; then
+  set -- curl "$@"
+fi
+exec "$@"
+"""
+
+
+def run_curl_entrypoint(launch: Launch) -> Program | Unknown:
+    return Program(["sh", "-c", CURL_ENTRYPOINT, launch.argv[0], *launch.argv[1:]])
+
+
+def not_built_in(launch: Launch) -> Program | Unknown:
+    return Unknown(
+        CREATE_CONTAINER_ERROR,
+        f"lab_kit has no built-in workload for {launch.argv[0]} of image {_q(launch.image)}; "
+        "give the container a command (it runs with this machine's tools)",
+    )
+
+
+def agent(name: str) -> Runner:
+    """A runner that starts agent `name` of the agent table (it needs lab_kit and its
+    libraries, so it is not a stdlib-only workload), with the API socket."""
+    table.AGENTS[name]  # an unknown agent fails at import time, not in a pod
+
+    def run(launch: Launch) -> Program | Unknown:
+        return Program(table.command(name, *launch.argv[1:]), api_access=True)
+
+    return run
+
+
+# --- the table ------------------------------------------------------------------------------
+
+AGNHOST = Image(("/agnhost",), ("pause",), {"agnhost": run_agnhost, "agnhost-2": run_agnhost})
+PAUSE = Image(("/pause",), programs={"pause": run_pause}, userland=False)
 SHELL = Image(cmd=("sh",))
 # CoreDNS's image is distroless: ENTRYPOINT ["/coredns"], no shell. kubeadm runs it with
 # args ["-conf", "/etc/coredns/Corefile"].
-COREDNS = Image(("/coredns",), programs={"coredns": "coredns"}, userland=False)
+COREDNS = Image(("/coredns",), programs={"coredns": agent("coredns")}, userland=False)
 
 # Repository (registry host docker.io, "library/", tag and digest removed) -> the image.
 IMAGES: dict[str, Image] = {
     # The Kubernetes Patterns book's service (Dockerfile: WORKDIR /opt,
     # ENTRYPOINT ["java", "-jar", "/opt/random-generator.jar"]; an openjdk userland).
     "k8spatterns/random-generator": Image(
-        ("java", "-jar", "/opt/random-generator.jar"), programs={"java": "random-generator"}
+        ("java", "-jar", "/opt/random-generator.jar"), programs={"java": run_random_generator}
     ),
     # Kubernetes' e2e test image: ENTRYPOINT ["/agnhost"], CMD ["pause"]; alpine-based.
     "registry.k8s.io/e2e-test-images/agnhost": AGNHOST,
@@ -92,24 +182,18 @@ IMAGES: dict[str, Image] = {
     # curl's images: curlimages/curl's /entrypoint.sh prefixes "curl" unless the first
     # argument is a command (so `args: [-s, http://x]` runs curl); the book's curl-jq has
     # ENTRYPOINT ["curl"] (so the book runs it with `--command -- sleep infinity`).
-    "curlimages/curl": Image(("/entrypoint.sh",), ("curl",), {"entrypoint.sh": "curl-entrypoint"}),
+    "curlimages/curl": Image(
+        ("/entrypoint.sh",), ("curl",), {"entrypoint.sh": run_curl_entrypoint}
+    ),
     "k8spatterns/curl-jq": Image(("curl",)),
     # Serves a page with nginx by default (not built in); commands run as in a toolbox.
     "praqma/network-multitool": Image(
-        cmd=("/usr/sbin/nginx", "-g", "daemon off;"), programs={"nginx": "not-built-in"}
+        cmd=("/usr/sbin/nginx", "-g", "daemon off;"), programs={"nginx": not_built_in}
     ),
-    # Cluster DNS: lab_kit's own server (lab_kit/agents/cluster_dns.py) stands in for CoreDNS.
+    # Cluster DNS: lab_kit's own server (the agent `coredns`) stands in for CoreDNS.
     "registry.k8s.io/coredns/coredns": COREDNS,
     "coredns/coredns": COREDNS,
 }
-
-# curl/curl-container's etc/entrypoint.sh, run with this machine's sh.
-CURL_ENTRYPOINT = """set -e
-if [ "${1#-}" != "${1}" ] || [ -z "$(command -v "${1}")" ]; then
-  set -- curl "$@"
-fi
-exec "$@"
-"""
 
 
 def resolve(container: dict) -> Program | Unknown:
@@ -133,26 +217,8 @@ def resolve(container: dict) -> Program | Unknown:
     if not argv:
         return Unknown(CREATE_CONTAINER_ERROR, "no command specified")
     runner = image.programs.get(argv[0].rsplit("/", 1)[-1])
-    if runner == "random-generator":
-        return _random_generator(argv, tag)
-    if runner == "agnhost":
-        subcommand, _ = agnhost.split_subcommand(argv[1:])
-        if subcommand in agnhost.NOT_BUILT_IN:
-            return Unknown(CREATE_CONTAINER_ERROR, agnhost.not_built_in_message(subcommand))
-        return workload("agnhost", argv[1:])
-    if runner == "pause":
-        return workload("pause", argv[1:])
-    if runner == "coredns":  # needs lab_kit and its libraries: not a stdlib-only workload
-        argv = [sys.executable, "-m", "lab_kit.agents.cluster_dns", *argv[1:]]
-        return Program(argv, api_access=True)
-    if runner == "curl-entrypoint":
-        return Program(["sh", "-c", CURL_ENTRYPOINT, argv[0], *argv[1:]])
-    if runner == "not-built-in":
-        return Unknown(
-            CREATE_CONTAINER_ERROR,
-            f"lab_kit has no built-in workload for {argv[0]} of image {_q(image_name)}; "
-            "give the container a command (it runs with this machine's tools)",
-        )
+    if runner is not None:
+        return runner(Launch(argv, image_name, tag))
     if not image.userland:
         return Unknown(
             RUN_CONTAINER_ERROR,
@@ -161,26 +227,6 @@ def resolve(container: dict) -> Program | Unknown:
             f"exec: {_q(argv[0])}: executable file not found in $PATH: unknown",
         )
     return Program(argv)
-
-
-def workload(module: str, args: list[str]) -> Program:
-    """A built-in workload: this Python, standard library only (-S), PYTHON* env ignored (-E)."""
-    return Program([sys.executable, "-E", "-S", str(HERE / f"{module}.py"), *args])
-
-
-def _random_generator(argv: list[str], tag: str | None) -> Program | Unknown:
-    """`java [options] -jar .../random-generator.jar [args]` is the service; the image's other
-    java programs (RandomRunner, the book's batch job) are not built in."""
-    jar = argv.index("-jar") + 1 if "-jar" in argv else 0
-    options_only = all(arg.startswith("-") for arg in argv[1 : jar - 1])
-    if jar and jar < len(argv) and options_only and argv[jar].endswith("random-generator.jar"):
-        version = tag if tag and tag != "latest" else "1.0"
-        return workload("random_generator", [f"--image-version={version}", *argv[jar + 1 :]])
-    return Unknown(
-        CREATE_CONTAINER_ERROR,
-        "lab_kit's k8spatterns/random-generator runs only the service "
-        f"(java -jar /opt/random-generator.jar), not {_q(' '.join(argv))}",
-    )
 
 
 # ---------------------------------------------------------------------------------------------
