@@ -18,6 +18,13 @@ e.g. `default/kubernetes:https` + `tcp` -> `KUBE-SVC-NPX46M4PTMTKRN6Y`; an endpo
 hashes port name + protocol + "ip:port". Services are written in sorted order (Go's map
 order is random and carries no meaning).
 
+Reading order: `render` declares the top-level chains; for each service port
+`plan_service_port` decides once what exists here (`PortPlan`: endpoints anywhere, local
+ones, a firewall chain, the REJECT/DROP verdicts, the chain names), then one `render_*`
+step per chain kind writes its rules — the captures of the ClusterIP, externalIPs,
+LoadBalancer IPs, nodePort and health-check nodePort, then KUBE-EXT, KUBE-FW, KUBE-SVC,
+KUBE-SVL and KUBE-SEP — in syncProxyRules' order.
+
 Not written: the nodePort 127.0.0.0/8 variants, `--nodeport-addresses`, topology hints.
 """
 
@@ -29,6 +36,7 @@ from dataclasses import dataclass, field
 
 from lab_kit.model import constants as C
 from lab_kit.render.proxy_endpoints import (
+    Categorized,
     Endpoint,
     ServicePort,
     categorize,
@@ -196,8 +204,119 @@ def render(services: list[dict], slices: list[dict], node_name: str,
     return ProxyRules(filt, nat, written, total)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The filter rule for traffic this node cannot serve. REJECT when the Service has no
+    endpoints at all (the client sees "connection refused" at once); DROP when it has some,
+    but none on this node and the policy is Local."""
+
+    comment: str
+    target: str  # "REJECT" | "DROP"
+
+
+def _verdict(name: str, has_endpoints: bool, has_here: bool) -> Verdict | None:
+    if not has_endpoints:
+        return Verdict(f"{name} has no endpoints", "REJECT")
+    if not has_here:
+        return Verdict(f"{name} has no local endpoints", "DROP")
+    return None
+
+
+@dataclass(frozen=True)
+class PortChains:
+    """A port's own chains; all four share one hash (`portProtoHash`)."""
+
+    cluster: str  # KUBE-SVC-<h>: every usable endpoint (Cluster policy)
+    local: str  # KUBE-SVL-<h>: this node's endpoints (Local policy)
+    ext: str  # KUBE-EXT-<h>: traffic to the external addresses
+    fw: str  # KUBE-FW-<h>: loadBalancerSourceRanges, checked before KUBE-EXT
+
+    @classmethod
+    def of(cls, sp: ServicePort) -> PortChains:
+        h = chain_suffix(sp.port_key, sp.protocol)
+        return cls(f"KUBE-SVC-{h}", f"KUBE-SVL-{h}", f"KUBE-EXT-{h}", f"KUBE-FW-{h}")
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    """Everything decided about one service port before a rule is written — the variables
+    at the top of syncProxyRules' per-port loop. Each `render_*` step only reads it."""
+
+    sp: ServicePort
+    chains: PortChains
+    endpoints: Categorized
+    has_endpoints: bool  # some endpoint anywhere is usable (else: REJECT)
+    has_internal: bool  # ClusterIP traffic arriving here has an endpoint to go to
+    has_external: bool  # so has traffic to the external addresses (nodePort, LB, externalIPs)
+    uses_fw: bool  # LB IPs with loadBalancerSourceRanges: KUBE-FW filters sources first
+    internal_verdict: Verdict | None  # for the ClusterIP, when not has_internal
+    external_verdict: Verdict | None  # for the external addresses, when not has_external
+
+    @property
+    def name(self) -> str:
+        return self.sp.port_key
+
+    @property
+    def match(self) -> str:
+        return f"-m {self.sp.protocol} -p {self.sp.protocol}"
+
+    @property
+    def dport(self) -> str:
+        return f"--dport {self.sp.port}"
+
+    @property
+    def cluster_ip_match(self) -> str:
+        """The ClusterIP capture's match, repeated by the masquerade rule heading the chain."""
+        return f'-m comment --comment "{self.name} cluster IP" {self.match} -d {self.sp.cluster_ip} {self.dport}'  # fmt: skip
+
+    @property
+    def internal_chain(self) -> str:
+        return self.chains.local if self.sp.internal_local else self.chains.cluster
+
+    @property
+    def external_chain(self) -> str:
+        return self.chains.local if self.sp.external_local else self.chains.cluster
+
+    @property
+    def external_entry(self) -> str:
+        """Where LB IP traffic enters: KUBE-FW when source ranges apply, else KUBE-EXT."""
+        return self.chains.fw if self.uses_fw else self.chains.ext
+
+    @property
+    def uses_external(self) -> bool:
+        return self.has_endpoints and self.sp.externally_accessible
+
+    @property
+    def uses_cluster(self) -> bool:
+        return bool(self.endpoints.cluster) and self.sp.uses_cluster_endpoints
+
+    @property
+    def uses_local(self) -> bool:
+        return bool(self.endpoints.local) and self.sp.uses_local_endpoints
+
+
+def plan_service_port(sp: ServicePort, endpoints: list[Endpoint], node_name: str) -> PortPlan:
+    cat = categorize(sp, endpoints, node_name)
+    has_endpoints = cat.has_any
+    has_internal = has_endpoints and (bool(cat.local) or not sp.internal_local)
+    has_external = has_endpoints and (bool(cat.local) or not sp.external_local)
+    return PortPlan(
+        sp=sp,
+        chains=PortChains.of(sp),
+        endpoints=cat,
+        has_endpoints=has_endpoints,
+        has_internal=has_internal,
+        has_external=has_external,
+        uses_fw=has_endpoints and bool(sp.load_balancer_ips) and bool(sp.source_ranges),
+        internal_verdict=_verdict(sp.port_key, has_endpoints, has_internal),
+        external_verdict=_verdict(sp.port_key, has_endpoints, has_external),
+    )
+
+
 @dataclass
 class _Writer:
+    """Writes each service port into the two tables, one `render_*` step per chain kind."""
+
     filt: Table
     nat: Table
     node_name: str
@@ -205,130 +324,159 @@ class _Writer:
     masquerade_all: bool
     large: bool  # large-cluster mode: no per-endpoint comments
 
-    def _svc_comment(self, text: str) -> str:
-        return "" if self.large else f"-m comment --comment {_comment(text)}"
-
     def service_port(self, sp: ServicePort, endpoints: list[Endpoint]) -> list[str]:
-        name, proto = sp.port_key, sp.protocol
-        cat = categorize(sp, endpoints, self.node_name)
-        cluster_chain = svc_chain(name, proto)
-        local_chain = svc_chain(name, proto, "KUBE-SVL-")
-        ext_chain = svc_chain(name, proto, "KUBE-EXT-")
-        fw_chain = svc_chain(name, proto, "KUBE-FW-")
-        internal_chain = local_chain if sp.internal_local else cluster_chain
-        external_chain = local_chain if sp.external_local else cluster_chain
+        """All of one port's rules, in syncProxyRules' order; returns the nat chains of its
+        own (what a partial sync rewrites when they change)."""
+        p = plan_service_port(sp, endpoints, self.node_name)
+        # Capture traffic to each of the port's addresses (KUBE-SERVICES, KUBE-NODEPORTS).
+        self.render_cluster_ip(p)
+        self.render_external_ips(p)
+        self.render_load_balancer_ips(p)
+        self.render_node_port(p)
+        self.render_health_check_node_port(p)
+        # The port's own chains.
+        self.render_internal_masquerade(p)
+        return [
+            *self.render_ext(p),
+            *self.render_fw(p),
+            *self.render_svc(p),
+            *self.render_svl(p),
+            *self.render_seps(p),
+        ]
 
-        has_endpoints = cat.has_any
-        has_internal = has_endpoints and (bool(cat.local) or not sp.internal_local)
-        has_external = has_endpoints and (bool(cat.local) or not sp.external_local)
-        uses_cluster = bool(cat.cluster) and sp.uses_cluster_endpoints
-        uses_local = bool(cat.local) and sp.uses_local_endpoints
-        uses_external = has_endpoints and sp.externally_accessible
-        uses_fw = has_endpoints and bool(sp.load_balancer_ips) and bool(sp.source_ranges)
-        external_entry = fw_chain if uses_fw else ext_chain
+    def _verdict_rule(self, chain: str, verdict: Verdict | None, *words: str) -> None:
+        """The filter rule for traffic that cannot be served here (none when it can)."""
+        if verdict:
+            self.filt.add(chain, f"-m comment --comment {_comment(verdict.comment)}", *words,
+                          f"-j {verdict.target}")  # fmt: skip
 
-        # No endpoints anywhere: REJECT (the client sees "connection refused" at once).
-        # Endpoints, but none on this node where the policy is Local: DROP.
-        int_filter = ext_filter = None
-        if not has_endpoints:
-            int_filter = ext_filter = (f"{name} has no endpoints", "REJECT")
-        else:
-            if not has_internal:
-                int_filter = (f"{name} has no local endpoints", "DROP")
-            if not has_external:
-                ext_filter = (f"{name} has no local endpoints", "DROP")
-        match = f"-m {proto} -p {proto}"
-        dport = f"--dport {sp.port}"
-        chains: list[str] = []
+    # --- capturing the port's addresses ----------------------------------------------------
 
-        # Capture the ClusterIP.
-        vip = f'-m comment --comment "{name} cluster IP" {match} -d {sp.cluster_ip} {dport}'
-        if has_internal:
-            self.nat.add("KUBE-SERVICES", vip, f"-j {internal_chain}")
-        else:
-            self.filt.add("KUBE-SERVICES", f"-m comment --comment {_comment(int_filter[0])}",
-                          match, f"-d {sp.cluster_ip} {dport} -j {int_filter[1]}")  # fmt: skip
-        for ip in sp.external_ips:
-            if has_endpoints:
-                self.nat.add("KUBE-SERVICES", f'-m comment --comment "{name} external IP"',
-                             match, f"-d {ip} {dport} -j {ext_chain}")  # fmt: skip
-            if ext_filter:
-                self.filt.add("KUBE-EXTERNAL-SERVICES", f"-m comment --comment {_comment(ext_filter[0])}",
-                              match, f"-d {ip} {dport} -j {ext_filter[1]}")  # fmt: skip
-        for ip in sp.load_balancer_ips:
-            if has_endpoints:
-                self.nat.add("KUBE-SERVICES", f'-m comment --comment "{name} loadbalancer IP"',
-                             match, f"-d {ip} {dport} -j {external_entry}")  # fmt: skip
-            if uses_fw:
+    def render_cluster_ip(self, p: PortPlan) -> None:
+        """ClusterIP -> KUBE-SVC (or KUBE-SVL); with nowhere to send it, REJECT or DROP."""
+        if p.has_internal:
+            self.nat.add("KUBE-SERVICES", p.cluster_ip_match, f"-j {p.internal_chain}")
+        self._verdict_rule("KUBE-SERVICES", p.internal_verdict,
+                           p.match, f"-d {p.sp.cluster_ip} {p.dport}")  # fmt: skip
+
+    def render_external_ips(self, p: PortPlan) -> None:
+        """spec.externalIPs -> KUBE-EXT."""
+        for ip in p.sp.external_ips:
+            if p.has_endpoints:
+                self.nat.add("KUBE-SERVICES", f'-m comment --comment "{p.name} external IP"',
+                             p.match, f"-d {ip} {p.dport} -j {p.chains.ext}")  # fmt: skip
+            self._verdict_rule("KUBE-EXTERNAL-SERVICES", p.external_verdict,
+                               p.match, f"-d {ip} {p.dport}")  # fmt: skip
+
+    def render_load_balancer_ips(self, p: PortPlan) -> None:
+        """status.loadBalancer.ingress IPs (ipMode VIP) -> KUBE-FW or KUBE-EXT; what KUBE-FW
+        does not accept is dropped in the filter table's KUBE-PROXY-FIREWALL."""
+        for ip in p.sp.load_balancer_ips:
+            if p.has_endpoints:
+                self.nat.add("KUBE-SERVICES", f'-m comment --comment "{p.name} loadbalancer IP"',
+                             p.match, f"-d {ip} {p.dport} -j {p.external_entry}")  # fmt: skip
+            if p.uses_fw:
                 self.filt.add("KUBE-PROXY-FIREWALL",
-                              f'-m comment --comment "{name} traffic not accepted by {fw_chain}"',
-                              match, f"-d {ip} {dport} -j DROP")  # fmt: skip
-            if ext_filter:
-                self.filt.add("KUBE-EXTERNAL-SERVICES", f"-m comment --comment {_comment(ext_filter[0])}",
-                              match, f"-d {ip} {dport} -j {ext_filter[1]}")  # fmt: skip
-        if sp.node_port:
-            if has_endpoints:
-                self.nat.add("KUBE-NODEPORTS", f"-m comment --comment {_comment(name)}", match,
-                             f"--dport {sp.node_port} -j {ext_chain}")  # fmt: skip
-            if ext_filter:
-                self.filt.add("KUBE-EXTERNAL-SERVICES", f"-m comment --comment {_comment(ext_filter[0])}",
-                              f"-m addrtype --dst-type LOCAL {match} --dport {sp.node_port} -j {ext_filter[1]}")  # fmt: skip
-        if sp.health_check_node_port:
-            self.filt.add("KUBE-NODEPORTS", f'-m comment --comment "{name} health check node port"',
-                          f"-m tcp -p tcp --dport {sp.health_check_node_port} -j ACCEPT")  # fmt: skip
+                              f'-m comment --comment "{p.name} traffic not accepted by {p.chains.fw}"',
+                              p.match, f"-d {ip} {p.dport} -j DROP")  # fmt: skip
+            self._verdict_rule("KUBE-EXTERNAL-SERVICES", p.external_verdict,
+                               p.match, f"-d {ip} {p.dport}")  # fmt: skip
 
-        # The masquerade rule for off-cluster sources heads the chain ClusterIP traffic uses.
-        if has_internal:
-            if self.masquerade_all:
-                self.nat.add(internal_chain, vip, "-j KUBE-MARK-MASQ")
-            elif self.cluster_cidr:
-                self.nat.add(internal_chain, vip, f"! -s {self.cluster_cidr} -j KUBE-MARK-MASQ")
+    def render_node_port(self, p: PortPlan) -> None:
+        """Any local address, the port's nodePort -> KUBE-EXT (from KUBE-NODEPORTS, which
+        KUBE-SERVICES jumps to last)."""
+        if not p.sp.node_port:
+            return
+        if p.has_endpoints:
+            self.nat.add("KUBE-NODEPORTS", f"-m comment --comment {_comment(p.name)}",
+                         p.match, f"--dport {p.sp.node_port} -j {p.chains.ext}")  # fmt: skip
+        self._verdict_rule("KUBE-EXTERNAL-SERVICES", p.external_verdict,
+                           "-m addrtype --dst-type LOCAL", p.match, f"--dport {p.sp.node_port}")  # fmt: skip
 
-        if uses_external:
-            chains.append(ext_chain)
-            self.nat.declare(ext_chain)
-            if not sp.external_local:
-                self.nat.add(ext_chain, f'-m comment --comment "masquerade traffic for {name} external destinations"',
-                             "-j KUBE-MARK-MASQ")  # fmt: skip
-            else:
-                if self.cluster_cidr:
-                    self.nat.add(ext_chain, f'-m comment --comment "pod traffic for {name} external destinations"',
-                                 f"-s {self.cluster_cidr} -j {cluster_chain}")  # fmt: skip
-                self.nat.add(ext_chain, f'-m comment --comment "masquerade LOCAL traffic for {name} external destinations"',
-                             "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")  # fmt: skip
-                self.nat.add(ext_chain, f'-m comment --comment "route LOCAL traffic for {name} external destinations"',
-                             f"-m addrtype --src-type LOCAL -j {cluster_chain}")  # fmt: skip
-            if has_external:
-                self.nat.add(ext_chain, f"-j {external_chain}")
-        if uses_fw:
-            chains.append(fw_chain)
-            self.nat.declare(fw_chain)
-            for src in sp.source_ranges:
-                self.nat.add(
-                    fw_chain,
-                    f'-m comment --comment "{name} loadbalancer IP"',
-                    f"-s {src} -j {ext_chain}",
-                )
-            self.nat.add(
-                fw_chain,
-                f'-m comment --comment "other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"',
-            )
+    def render_health_check_node_port(self, p: PortPlan) -> None:
+        """ETP=Local LoadBalancer: accept the cloud's health checks (kube-proxy answers them)."""
+        if p.sp.health_check_node_port:
+            self.filt.add("KUBE-NODEPORTS", f'-m comment --comment "{p.name} health check node port"',
+                          f"-m tcp -p tcp --dport {p.sp.health_check_node_port} -j ACCEPT")  # fmt: skip
 
-        if uses_cluster:
-            chains.append(cluster_chain)
-            self._balance(sp, cluster_chain, cat.cluster)
-        if uses_local:
-            chains.append(local_chain)
-            self._balance(sp, local_chain, cat.local)
-        for ep in cat.all_reachable:
-            sep = sep_chain(name, proto, ep.key)
+    # --- the port's own chains -------------------------------------------------------------
+
+    def render_internal_masquerade(self, p: PortPlan) -> None:
+        """Heads the chain ClusterIP traffic uses: off-cluster sources are marked for SNAT,
+        so replies come back through this node."""
+        if not p.has_internal:
+            return
+        if self.masquerade_all:
+            self.nat.add(p.internal_chain, p.cluster_ip_match, "-j KUBE-MARK-MASQ")
+        elif self.cluster_cidr:
+            self.nat.add(p.internal_chain, p.cluster_ip_match,
+                         f"! -s {self.cluster_cidr} -j KUBE-MARK-MASQ")  # fmt: skip
+
+    def render_ext(self, p: PortPlan) -> list[str]:
+        """KUBE-EXT-<h>: traffic to an external address. Cluster policy: masquerade all of
+        it. Local policy: keep the client's address; only pods and the node itself are
+        sent to the Cluster chain (and the node's own traffic masqueraded)."""
+        if not p.uses_external:
+            return []
+        ext, name = p.chains.ext, p.name
+        self.nat.declare(ext)
+        if not p.sp.external_local:
+            self.nat.add(ext, f'-m comment --comment "masquerade traffic for {name} external destinations"',
+                         "-j KUBE-MARK-MASQ")  # fmt: skip
+        else:
+            if self.cluster_cidr:
+                self.nat.add(ext, f'-m comment --comment "pod traffic for {name} external destinations"',
+                             f"-s {self.cluster_cidr} -j {p.chains.cluster}")  # fmt: skip
+            self.nat.add(ext, f'-m comment --comment "masquerade LOCAL traffic for {name} external destinations"',
+                         "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")  # fmt: skip
+            self.nat.add(ext, f'-m comment --comment "route LOCAL traffic for {name} external destinations"',
+                         f"-m addrtype --src-type LOCAL -j {p.chains.cluster}")  # fmt: skip
+        if p.has_external:
+            self.nat.add(ext, f"-j {p.external_chain}")
+        return [ext]
+
+    def render_fw(self, p: PortPlan) -> list[str]:
+        """KUBE-FW-<h>: only loadBalancerSourceRanges go on to KUBE-EXT; the rest falls
+        through and KUBE-PROXY-FIREWALL (filter) drops it."""
+        if not p.uses_fw:
+            return []
+        fw = p.chains.fw
+        self.nat.declare(fw)
+        for src in p.sp.source_ranges:
+            self.nat.add(fw, f'-m comment --comment "{p.name} loadbalancer IP"',
+                         f"-s {src} -j {p.chains.ext}")  # fmt: skip
+        self.nat.add(fw, f'-m comment --comment "other traffic to {p.name} will be dropped by KUBE-PROXY-FIREWALL"')  # fmt: skip
+        return [fw]
+
+    def render_svc(self, p: PortPlan) -> list[str]:
+        """KUBE-SVC-<h>: a random pick among every usable endpoint (Cluster policy)."""
+        if not p.uses_cluster:
+            return []
+        self._balance(p.sp, p.chains.cluster, p.endpoints.cluster)
+        return [p.chains.cluster]
+
+    def render_svl(self, p: PortPlan) -> list[str]:
+        """KUBE-SVL-<h>: a random pick among this node's endpoints (Local policy)."""
+        if not p.uses_local:
+            return []
+        self._balance(p.sp, p.chains.local, p.endpoints.local)
+        return [p.chains.local]
+
+    def render_seps(self, p: PortPlan) -> list[str]:
+        """KUBE-SEP-<h>, one per endpoint reachable from here: mark hairpin traffic (the
+        endpoint calling itself) for SNAT, [remember the client for affinity], DNAT."""
+        chains, comment = [], self._svc_comment(p.name)
+        for ep in p.endpoints.all_reachable:
+            sep = sep_chain(p.name, p.sp.protocol, ep.key)
             chains.append(sep)
             self.nat.declare(sep)
-            comment = self._svc_comment(name)
             self.nat.add(sep, comment, f"-s {ep.ip} -j KUBE-MARK-MASQ")
-            recent = f"-m recent --name {sep} --set" if sp.affinity_timeout_s else ""
-            self.nat.add(sep, comment, recent, f"{match} -j DNAT --to-destination {ep.key}")
+            recent = f"-m recent --name {sep} --set" if p.sp.affinity_timeout_s else ""
+            self.nat.add(sep, comment, recent, f"{p.match} -j DNAT --to-destination {ep.key}")
         return chains
+
+    def _svc_comment(self, text: str) -> str:
+        return "" if self.large else f"-m comment --comment {_comment(text)}"
 
     def _balance(self, sp: ServicePort, chain: str, endpoints: list[Endpoint]) -> None:
         """`writeServiceToEndpointRules`: affinity checks first, then 1/n, 1/(n-1), ..., 1."""
