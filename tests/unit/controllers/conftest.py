@@ -1,16 +1,19 @@
-"""Fixtures for controller tests: the in-memory API server of fake_apiserver.py."""
+"""Fixtures for controller tests: the real API registry driven by cluster_driver.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import pytest
-from fake_apiserver import FakeAPIServer
+from cluster_driver import ClusterDriver
 
 
 @pytest.fixture
-def apiserver():
-    """A factory: apiserver(objects, auto_ready=True) -> FakeAPIServer."""
+def cluster() -> Callable[..., ClusterDriver]:
+    """A factory: cluster(objects, auto_ready=True) -> ClusterDriver."""
 
-    def make(objects=(), **kwargs) -> FakeAPIServer:
-        return FakeAPIServer(list(objects), **kwargs)
+    def make(objects: Iterable[dict] = (), **kwargs: Any) -> ClusterDriver:
+        return ClusterDriver(objects, **kwargs)
 
     return make

@@ -87,13 +87,14 @@ def web_cluster(replicas: int = 4, **deploy_kwargs) -> list[dict]:
     ]
 
 
-def test_reconcile_all_does_not_mutate_the_snapshot(apiserver):
-    api = apiserver(web_cluster())
+def test_reconcile_all_does_not_mutate_the_snapshot(cluster):
+    api = cluster(web_cluster())
     for _ in range(2):  # mid-rollout: every controller has work
         api.step(manager.reconcile_all)
-    before = copy.deepcopy(api.state.objects)
-    assert manager.reconcile_all(api.state, api.now)
-    assert api.state.objects == before
+    snapshot = api.state  # the store's own (immutable) objects, as the controllers get them
+    before = copy.deepcopy(snapshot.objects)
+    assert manager.reconcile_all(snapshot, api.now)
+    assert snapshot.objects == before
 
 
 def test_reconcile_all_concatenates_in_order():
@@ -102,8 +103,8 @@ def test_reconcile_all_concatenates_in_order():
     assert manager.reconcile_all(snap, NOW) == expected
 
 
-def test_deployment_service_and_three_nodes_converge(apiserver):
-    api = apiserver(web_cluster())
+def test_deployment_service_and_three_nodes_converge(cluster):
+    api = cluster(web_cluster())
     rounds = api.run(manager.reconcile_all, max_rounds=20)
     assert rounds <= 20
 
@@ -140,8 +141,8 @@ def test_deployment_service_and_three_nodes_converge(apiserver):
     assert meta.annotations(d)["deployment.kubernetes.io/revision"] == "1"
 
 
-def test_rolling_update_respects_surge_and_unavailability(apiserver):
-    api = apiserver(web_cluster())
+def test_rolling_update_respects_surge_and_unavailability(cluster):
+    api = cluster(web_cluster())
     api.run(manager.reconcile_all)
     d = copy.deepcopy(api.get("Deployment", "default", "web"))
     d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
@@ -161,8 +162,8 @@ def test_rolling_update_respects_surge_and_unavailability(apiserver):
     assert len(api.list("EndpointSlice")[0]["endpoints"]) == 4
 
 
-def test_recreate_never_runs_old_and_new_together(apiserver):
-    api = apiserver(web_cluster(replicas=3, strategy={"type": "Recreate"}))
+def test_recreate_never_runs_old_and_new_together(cluster):
+    api = cluster(web_cluster(replicas=3, strategy={"type": "Recreate"}))
     api.run(manager.reconcile_all)
     d = copy.deepcopy(api.get("Deployment", "default", "web"))
     d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
@@ -175,8 +176,8 @@ def test_recreate_never_runs_old_and_new_together(apiserver):
     assert {p["spec"]["containers"][0]["image"] for p in api.list("Pod")} == {"nginx:1.26"}
 
 
-def test_readiness_flip_reaches_endpoints_and_slices(apiserver):
-    api = apiserver(web_cluster(replicas=2))
+def test_readiness_flip_reaches_endpoints_and_slices(cluster):
+    api = cluster(web_cluster(replicas=2))
     api.run(manager.reconcile_all)
     victim = meta.name(api.list("Pod")[0])
     api.set_ready("default", victim, False)
@@ -191,8 +192,8 @@ def test_readiness_flip_reaches_endpoints_and_slices(apiserver):
     assert api.get("Deployment", "default", "web")["status"]["availableReplicas"] == 1
 
 
-def test_scale_down_then_delete_everything(apiserver):
-    api = apiserver(web_cluster())
+def test_scale_down_then_delete_everything(cluster):
+    api = cluster(web_cluster())
     api.run(manager.reconcile_all)
     d = copy.deepcopy(api.get("Deployment", "default", "web"))
     d["spec"]["replicas"] = 2
@@ -207,7 +208,7 @@ def test_scale_down_then_delete_everything(apiserver):
     assert left == {"Namespace", "Node"}
 
 
-def test_namespace_deletion_empties_then_removes_it(apiserver):
+def test_namespace_deletion_empties_then_removes_it(cluster):
     objs = [
         namespace("default"),
         namespace("shop"),
@@ -217,7 +218,7 @@ def test_namespace_deletion_empties_then_removes_it(apiserver):
             "web", ns="shop", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}]
         ),
     ]
-    api = apiserver(objs)
+    api = cluster(objs)
     api.run(manager.reconcile_all)
     assert api.delete("Namespace", "", "shop") == "terminating"
     api.run(manager.reconcile_all)
@@ -225,7 +226,7 @@ def test_namespace_deletion_empties_then_removes_it(apiserver):
     assert [o for o in api.state if meta.namespace(o) == "shop"] == []
 
 
-def test_manual_endpoints_are_mirrored_and_stable(apiserver):
+def test_manual_endpoints_are_mirrored_and_stable(cluster):
     objs = [
         namespace("default"),
         service("db", ports=[{"name": "pg", "port": 5432, "targetPort": 5432}]),
@@ -239,7 +240,7 @@ def test_manual_endpoints_are_mirrored_and_stable(apiserver):
             ],
         ),
     ]
-    api = apiserver(objs)
+    api = cluster(objs)
     assert api.run(manager.reconcile_all) <= 3
     (eps,) = api.list("EndpointSlice")
     assert (
@@ -249,10 +250,10 @@ def test_manual_endpoints_are_mirrored_and_stable(apiserver):
     assert api.get("Endpoints", "default", "db")["subsets"] == objs[2]["subsets"]  # never rewritten
 
 
-def test_no_ready_nodes_leaves_pods_pending_and_says_why(apiserver):
+def test_no_ready_nodes_leaves_pods_pending_and_says_why(cluster):
     objs = web_cluster(replicas=2)
     objs[1:4] = [node("n1", ready="False"), node("n2", ready="False"), node("n3", ready="False")]
-    api = apiserver(objs)
+    api = cluster(objs)
     api.run(manager.reconcile_all)
     for p in api.list("Pod"):
         assert not meta.spec(p).get("nodeName")
