@@ -1,4 +1,8 @@
-"""Find and read a topology: a name from `topologies/`, or a path to a user's own file."""
+"""Find and read a topology: a built-in one by name, or a path to a user's own file.
+
+The built-in topologies ship inside the package (`lab_kit/topologies/*.toml`, package
+data), so an installed lab_kit finds them as a source checkout does.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from pathlib import Path
 
 from lab_kit.model.topology import ClusterSpec, TopologyError, parse_topology
 
-TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
+TOPOLOGY_DIR = Path(__file__).resolve().parents[1] / "topologies"
 DEFAULT = "default"
 
 
@@ -15,7 +19,8 @@ def available() -> list[str]:
 
 
 def load_topology(name_or_path: str | None = None) -> ClusterSpec:
-    """`None` is the built-in default; a name looks in topologies/; anything else is a path."""
+    """`None` is the built-in default; a name looks among the built-in ones
+    (lab_kit/topologies/); anything else is a path."""
     name = name_or_path or DEFAULT
     path = Path(name)
     if not path.is_file():
