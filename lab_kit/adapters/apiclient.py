@@ -8,6 +8,7 @@ event per line, as client-go's watch decoder reads them.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -86,8 +87,8 @@ class _Calls:
             )
         if isinstance(action, Delete):
             kind = by_kind_name(action.kind)
-            body = {"preconditions": {"uid": action.uid}} if action.uid else None
-            return Call("DELETE", kind.object_path(action.name, action.namespace), None, body)
+            options = {"preconditions": {"uid": action.uid}} if action.uid else None
+            return Call("DELETE", kind.object_path(action.name, action.namespace), None, options)
         raise TypeError(action)
 
 
@@ -167,13 +168,13 @@ class ApiClient:
         params = None if grace_period_s is None else {"gracePeriodSeconds": str(grace_period_s)}
         return self.call(Call("DELETE", kind.object_path(name, namespace), params))
 
-    def apply(self, items: list[dict], dry_run: bool = False) -> dict:
+    def apply(self, items: builtins.list[dict], dry_run: bool = False) -> dict:
         return self.call(Call("POST", "/lab/v1/apply", None, {"items": items, "dryRun": dry_run}))
 
     def agents(self) -> dict:
         return self.call(Call("GET", "/lab/v1/agents"))
 
-    def converged(self, timeout_s: float = 10, agents: list[str] | None = None) -> dict:
+    def converged(self, timeout_s: float = 10, agents: builtins.list[str] | None = None) -> dict:
         params = {"timeoutSeconds": str(timeout_s), "agents": ",".join(agents or [])}
         response = self.http.get("/lab/v1/converged", params=params, timeout=timeout_s + 5)
         _raise_for(response)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -90,10 +91,13 @@ class Context:
 class Agent:
     """An agent's own logic; override what it needs."""
 
-    watches: ClassVar[dict[str, Watch]] = {}  # informer name -> what to list + watch
+    # informer name -> what to list + watch (a class attribute, or set in __init__ when it
+    # depends on the agent's options: not a ClassVar, so type checkers accept both)
+    watches: dict[str, Watch] = {}
     resync_s: float | None = None  # sync this often even when nothing changed
     min_sync_period_s: float = 0.0  # at least this long between the starts of two syncs
     goodbye_on_exit: bool = False  # leave convergence when stopping (agents in pods)
+    log_format: ClassVar[str] = LOG_FORMAT  # "%(message)s": the log reads as the real one's
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -104,8 +108,9 @@ class Agent:
         """The agent's own command-line options (beyond the common ones)."""
 
     @classmethod
-    def create(cls, ctx: Context, options: argparse.Namespace) -> Agent:
-        """Build the agent from its parsed command line."""
+    def create(cls, ctx: Context, options: argparse.Namespace) -> Agent | Awaitable[Agent]:
+        """Build the agent from its parsed command line (a coroutine when it must ask the
+        API first: what cluster DNS watches depends on the Corefile in a ConfigMap)."""
         return cls(ctx)
 
     def log_name(self) -> str:
@@ -183,6 +188,16 @@ class Runner:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
+    async def shutdown(self) -> None:
+        """After the loop: `agent.stop()`, then the goodbye of an agent in a pod (it leaves
+        convergence, so a stopped server never holds `apply --wait` up)."""
+        await self.agent.stop()
+        if self.agent.goodbye_on_exit and self.agent.report_as:
+            try:
+                await self.ctx.client.forget_agent(self.agent.report_as)
+            except Exception:  # the API server may already be gone (labkit down)
+                pass
+
 
 # --- the process ---------------------------------------------------------------------------
 
@@ -213,20 +228,23 @@ def signal_ready(fd: int | None) -> None:
         os.close(fd)
 
 
-def setup_logging(name: str) -> None:
+def setup_logging(name: str, log_format: str = LOG_FORMAT) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT.format(name=name))
+    logging.basicConfig(level=logging.INFO, format=log_format.format(name=name))
 
 
 async def until_stopped(task: asyncio.Future, log: logging.Logger) -> None:
     """Wait for `task` or SIGTERM/SIGINT, whichever first; a crashed task re-raises (the
     process exits non-zero, its log says why)."""
     stop = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("stopping on %s", sig.name)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(
-            sig, lambda sig=sig: (log.info("stopping on %s", signal.Signals(sig).name), stop.set())
-        )
+        loop.add_signal_handler(sig, on_signal, sig)
     stopper = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
@@ -248,19 +266,15 @@ def socket_from(options: argparse.Namespace) -> str:
 async def _serve(agent_class: type[Agent], options: argparse.Namespace, name: str) -> None:
     client = AsyncApiClient(socket_from(options)) if agent_class.watches else None
     ctx = Context(client or AsyncApiClient())
-    agent = agent_class.create(ctx, options)
+    made = agent_class.create(ctx, options)
+    agent = await made if inspect.isawaitable(made) else made
     log = logging.getLogger(name)
     runner = Runner(agent)
     task = asyncio.ensure_future(runner.run(lambda: signal_ready(options.ready_fd)))
     try:
         await until_stopped(task, log)
     finally:
-        await agent.stop()
-        if agent.goodbye_on_exit and agent.report_as:
-            try:
-                await ctx.client.forget_agent(agent.report_as)
-            except Exception:  # the API server may already be gone (labkit down)
-                pass
+        await runner.shutdown()
         await ctx.client.close()
 
 
@@ -270,7 +284,7 @@ def run(agent_class: type[Agent], argv: list[str], prog: str, description: str) 
     agent_class.add_arguments(parser)
     options = parser.parse_args(argv)
     name = getattr(options, "node", None)
-    setup_logging(f"{prog}/{name}" if name else prog)
+    setup_logging(f"{prog}/{name}" if name else prog, agent_class.log_format)
     asyncio.run(_serve(agent_class, options, prog))
 
 

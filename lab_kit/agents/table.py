@@ -118,7 +118,7 @@ def main(argv: list[str]) -> int:
         return 0 if out is sys.stdout else 2
     entry = AGENTS[argv[0]]
     program = entry.program()
-    if isinstance(program, type) and issubclass(program, Agent):
+    if isinstance(program, type):  # an Agent: the runner is its process
         from lab_kit.agents import runner
 
         runner.run(program, argv[1:], prog=entry.name, description=entry.summary)

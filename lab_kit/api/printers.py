@@ -77,7 +77,7 @@ def pod_status_text(pod: dict) -> str:
     return reason
 
 
-def _pod_row(pod: dict, wide: bool) -> Row:
+def _pod_row(pod: dict, wide: bool) -> tuple[Row, Row]:
     status = meta.status(pod)
     containers = meta.spec(pod).get("containers") or []
     statuses = status.get("containerStatuses") or []

@@ -17,6 +17,7 @@ Simplifications (said here so nobody has to discover them):
 
 from __future__ import annotations
 
+import builtins
 import json
 import random
 import time
@@ -194,7 +195,9 @@ class Registry:
         return gone or obj
 
     # --- apply: the lab's all-or-nothing batch ---------------------------------------------------
-    def apply(self, items: list[dict], *, dry_run: bool = False) -> list[tuple[str, dict]]:
+    def apply(
+        self, items: builtins.list[dict], *, dry_run: bool = False
+    ) -> builtins.list[tuple[str, dict]]:
         """Create or update every item in one transaction; returns (action, object) pairs
         where action is kubectl's word: created / configured / unchanged. On an error
         nothing is applied and the ApiError's details carry the failing item's `index`."""

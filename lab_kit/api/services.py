@@ -146,7 +146,7 @@ class ServiceAddresses:
     ) -> list[FieldError]:
         wanted = port.get("nodePort")
         if wanted and (wanted in already or wanted in by_number.values()):
-            by_number[port.get("port")] = wanted
+            by_number[port["port"]] = wanted
             return []
         if wanted:
             error = self.ports.allocate(wanted, path)
@@ -160,5 +160,5 @@ class ServiceAddresses:
             except RangeFull:
                 return [invalid(path, 0, "range is full")]
         port["nodePort"] = wanted
-        by_number[port.get("port")] = wanted
+        by_number[port["port"]] = wanted
         return []

@@ -473,7 +473,7 @@ class _DeploymentSync:
         cond = _condition(self.d["status"], "Progressing")
         if cond and cond.get("reason") == REASON_TIMED_OUT:
             return
-        paused_cond = bool(cond) and cond.get("reason") == REASON_PAUSED
+        paused_cond = cond is not None and cond.get("reason") == REASON_PAUSED
         if meta.spec(self.d).get("paused") and not paused_cond:
             new = _new_condition(
                 "Progressing", "Unknown", REASON_PAUSED, "Deployment is paused", self.now
@@ -634,7 +634,9 @@ class _DeploymentSync:
         if max_scaled_down <= 0:
             return False
         old_active, cleaned = self.cleanup_unhealthy(old_active, max_scaled_down)
-        scaled = self.scale_down_old(self.find_view(new_rs), old_active, min_available)
+        new_view = self.find_view(new_rs)
+        assert new_view is not None  # new_rs is a ReplicaSet, so it has a view
+        scaled = self.scale_down_old(new_view, old_active, min_available)
         return cleaned + scaled > 0
 
     def cleanup_unhealthy(self, old: list[dict], max_cleanup: int) -> tuple[list[dict], int]:

@@ -179,8 +179,9 @@ def repack_subsets(subsets: list[dict]) -> list[dict]:
     groups: dict[frozenset, list[dict]] = {}
     for pkey, readiness in by_port.items():
         ports = groups.setdefault(frozenset(readiness.items()), [])
-        if port_objects[pkey] is not None:
-            ports.append(port_objects[pkey])
+        port = port_objects[pkey]
+        if port is not None:
+            ports.append(port)
     repacked = [_subset_of(group, ports, all_addresses) for group, ports in groups.items()]
     return sorted(repacked, key=_subset_sort_key)
 

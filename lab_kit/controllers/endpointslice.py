@@ -353,7 +353,9 @@ class _ServiceSlices:
         return wanted, ports_by_key
 
     def reconcile(self, selected: list[dict], existing: list[dict]) -> list[Action]:
-        creates, updates, deletes = [], [], []
+        creates: list[dict] = []
+        updates: list[dict] = []
+        deletes: list[dict] = []
         by_key: dict[tuple, list[dict]] = {}
         for slice_ in existing:
             if owned_by(slice_, self.service):

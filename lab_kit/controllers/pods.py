@@ -58,7 +58,7 @@ def condition(pod: dict, ctype: str) -> dict | None:
 def is_pod_ready(pod: dict) -> bool:
     """IsPodReady: the `Ready` condition is `True`."""
     cond = condition(pod, "Ready")
-    return bool(cond) and cond.get("status") == "True"
+    return cond is not None and cond.get("status") == "True"
 
 
 def ready_since(pod: dict) -> float | None:

@@ -93,7 +93,8 @@ def pick_node(pod: dict, nodes: list[dict], load: Counter) -> tuple[str, str]:
     """(chosen node name, "") or ("", the FitError message)."""
     if not nodes:
         return "", NO_NODES
-    feasible, reasons = [], Counter()
+    feasible: list[str] = []
+    reasons: Counter[str] = Counter()
     for node in nodes:
         reason = filter_node(pod, node)
         if reason:

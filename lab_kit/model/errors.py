@@ -12,8 +12,9 @@ messages of NotFound, AlreadyExists, Conflict, Invalid, ...). A learner who has 
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 _MISSING: Any = object()
@@ -51,7 +52,7 @@ class FieldError:
     type: str
     field: str
     detail: str = ""
-    value: Any = field(default=_MISSING, compare=False)
+    value: Any = dataclasses.field(default=_MISSING, compare=False)
 
     def body(self) -> str:
         words, _ = _TYPES[self.type]

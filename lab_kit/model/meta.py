@@ -6,8 +6,8 @@ unknown-to-us but valid fields included. These helpers keep the `obj["metadata"]
 noise out of the logic.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: this module defines `annotations()`,
+# which that import's name would shadow for type checkers (Python >= 3.10 needs neither).
 import copy
 import time
 from typing import Any

@@ -215,7 +215,7 @@ def _parse_nodes(raw: object, nets: dict, errors: list[FieldError]) -> list[Node
         ipaddress.ip_network(nets["node_network"]),
         ipaddress.ip_network(nets["pod_cidr"]),
     )
-    out = []
+    out: list[NodeSpec] = []
     for i, entry in enumerate(raw):
         path = f"nodes[{i}]"
         errors += _unknown(entry, _NODE_KEYS, path)

@@ -220,19 +220,25 @@ def _cluster_ip_values(ips: list) -> Errors:
     return errs
 
 
+def _ip_version(ip: str) -> int:
+    """4 or 6 (the caller has already refused addresses that do not parse: 0 for those)."""
+    parsed = parse_ip_sloppy(ip)
+    return parsed.version if parsed is not None else 0
+
+
 def _dual_stack(spec: dict, ips: list) -> Errors:
     errs: Errors = []
     if len(ips) > 2:
         errs.append(
             go_invalid("spec.clusterIPs", ips, go_string_slice(ips), "may only hold up to 2 values")
         )
-    if len(ips) > 1 and len({parse_ip_sloppy(ip).version for ip in ips}) != len(ips):
+    if len(ips) > 1 and len({_ip_version(ip) for ip in ips}) != len(ips):
         detail = "may specify no more than one IP for each IP family"
         errs.append(go_invalid("spec.clusterIPs", ips, go_string_slice(ips), detail))
     if _headless(spec):
         return errs
     for i, (ip, family) in enumerate(zip(ips, spec.get("ipFamilies") or [], strict=False)):
-        version = parse_ip_sloppy(ip).version
+        version = _ip_version(ip)
         if (family == "IPv4" and version == 6) or (family == "IPv6" and version == 4):
             detail = f"expected an {family} value as indicated by `ipFamilies[{i}]`"
             errs.append(invalid(f"spec.clusterIPs[{i}]", ip, detail))
@@ -409,7 +415,7 @@ def _cluster_ips_update(spec: dict, old_spec: dict) -> Errors:
         return [
             go_invalid("spec.clusterIPs[0]", new, go_value, "primary clusterIP can not be unset")
         ]
-    errs = (
+    errs: Errors = (
         [go_invalid("spec.clusterIPs[0]", new, go_value, changed)]
         if old and new[0] != old[0]
         else []

@@ -250,11 +250,12 @@ def _with_times(condition: dict, old_conditions: list[dict], now: float) -> dict
     stays the same (updateLastTransitionTime), lastProbeTime null (kubelet never sets it)."""
     old = next((c for c in old_conditions if c.get("type") == condition["type"]), None)
     unchanged = old is not None and old.get("status") == condition["status"]
+    kept = old.get("lastTransitionTime") if old is not None and unchanged else None
     out = {
         "type": condition["type"],
         "status": condition["status"],
         "lastProbeTime": None,
-        "lastTransitionTime": old.get("lastTransitionTime") if unchanged else timestamp(now),
+        "lastTransitionTime": kept if unchanged else timestamp(now),
     }
     for key in ("reason", "message"):
         if condition.get(key):

@@ -338,14 +338,14 @@ def _module(name: str, opts: list[tuple[bool, str, list[str]]]) -> list[Match]:
             return unknown
         seconds = int(flags["--seconds"][1][0]) if "--seconds" in flags else None
         neg = any(n for n, _, _ in opts)
-        value = Recent(flags["--name"][1][0], actions[0], seconds, "--rdest" in flags)
-        text = f"-m recent {'! ' if neg else ''}--{actions[0]} --name {value.name}"
-        out.append(Match("recent", value, neg, text))
+        recent = Recent(flags["--name"][1][0], actions[0], seconds, "--rdest" in flags)
+        text = f"-m recent {'! ' if neg else ''}--{actions[0]} --name {recent.name}"
+        out.append(Match("recent", recent, neg, text))
     elif name == "mark":
         neg, args = flags["--mark"]
         v, _, m = args[0].partition("/")
-        value = (int(v, 0), int(m, 0) if m else 0xFFFFFFFF)
-        out.append(Match("mark", value, neg, f"-m mark {'! ' if neg else ''}--mark {args[0]}"))
+        mark = (int(v, 0), int(m, 0) if m else 0xFFFFFFFF)
+        out.append(Match("mark", mark, neg, f"-m mark {'! ' if neg else ''}--mark {args[0]}"))
     elif name == "addrtype":
         for neg, o, args in opts:
             kind = o[2:]  # "src-type" | "dst-type"

@@ -31,6 +31,7 @@ import ipaddress
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import cast
 
 from lab_kit.model.constants import CLUSTER_CIDR
 from lab_kit.trace.ruleset import BUILTIN_CHAINS, Match, Rule, Ruleset
@@ -258,7 +259,10 @@ def outcomes(
             prob *= p if taken else 1 - p
         key = (t.verdict, t.src, t.dst, t.dport, t.dnat_to, t.snat_to)
         found.setdefault(key, [Fraction(0), t])[0] += prob  # first trace kept as the example
-    return [Outcome(p, *key, trace=t) for key, (p, t) in found.items()]
+    return [
+        Outcome(p, t.verdict, t.src, t.dst, t.dport, t.dnat_to, t.snat_to, trace=t)
+        for p, t in found.values()
+    ]
 
 
 def _addr(ip: str, port: int | None, proto: str) -> str:
@@ -330,6 +334,7 @@ class _Walker:
         """Run one chain: a verdict ends the hook; None continues after the caller's jump."""
         if depth > 50:
             raise ValueError(f"chain {name}: jumps nest more than 50 deep (a loop?)")
+        verdict: object
         for rule in self.rs.chain(table, name).rules:
             ok, how = self._matches(rule, name)
             target = rule.target if ok else None
@@ -344,12 +349,12 @@ class _Walker:
             else:
                 verdict = _GO_ON
             self._step(table, name, rule.index, rule.text, rule.comment, how, depth, ok)
-            if jump:
+            if jump and target is not None:
                 verdict = self._walk(table, target, depth + 1)
                 if verdict is None and not rule.goto:
                     continue  # back from the user chain: on to our next rule
             if verdict is not _GO_ON:
-                return verdict
+                return cast("str | None", verdict)
         return None
 
     def _target(self, rule: Rule) -> tuple[str, str | None | object]:

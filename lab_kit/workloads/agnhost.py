@@ -35,7 +35,7 @@ import urllib.parse
 if __package__:
     from . import _http
 else:  # run as a file by the kubelet (see lab_kit/workloads/__init__.py)
-    import _http
+    import _http  # type: ignore[no-redef]
 
 # Built in, with their flags and defaults (the type of the default is the flag's type).
 SUBCOMMANDS: dict[str, dict[str, object]] = {
@@ -327,7 +327,12 @@ async def serve_hostname(opts: dict) -> int:
         log(f"listen :{port}: bind: {(e.strerror or str(e)).lower()}")
         return 1
     terminated = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, lambda: terminated.done() or terminated.set_result(1))
+
+    def on_sigterm() -> None:
+        if not terminated.done():
+            terminated.set_result(1)
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     log(f"Serving on port {port}.")
     await terminated
     log("Shutting down after receiving signal: terminated.")
@@ -438,9 +443,10 @@ async def _netexec_http(request, opts, state, server, exit_code) -> _http.Respon
         log(f"GET /echo?msg={msg}&code={code}")
         if not code:
             return _http.text(msg)
-        if _atoi(code) is None:
+        status = _atoi(code)
+        if status is None:
             return _http.text(f"argument 'code' must be an integer or empty, got {_q(code)}\n")
-        return _http.text(msg, _status(_atoi(code)))
+        return _http.text(msg, _status(status))
     if path == "/exit":
         return await _exit(request, server, exit_code)
     if path == "/healthz":

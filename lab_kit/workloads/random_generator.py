@@ -44,11 +44,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import overload
 
 if __package__:
     from . import _http
 else:  # run as a file by the kubelet (see lab_kit/workloads/__init__.py)
-    import _http
+    import _http  # type: ignore[no-redef]
 
 APP_LOGGER = "i.k.examples.RandomGeneratorApplication"
 READY_FILE = "/opt/random-generator-ready"
@@ -76,6 +77,12 @@ class Properties:
                 name, _, value = arg[2:].partition("=")
                 self.args[name] = value
         self.env, self.defaults = env, defaults
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
         if name in self.args:

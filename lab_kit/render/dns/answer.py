@@ -194,9 +194,9 @@ def _cluster(zone: ClusterZone, query: DNSRecord, raw: tuple[bytes, ...], low: L
     extra: list[RR] = []
     chase = None
     if qtype in (QTYPE.A, QTYPE.AAAA):
-        found = _addresses(zone, raw, low, qtype, [])
-        exists = found is not None
-        records, chase = found or ([], None)
+        addresses = _addresses(zone, raw, low, qtype, [])
+        exists = addresses is not None
+        records, chase = addresses or ([], None)
     elif qtype == QTYPE.SRV:
         found = _srv(zone, qname, relative, origin)
         exists = found is not None

@@ -241,7 +241,7 @@ class ClusterZone:
         ip = names.pod_label_ip(request.service)
         if ip is None:
             return None
-        if self.pods_mode == "verified" and self._pods_at.get(ip, {}).get(request.namespace, 0) < 1:
+        if self.pods_mode == "verified" and self._pods_at.get(ip, Counter())[request.namespace] < 1:
             return None
         # As CoreDNS: labels left of the pod label are not looked at, and a pod item has
         # port 0 (so an SRV query on a pod name answers `0 100 0 <pod name>`).
@@ -260,7 +260,7 @@ class ClusterZone:
             return [Item(target, None, (service.name, service.namespace, SVC))]
         if service.kind == HEADLESS or request.endpoint:
             return self._find_endpoints(service, request)
-        found, items = False, []
+        found, items = False, list[Item]()
         for port in service.ports:
             if _matches(request, port):
                 found = True
@@ -269,7 +269,7 @@ class ClusterZone:
         return items if found else None
 
     def _find_endpoints(self, service: ServiceView, request: Request) -> list[Item] | None:
-        found, items = False, []
+        found, items = False, list[Item]()
         for _, endpoint_slice in sorted(
             self._slices_of.get((service.namespace, service.name), {}).items()
         ):
@@ -290,7 +290,7 @@ class ClusterZone:
         if owners:
             ns, name = min(owners)  # CoreDNS takes the first Service it finds
             return [f"{name}.{ns}.svc.{zone}."]
-        endpoints = self._endpoint_ips.get(ip) or {}
+        endpoints = self._endpoint_ips.get(ip) or Counter()
         return [f"{h}.{svc}.{ns}.svc.{zone}." for ns, svc, h in sorted(endpoints)]
 
     # --- the zone as a listing ---------------------------------------------------------
