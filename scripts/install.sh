@@ -6,26 +6,29 @@
 # environment (.venv) is rebuilt only when pyproject.toml changed, so a second run takes
 # about a second and changes nothing.
 #
-#   scripts/install.sh          system packages + .venv (what the labs need)
-#   scripts/install.sh --test   also what the test suite needs (vagrant, for `vagrant validate`)
+#   scripts/install.sh             system packages + .venv (what the labs need)
+#   scripts/install.sh --test      also what the test suite needs (vagrant, for `vagrant validate`)
+#   scripts/install.sh --venv-only only .venv (no root needed: what `./kit unit` needs; the
+#                                  machine must have python3 with venv)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-with_test=0
+with_test=0 venv_only=0
 for arg in "$@"; do
   case "$arg" in
     --test) with_test=1 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --venv-only) venv_only=1 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
 
-if [ "$(id -u)" != 0 ]; then
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if [ "$venv_only" = 0 ] && [ "$(id -u)" != 0 ]; then
   echo "install.sh: run as root (the lab builds network namespaces): sudo $0 $*" >&2
   exit 1
 fi
-
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # --- 1. System packages --------------------------------------------------------------
 # mininet: mnexec and the Python-independent helpers; net-tools: ifconfig, which Mininet calls;
@@ -39,6 +42,7 @@ packages=(
 )
 
 missing=()
+[ "$venv_only" = 1 ] && packages=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
@@ -55,7 +59,7 @@ fi
 
 # The test suite runs `vagrant validate` on the Vagrantfile. Debian packages vagrant; newer
 # Ubuntu releases no longer do, and there the Vagrantfile test is skipped (with a reason).
-if [ "$with_test" = 1 ] && ! command -v vagrant >/dev/null; then
+if [ "$with_test" = 1 ] && [ "$venv_only" = 0 ] && ! command -v vagrant >/dev/null; then
   if apt-cache show vagrant >/dev/null 2>&1; then
     say "Installing vagrant (for the Vagrantfile test)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends vagrant
@@ -74,7 +78,9 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
   say "Creating the virtual environment in $venv"
   # Debian's own python3, so a fresh machine and this one build the same venv.
-  /usr/bin/python3 -m venv "$venv"
+  python=/usr/bin/python3
+  [ -x "$python" ] || python=$(command -v python3)
+  "$python" -m venv "$venv"
 fi
 say "Installing lab_kit and its Python dependencies into $venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip

@@ -102,31 +102,15 @@ def _raise_for(response: httpx.Response) -> None:
     raise ApiError.from_status(status)
 
 
-def _transport(socket_path: str | None, sync: bool):
-    if socket_path is None:
-        return None
-    return (
-        httpx.HTTPTransport(uds=socket_path) if sync else httpx.AsyncHTTPTransport(uds=socket_path)
-    )
-
-
 class ApiClient:
     """The sync client (CLI, notebooks). `transport`: another way to reach the API (the
     in-process one of `lab_kit.adapters.api_inprocess` in tests) instead of the socket."""
 
-    def __init__(
-        self,
-        socket_path: str | None = None,
-        base_url: str = BASE,
-        timeout_s: float = 30,
-        transport: httpx.BaseTransport | None = None,
-    ):
+    def __init__(self, socket_path: str | None = None, timeout_s: float = 30,
+                 transport: httpx.BaseTransport | None = None):  # fmt: skip
         self.socket_path = socket_path
-        self.http = httpx.Client(
-            transport=transport or _transport(socket_path, True),
-            base_url=base_url,
-            timeout=timeout_s,
-        )
+        uds = httpx.HTTPTransport(uds=socket_path) if socket_path else None
+        self.http = httpx.Client(transport=transport or uds, base_url=BASE, timeout=timeout_s)
 
     def close(self) -> None:
         self.http.close()
@@ -218,19 +202,11 @@ class ApiClient:
 class AsyncApiClient:
     """The async client (agents). `transport` as for `ApiClient`."""
 
-    def __init__(
-        self,
-        socket_path: str | None = None,
-        base_url: str = BASE,
-        timeout_s: float = 30,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ):
+    def __init__(self, socket_path: str | None = None, timeout_s: float = 30,
+                 transport: httpx.AsyncBaseTransport | None = None):  # fmt: skip
         self.socket_path = socket_path
-        self.http = httpx.AsyncClient(
-            transport=transport or _transport(socket_path, False),
-            base_url=base_url,
-            timeout=timeout_s,
-        )
+        uds = httpx.AsyncHTTPTransport(uds=socket_path) if socket_path else None
+        self.http = httpx.AsyncClient(transport=transport or uds, base_url=BASE, timeout=timeout_s)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -42,6 +42,9 @@ VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-lab_kit", "platfo
 
 @dataclass(frozen=True)
 class Reply:
+    """A status and a JSON body. The body may be the stored object itself (the store never
+    changes a stored dict): serialize it, never modify it."""
+
     status: int
     body: Any
 

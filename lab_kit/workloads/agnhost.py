@@ -35,7 +35,7 @@ import urllib.parse
 if __package__:
     from . import _http
 else:  # run as a file by the kubelet (see lab_kit/workloads/__init__.py)
-    import _http  # type: ignore[no-redef]
+    import _http  # type: ignore[no-redef,import-not-found]
 
 # Built in, with their flags and defaults (the type of the default is the flag's type).
 SUBCOMMANDS: dict[str, dict[str, object]] = {

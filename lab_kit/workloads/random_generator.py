@@ -49,7 +49,7 @@ from typing import overload
 if __package__:
     from . import _http
 else:  # run as a file by the kubelet (see lab_kit/workloads/__init__.py)
-    import _http  # type: ignore[no-redef]
+    import _http  # type: ignore[no-redef,import-not-found]
 
 APP_LOGGER = "i.k.examples.RandomGeneratorApplication"
 READY_FILE = "/opt/random-generator-ready"
