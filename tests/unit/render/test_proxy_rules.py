@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lab_kit.render import proxy_rules as pr
-from lab_kit.render.proxy_endpoints import INFORMER_LABEL_SELECTOR
+from lab_kit.render.proxy_endpoints import INFORMER_LABEL_SELECTOR, Endpoint, service_ports
 
 
 def svc(ns, name, ip, ports, **spec):
@@ -373,3 +373,21 @@ def test_chain_rules_for_partial_sync():
     changed = {k for k in b if a.get(k) != b[k]}
     assert ("nat", pr.svc_chain("default/web", "tcp")) in changed
     assert ("nat", pr.sep_chain("default/web", "tcp", "10.244.1.2:80")) not in changed
+
+
+def test_port_plan_decides_once_what_each_chain_kind_writes():
+    # ns2/svc2 of the upstream dump: LB + ETP Local, no endpoint on this node.
+    svc2 = svc("ns2", "svc2", "172.30.0.42", [{**P80[0], "nodePort": 3001}], type="LoadBalancer",
+               externalTrafficPolicy="Local", loadBalancerSourceRanges=["203.0.113.0/25"],
+               lb=["1.2.3.4"])  # fmt: skip
+    (sp,) = service_ports(svc2)
+    plan = pr.plan_service_port(sp, [Endpoint("10.180.0.2", 80, node_name="other")], "test-node")
+    assert (plan.has_endpoints, plan.has_internal, plan.has_external) == (True, True, False)
+    assert plan.uses_fw and plan.external_entry == plan.chains.fw == "KUBE-FW-GNZBNJ2PO5MGZ6GT"
+    assert plan.internal_verdict is None
+    assert plan.external_verdict == pr.Verdict("ns2/svc2:p80 has no local endpoints", "DROP")
+    assert (plan.uses_cluster, plan.uses_local) == (True, False)  # pods' short cut only
+    none = pr.plan_service_port(sp, [], "test-node")
+    reject = pr.Verdict("ns2/svc2:p80 has no endpoints", "REJECT")
+    assert none.internal_verdict == none.external_verdict == reject
+    assert not (none.uses_fw or none.uses_external or none.uses_cluster)
