@@ -9,7 +9,7 @@ node1) it times what the kube-proxy agent (`lab_kit/agents/kube_proxy.py`) does 
   chain_rules   `ProxyRules.chain_rules()`: what the agent keeps to diff the next sync against
   full restore  the full sync's `iptables-restore --noflush` into empty tables (after the
                 jump rules), i.e. the agent's first sync on a fresh node
-  partial text  `KubeProxy.partial_text` after one Service gained an endpoint
+  partial text  `proxy_sync.partial_restore` after one Service gained an endpoint
   partial restore  that partial text applied with `iptables-restore --noflush`
 and sums them into what one partial sync costs the agent (render + partial text + restore +
 chain_rules). The "indexed" columns compute the same chain_rules and partial text with one
@@ -35,13 +35,11 @@ import statistics
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from lab_kit.adapters.iptables import Iptables  # noqa: E402
-from lab_kit.agents.kube_proxy import KubeProxy  # noqa: E402
-from lab_kit.render import proxy_rules  # noqa: E402
+from lab_kit.render import proxy_rules, proxy_sync  # noqa: E402
 
 NODE, CLUSTER_CIDR = "node1", "10.244.0.0/16"
 
@@ -95,14 +93,14 @@ def indexed_chain_rules(rules: proxy_rules.ProxyRules) -> dict[tuple[str, str], 
 
 
 def indexed_partial_text(written: dict, rules: proxy_rules.ProxyRules) -> str:
-    """`KubeProxy.partial_text` with the chains' rules looked up in one pass (what-if, and
-    to undo a change quickly; checked against the agent's own text at small sizes)."""
+    """`proxy_sync.partial_restore` with the chains' rules looked up in one pass (what-if,
+    and to undo a change quickly; checked against lab_kit's own text at small sizes)."""
     now = indexed_chain_rules(rules)
     changed = {
         c for c in rules.nat.chains
         if c in proxy_rules.NAT_CHAINS or written.get(("nat", c)) != now[("nat", c)]
     }  # fmt: skip
-    declared = set(rules.nat.chains)  # (the agent tests membership in the list itself)
+    declared = set(rules.nat.chains)
     stale = tuple(c for t, c in written if t == "nat" and c not in declared)
     return rules.filter.text() + rules.nat.text(only=changed, delete=stale)
 
@@ -154,20 +152,17 @@ def one_size(k: int, runs: int, budget_s: float) -> dict:
         clean_tables()
         saved = save()
         restore(proxy_rules.jump_rules_missing(saved))
-        fresh_node.text = KubeProxy.full_text(None, rules, save())
+        fresh_node.text = proxy_sync.full_restore(rules, save())
 
     t_full, _ = timed(lambda: restore(fresh_node.text), runs, budget_s, before=fresh_node)
 
     # A partial sync: the tables hold `rules`; one Service gains an endpoint.
     rules2 = proxy_rules.render(services, changed, NODE, CLUSTER_CIDR)
-    agent = SimpleNamespace(written=written)  # partial_text only reads .written
-    t_ptext, ptext = timed(lambda: KubeProxy.partial_text(agent, rules2), runs, budget_s)
+    t_ptext, ptext = timed(lambda: proxy_sync.partial_restore(rules2, written), runs, budget_s)
     t_iptext, iptext = timed(lambda: indexed_partial_text(fast, rules2), runs, budget_s)
     assert iptext == ptext
     back = indexed_partial_text(indexed_chain_rules(rules2), rules)
-    assert k > 100 or back == KubeProxy.partial_text(
-        SimpleNamespace(written=rules2.chain_rules()), rules
-    )
+    assert k > 100 or back == proxy_sync.partial_restore(rules, rules2.chain_rules())
     # Each timed run applies the change on top of the original rules (`back` undoes it).
     t_partial, _ = timed(lambda: restore(ptext), runs, budget_s, before=lambda: restore(back))
     nat_rules = sum(1 for line in save().splitlines() if line.startswith("-A KUBE-"))
