@@ -5,16 +5,29 @@ changes commit atomically; chains the input does not name are left alone), and r
 node's state with `iptables-save`. The kube-proxy agent runs inside its node's network
 namespace, so plain commands act on that node only — never on the machine's own tables.
 
-`FakeIptables` keeps the restore inputs it was given, for tests of the agent's logic.
+    IptablesInterface   the seam (kube-proxy's `utiliptables.Interface`, cut to save/restore)
+    Iptables            the real commands, in the current network namespace
+    FakeIptables        answers `save` with a given text, keeps every restore input, can fail
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 
 class IptablesError(RuntimeError):
     pass
+
+
+class IptablesInterface(Protocol):
+    async def save(self, table: str | None = None, counters: bool = False) -> str:
+        """`iptables-save [-t table] [-c]`: the current rules as restore input."""
+        ...
+
+    async def restore(self, text: str) -> None:
+        """`iptables-restore --noflush` of `text`; IptablesError if it is refused."""
+        ...
 
 
 class Iptables:
@@ -34,16 +47,21 @@ class Iptables:
 
 
 class FakeIptables:
+    """`saved` is what `save` answers (whatever table is asked for); `restored` every
+    accepted restore input, in order; `fail_next` refuses the next restore once, `broken`
+    every restore until cleared."""
+
     def __init__(self, saved: str = ""):
         self.saved = saved
         self.restored: list[str] = []
         self.fail_next = False
+        self.broken = False
 
     async def save(self, table: str | None = None, counters: bool = False) -> str:
         return self.saved
 
     async def restore(self, text: str) -> None:
-        if self.fail_next:
+        if self.fail_next or self.broken:
             self.fail_next = False
             raise IptablesError("iptables-restore: line 3 failed")
         self.restored.append(text)
