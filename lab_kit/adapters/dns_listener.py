@@ -22,20 +22,22 @@ Reply = Callable[[bytes], None]
 Handler = Callable[[bytes, Reply, bool], None]
 TCP_IDLE_TIMEOUT_S = 10.0  # CoreDNS's idle timeout for TCP connections
 UDP_BUFFER_BYTES = 4 << 20  # room for a load generator's bursts
+BIND_ATTEMPTS = 20  # port 0: tries at a port free for UDP and TCP alike
 
 
 class DnsListener:
     def __init__(self, handle: Handler, host: str = "0.0.0.0", port: int = 53):
-        self.handle, self.host, self.port = handle, host, port
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER_BYTES)
-        self.udp.bind((host, port))
+        self.handle, self.host = handle, host
+        self.udp, self.tcp = _bind_pair(host, port)
         self.port = self.udp.getsockname()[1]  # port 0: the kernel's choice, for tests
         self.tcp_server: asyncio.base_events.Server | None = None
+        self.udp_thread: threading.Thread | None = None
+        self.closing = False
 
     async def start(self) -> None:
-        self.tcp_server = await asyncio.start_server(self._tcp, self.host, self.port)
-        threading.Thread(target=self._udp_loop, name="dns-udp", daemon=True).start()
+        self.tcp_server = await asyncio.start_server(self._tcp, sock=self.tcp)
+        self.udp_thread = threading.Thread(target=self._udp_loop, name="dns-udp", daemon=True)
+        self.udp_thread.start()
 
     def _udp_loop(self) -> None:
         sock, handle = self.udp, self.handle
@@ -45,8 +47,10 @@ class DnsListener:
                 data, addr = recvfrom(65535)
             except OSError:  # the socket was closed: the server is stopping
                 return
+            if self.closing:
+                return
             try:
-                handle(data, lambda out, addr=addr: sendto(out, addr), False)
+                handle(data, _sender(sendto, addr), False)
             except Exception:  # a bug costs this datagram, never the loop
                 log.exception("handling a UDP query from %s", addr)
 
@@ -69,9 +73,50 @@ class DnsListener:
             writer.close()
 
     def close(self) -> None:
+        """Stop serving: the port is free when this returns."""
+        self.closing = True
+        try:
+            # close() alone would leave the UDP thread blocked in recvfrom, the port still
+            # bound, until one more datagram came; shutdown wakes it at once.
+            self.udp.shutdown(socket.SHUT_RDWR)
+        except OSError:  # ENOTCONN (never connected): Linux wakes the reader all the same
+            pass
+        if self.udp_thread is not None:
+            self.udp_thread.join(timeout=1)
         self.udp.close()
         if self.tcp_server is not None:
             self.tcp_server.close()
+        else:
+            self.tcp.close()
+
+
+def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket bound to `port`. For 0, the kernel picks a free UDP port,
+    which another program may hold for TCP (a busy test machine): then try another."""
+    for _ in range(BIND_ATTEMPTS if port == 0 else 1):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER_BYTES)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers
+        try:
+            udp.bind((host, port))
+            tcp.bind((host, udp.getsockname()[1]))
+            return udp, tcp
+        except OSError:
+            udp.close()
+            tcp.close()
+            if port != 0:
+                raise
+    raise OSError(f"no port free for both UDP and TCP on {host} in {BIND_ATTEMPTS} tries")
+
+
+def _sender(sendto: Callable[[bytes, tuple[str, int]], int], addr: tuple[str, int]) -> Reply:
+    """The reply to one datagram: back to whoever sent it."""
+
+    def reply(out: bytes) -> None:
+        sendto(out, addr)
+
+    return reply
 
 
 async def ask(server: tuple[str, int], data: bytes, tcp: bool, timeout_s: float) -> bytes | None:
