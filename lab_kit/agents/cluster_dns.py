@@ -4,9 +4,13 @@
     list + watch Services, EndpointSlices, Namespaces   ->  ClusterZone (lab_kit.render.dns)
     UDP/TCP :53  ->  answer(zone, query)  ->  reply | forward upstream | chase an ExternalName
     :8080 /health, :8181 /ready (once the zone synced), :9153 /metrics (CoreDNS's names)
+    each sync: reload an edited Corefile; rebuild the zone if objects changed; report
 
-Each watch event rebuilds the zone (a few ms even for a thousand Services) and swaps it in
-with an empty answer cache in one assignment, so the next query after the event sees it.
+`ClusterDns` is the agent (the loop around it is the runner's, `lab_kit/agents/runner.py`);
+`Server` answers queries. Each sync whose objects changed rebuilds the zone (a few ms even
+for a thousand Services) and swaps it in with an empty answer cache in one assignment, so
+the next query after the event sees it; then the runner reports the version the zone
+reflects, so `labkit apply --wait` covers DNS too.
 Answers from the zone are cached as wire bytes keyed by the query's bytes after its ID:
 a repeated question costs one dict lookup; the same question spelt in other letter case or
 with another EDNS cookie is found by its normalised form (`wire.question_key`) and costs a
@@ -20,10 +24,11 @@ Deviations from a real pod, on purpose: the API is reached over the lab's Unix s
 (`LABKIT_APISERVER`, set by the kubelet for this image) instead of in-cluster config and
 the `kubernetes` Service, and the Corefile is read from the ConfigMap through the API when
 no file is mounted (the lab's kubelet does not mount configMap volumes); like the `reload`
-plugin, an edited ConfigMap takes effect at once.
+plugin, an edited ConfigMap takes effect at once. Unlike CoreDNS, a reload keeps the
+watches the server started with (a switch to `pods verified` needs the pod restarted).
 
 Run (what the image `registry.k8s.io/coredns/coredns` runs in a lab pod):
-    python -m lab_kit.agents.cluster_dns -conf /etc/coredns/Corefile
+    python -m lab_kit.agents coredns -conf /etc/coredns/Corefile
 """
 
 from __future__ import annotations
@@ -33,24 +38,24 @@ import asyncio
 import logging
 import os
 import random
-import signal
-import time
 from collections import Counter
+from collections.abc import Iterator
 
 from aiohttp import web
 from dnslib import QTYPE, RCODE, DNSRecord
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from lab_kit.adapters.apiclient import AsyncApiClient
+from lab_kit.adapters.clock import Clock, SystemClock
 from lab_kit.adapters.dns_listener import DnsListener, Reply, ask
-from lab_kit.agents.informer import Informer
+from lab_kit.agents.runner import Agent, Context, Watch
 from lab_kit.model import meta
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.node.dnsconfig import parse_resolv_conf
 from lab_kit.render.dns import cache as cache_plugin
 from lab_kit.render.dns import corefile, wire
-from lab_kit.render.dns.answer import answer, complete_chase, load_balance
+from lab_kit.render.dns.answer import Answer, answer, complete_chase, load_balance
 from lab_kit.render.dns.zone import ClusterZone
 
 log = logging.getLogger("coredns")
@@ -58,13 +63,21 @@ VERSION = "CoreDNS-1.11.3"  # the version kubeadm 1.31-1.33 deploys
 UPSTREAM_TIMEOUT_S = 2.0  # CoreDNS forward's read timeout
 CACHE_MAX_ENTRIES = 50_000  # a bound on memory: a full cache starts over
 ADDRESS_TYPES = (QTYPE.A, QTYPE.AAAA, QTYPE.MX)
+ZONE_KINDS = ("Service", "EndpointSlice", "Namespace")  # what every `kubernetes` plugin lists
+COREFILE_CONFIGMAP = ("kube-system", "coredns")
 
 
 class Server:
     """The DNS handler: state is one (zone, answer cache) pair, swapped whole on changes."""
 
-    def __init__(self, config: corefile.Corefile, upstreams: list[tuple[str, int]]):
+    def __init__(
+        self,
+        config: corefile.Corefile,
+        upstreams: list[tuple[str, int]],
+        clock: Clock | None = None,
+    ):
         self.config, self.upstreams = config, upstreams
+        self.clock: Clock = clock or SystemClock()  # ages cached upstream answers
         # The answer caches. Exact: query bytes after the ID -> (reply bytes after the ID,
         # the request and response metric keys to count on a hit). By question: a plain
         # query's wire.question_key -> (reply header after the ID, the reply after its
@@ -148,14 +161,18 @@ class Server:
             cache.clear()  # junk questions must not switch the cache off
         cache[key] = entry
 
-    async def _forward(self, data: bytes, query: DNSRecord, result, reply: Reply, tcp: bool):
+    async def _forward(
+        self, data: bytes, query: DNSRecord, result: Answer, reply: Reply, tcp: bool
+    ) -> None:
         try:
             await self._relay(data, query, result, reply, tcp)
         except Exception:  # a bug costs this query one SERVFAIL, never the server
             log.exception("[ERROR] forwarding %s", query.q.qname)
             reply(bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack()))
 
-    async def _relay(self, data: bytes, query: DNSRecord, result, reply: Reply, tcp: bool):
+    async def _relay(
+        self, data: bytes, query: DNSRecord, result: Answer, reply: Reply, tcp: bool
+    ) -> None:
         """Relay a query upstream (or chase an ExternalName's target) and answer with it."""
         self.forwards += 1
         proto = "tcp" if tcp else "udp"
@@ -168,9 +185,10 @@ class Server:
             self._cap(chased)
             out, zone = bytes(chased.pack()), self.config.domain
         else:
-            out, zone = await self._forwarded(data, tcp), "."
-            if out is None:
-                out = bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack())
+            forwarded, zone = await self._forwarded(data, tcp), "."
+            if forwarded is None:
+                forwarded = bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack())
+            out = forwarded
         self._count(zone, proto, query.q.qtype, out[3] & 0x0F)
         reply(out if tcp else _fit(out, query))
 
@@ -188,7 +206,7 @@ class Server:
         key = data[2:]
         cached = self.forward_cache.get(key)
         if cached is not None:
-            out = _aged(cached, data[:2])
+            out = _aged(cached, data[:2], self.clock.monotonic())
             if out is not None:
                 return out
             del self.forward_cache[key]
@@ -201,7 +219,7 @@ class Server:
         if ttl and not upstream.header.tc:
             if len(self.forward_cache) >= CACHE_MAX_ENTRIES:
                 self.forward_cache.clear()
-            self.forward_cache[key] = (out, time.monotonic(), ttl)
+            self.forward_cache[key] = (out, self.clock.monotonic(), ttl)
         return out
 
     async def _ask_upstream(self, data: bytes, tcp: bool) -> bytes | None:
@@ -241,10 +259,10 @@ def _parse(data: bytes | None) -> DNSRecord | None:
         return None
 
 
-def _aged(cached: tuple[bytes, float, int], query_id: bytes) -> bytes | None:
+def _aged(cached: tuple[bytes, float, int], query_id: bytes, now: float) -> bytes | None:
     """A cached upstream reply with its TTLs lowered by its age (None once expired)."""
     out, stored_at, ttl = cached
-    age = int(time.monotonic() - stored_at)
+    age = int(now - stored_at)
     if age >= ttl:
         return None
     reply = DNSRecord.parse(out)
@@ -254,109 +272,156 @@ def _aged(cached: tuple[bytes, float, int], query_id: bytes) -> bytes | None:
     return query_id + bytes(reply.pack())[2:]
 
 
-# --- the process ----------------------------------------------------------------------------
+# --- the agent ------------------------------------------------------------------------------
 
 
-class ClusterDns:
+class ClusterDns(Agent):
     """Informers feed the zone; the listener serves it; HTTP says healthy/ready/metrics."""
 
-    def __init__(self, client: AsyncApiClient, config: corefile.Corefile, upstreams, pod: str = ""):
-        self.client = client
-        self.server = Server(config, upstreams)
-        self.changed = asyncio.Event()
-        kinds = ["Service", "EndpointSlice", "Namespace"]
-        if config.pods_mode == "verified":
-            kinds.append("Pod")  # `pods verified` answers only for pods that exist
-        self.informers = {k: Informer(client, by_kind_name(k), self.changed.set) for k in kinds}
-        self.zone_builds = 0
-        self.reconfigured = False
-        self.pod = pod  # "<namespace>/<name>" of the pod this runs in ("" outside a lab pod)
-        self.agent_name = f"coredns/{pod.partition('/')[2]}" if pod else ""
+    # What every Corefile's `kubernetes` plugin lists; __init__ adds what this one needs.
+    watches = {kind: Watch(kind) for kind in ZONE_KINDS}
+    goodbye_on_exit = True  # a stopped server must not hold `apply --wait` up
+    log_format = "%(message)s"  # `labkit logs` of a coredns pod reads as CoreDNS's
 
-    def watch_corefile(self, key: str, loaded: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        text: str,
+        *,
+        reload_key: str = "",
+        pod: str = "",
+        host: str = "0.0.0.0",
+        any_port: bool = False,
+    ):
+        """`text`: the Corefile; `reload_key`: its key in the ConfigMap coredns when it came
+        from there (the `reload` plugin watches it); `pod`: "<namespace>/<name>" of the pod
+        this runs in; `host`, `any_port`: where to listen (tests: 127.0.0.1, free ports)."""
+        super().__init__(ctx)
+        config = corefile.parse(text)  # a bad Corefile: CoreDNS does not start
+        self.server = Server(config, upstream_servers(config), ctx.clock)
+        self.corefile_key, self.corefile_text = reload_key, text
+        self.pod = pod
+        self.report_as = f"coredns/{pod.partition('/')[2]}" if pod else ""
+        self.host, self.any_port = host, any_port
+        self.watches = dict(ClusterDns.watches)
+        if config.pods_mode == "verified":
+            self.watches["Pod"] = Watch("Pod")  # `pods verified` answers only for pods that exist
+        if reload_key:
+            ns, name = COREFILE_CONFIGMAP
+            self.watches["ConfigMap"] = Watch(
+                "ConfigMap", ns, field_selector=f"metadata.name={name}"
+            )
+        self.listener: DnsListener | None = None
+        self.http: list[web.AppRunner] = []
+        self.built_from: tuple | None = None  # the objects the zone was built from
+        self.reconfigured = False
+        self.zone_builds = 0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-conf", "--conf", default="/etc/coredns/Corefile",
+                            help="the Corefile (read from the ConfigMap coredns when not mounted)")  # fmt: skip
+
+    @classmethod
+    async def create(cls, ctx: Context, options: argparse.Namespace) -> ClusterDns:
+        """The Corefile: the mounted file if there is one, else the ConfigMap
+        kube-system/coredns (then watched, as the `reload` plugin does)."""
+        pod = os.environ.get("LABKIT_POD", "")
+        if os.path.exists(options.conf):
+            with open(options.conf) as f:
+                return cls(ctx, f.read(), pod=pod)
+        key = os.path.basename(options.conf)
+        return cls(ctx, await corefile_from_api(ctx.client, key), reload_key=key, pod=pod)
+
+    @property
+    def ready(self) -> bool:
+        return self.server.state[0].synced
+
+    async def start(self) -> None:
+        """Listen (DNS, then health/ready/metrics) and say so as CoreDNS does."""
+        config = self.server.config
+        self.server.loop = asyncio.get_running_loop()
+        self.listener = DnsListener(self.server.handle, self.host, self.port_for(config.port))
+        await self.listener.start()
+        self.http = await serve_http(self, config)
+        print(f".:{config.port}\n{VERSION} (lab_kit)\nlinux/amd64, python", flush=True)
+        log.info("zone %s ttl %d pods %s; upstream %s; ignored plugins: %s", config.domain,
+                 config.ttl, config.pods_mode, self.server.upstreams,
+                 " ".join(config.ignored) or "none")  # fmt: skip
+
+    def port_for(self, configured: int) -> int:
+        """Where to listen for a port of the Corefile (any free one in tests)."""
+        return 0 if self.any_port else configured
+
+    async def sync(self) -> dict | None:
+        """Apply an edited Corefile, rebuild the zone only when the objects changed (a
+        BOOKMARK only moves the version), then report (a server in a pod)."""
+        if self.corefile_key:
+            self._reload()
+        content = self._content()
+        if content != self.built_from or self.reconfigured:
+            self._rebuild()
+            self.built_from, self.reconfigured = content, False
+        return {"pod": self.pod} if self.pod else None
+
+    def _content(self) -> tuple:
+        """Per informer of the zone: how many objects, the newest resourceVersion."""
+        return tuple(
+            (len(items), max((meta.resource_version(o) for o in items), default=0))
+            for items in (self.ctx.items(name) for name in self.watches if name != "ConfigMap")
+        )
+
+    def _reload(self) -> None:
         """The `reload` plugin: apply an edited ConfigMap's Corefile at once (ttl, pods mode,
         upstreams, cache, loadbalance). A bad one is logged and the old one keeps running,
         as in CoreDNS; changed ports need the pod restarted (logged)."""
-        self.corefile_key, self.corefile_text = key, loaded
-        self.informers["ConfigMap"] = Informer(
-            self.client, by_kind_name("ConfigMap"), self._corefile_changed,
-            namespace="kube-system", field_selector="metadata.name=coredns",
-        )  # fmt: skip
-
-    def _corefile_changed(self) -> None:
-        self.changed.set()
-        cms = self.informers["ConfigMap"].items()
+        cms = self.ctx.items("ConfigMap")
         text = (cms[0].get("data") or {}).get(self.corefile_key, "") if cms else ""
         if not cms or text == self.corefile_text:
             return  # deleted (CoreDNS keeps running), or unchanged
         self.corefile_text = text
         try:
             config = corefile.parse(text)
-        except corefile.CorefileError as e:
+            upstreams = upstream_servers(config)
+        except (corefile.CorefileError, OSError) as e:
             log.error("[ERROR] Restart failed: %s", e)
             return
         old = self.server.config
         if (config.port, config.health_port, config.ready_port) != (
-            old.port,
-            old.health_port,
-            old.ready_port,
-        ):
+            old.port, old.health_port, old.ready_port,
+        ):  # fmt: skip
             log.warning("[WARNING] ports changed: they take effect when the pod restarts")
         log.info("[INFO] Reloading: ttl %d, pods %s, forward %s", config.ttl, config.pods_mode,
                  " ".join(config.forward_to))  # fmt: skip
-        self.server.config, self.server.upstreams = config, upstream_servers(config)
+        self.server.config, self.server.upstreams = config, upstreams
         self.server.forward_cache = {}
         self.reconfigured = True  # rebuild with the new ttl / pods mode
 
-    @property
-    def ready(self) -> bool:
-        return self.server.state[0].synced
-
-    async def run(self) -> None:
-        self.server.loop = asyncio.get_running_loop()
-        tasks = [asyncio.create_task(i.run()) for i in self.informers.values()]
-        tasks.append(asyncio.create_task(self._rebuild_loop()))
-        await asyncio.gather(*tasks)
-
-    async def _rebuild_loop(self) -> None:
-        """Coalesce watch events: one rebuild per burst, as soon as the loop is free, and only
-        when the objects changed (a BOOKMARK only moves the version); then tell the API server
-        which version the answers now reflect, so `labkit apply --wait` covers DNS too."""
-        built_from = None
-        while True:
-            await self.changed.wait()
-            self.changed.clear()
-            if not all(i.synced.is_set() for i in self.informers.values()):
-                continue
-            seen = min(i.seen_rv for i in self.informers.values())
-            content = tuple((len(i.cache), max((meta.resource_version(o) for o in i.cache.values()), default=0))
-                            for i in self.informers.values())  # fmt: skip
-            if content != built_from or self.reconfigured:
-                self._rebuild()
-                built_from, self.reconfigured = content, False
-            if self.agent_name:
-                try:
-                    await self.client.report_applied(self.agent_name, seen, {"pod": self.pod})
-                except Exception as e:  # the API restarting: the next change reports again
-                    log.warning("reporting to the API server: %r", e)
-
     def _rebuild(self) -> None:
-        lists = {kind: informer.items() for kind, informer in self.informers.items()}
         config = self.server.config  # after a reload: the new ttl / pods mode
+        pods = self.ctx.items("Pod") if "Pod" in self.watches else []
         zone = ClusterZone.build(
-            lists["Service"], lists["EndpointSlice"], lists.get("Pod", []), lists["Namespace"],
+            self.ctx.items("Service"), self.ctx.items("EndpointSlice"), pods,
+            self.ctx.items("Namespace"),
             domain=config.domain, ttl=config.ttl, pods_mode=config.pods_mode,
         )  # fmt: skip
         self.server.set_zone(zone)
         self.zone_builds += 1
 
+    async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+        for runner in self.http:
+            await runner.cleanup()
+        self.http = []
 
-def metrics_registry(dns: ClusterDns) -> CollectorRegistry:
+
+def metrics_registry(server: Server) -> CollectorRegistry:
     """CoreDNS's own metric names, read from the server's plain counters at scrape time."""
 
     class Collector:
-        def collect(self):
-            s = dns.server
+        def collect(self) -> Iterator[Metric]:
+            s = server
             requests = CounterMetricFamily("coredns_dns_requests", "Counter of DNS requests made per zone, protocol and family.",
                                            labels=["server", "zone", "proto", "family", "type"])  # fmt: skip
             for (zone, proto, qtype), n in list(s.requests.items()):  # the UDP thread adds keys
@@ -379,17 +444,19 @@ def metrics_registry(dns: ClusterDns) -> CollectorRegistry:
 
 
 async def serve_http(dns: ClusterDns, config: corefile.Corefile) -> list[web.AppRunner]:
-    async def health(_request):
+    """The `health`, `ready` and `prometheus` plugins, each on its own port."""
+
+    async def health(_request: web.Request) -> web.Response:
         return web.Response(text="OK")
 
-    async def ready(_request):
+    async def ready(_request: web.Request) -> web.Response:
         if dns.ready:
             return web.Response(text="OK")
         return web.Response(status=503, text="kubernetes")  # CoreDNS names the plugin not ready
 
-    registry = metrics_registry(dns)
+    registry = metrics_registry(dns.server)
 
-    async def metrics(_request):
+    async def metrics(_request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), content_type="text/plain")
 
     runners = []
@@ -402,18 +469,16 @@ async def serve_http(dns: ClusterDns, config: corefile.Corefile) -> list[web.App
         app.router.add_get(path, handler)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", port).start()
+        await web.TCPSite(runner, dns.host, dns.port_for(port)).start()
         runners.append(runner)
     return runners
 
 
-async def load_corefile(client: AsyncApiClient, path: str) -> str:
-    """The Corefile: the mounted file if there is one, else the ConfigMap kube-system/coredns."""
-    if os.path.exists(path):
-        with open(path) as f:
-            return f.read()
-    cm = await client.get(by_kind_name("ConfigMap"), "coredns", "kube-system")
-    return (cm.get("data") or {}).get(os.path.basename(path), "")
+async def corefile_from_api(client: AsyncApiClient, key: str) -> str:
+    """The Corefile in the ConfigMap kube-system/coredns (what a mounted volume would hold)."""
+    ns, name = COREFILE_CONFIGMAP
+    cm = await client.get(by_kind_name("ConfigMap"), name, ns)
+    return (cm.get("data") or {}).get(key, "")
 
 
 def upstream_servers(config: corefile.Corefile) -> list[tuple[str, int]]:
@@ -428,56 +493,3 @@ def upstream_servers(config: corefile.Corefile) -> list[tuple[str, int]]:
             host, _, port = target.removeprefix("dns://").partition(":")
             servers.append((host, int(port or 53)))
     return servers
-
-
-async def main_async(args) -> None:
-    socket_path = os.environ.get("LABKIT_APISERVER")
-    if not socket_path:
-        raise SystemExit("LABKIT_APISERVER is not set: this runs in a lab pod (image coredns)")
-    client = AsyncApiClient(socket_path)
-    text = await load_corefile(client, args.conf)
-    config = corefile.parse(text)
-    upstreams = upstream_servers(config)
-    dns = ClusterDns(client, config, upstreams, pod=os.environ.get("LABKIT_POD", ""))
-    listener = DnsListener(dns.server.handle, port=config.port)
-    await listener.start()
-    runners = await serve_http(dns, config)
-    print(f".:{config.port}\n{VERSION} (lab_kit)\nlinux/amd64, python", flush=True)
-    log.info("zone %s ttl %d pods %s; upstream %s; ignored plugins: %s", config.domain,
-             config.ttl, config.pods_mode, upstreams, " ".join(config.ignored) or "none")  # fmt: skip
-    if not os.path.exists(args.conf):  # read from the ConfigMap: watch it (`reload`)
-        dns.watch_corefile(os.path.basename(args.conf), text)
-    task = asyncio.create_task(dns.run())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    waiters = [task, asyncio.create_task(stop.wait())]
-    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    for t in waiters:
-        t.cancel()
-    listener.close()
-    for runner in runners:
-        await runner.cleanup()
-    if dns.agent_name:
-        try:
-            await client.forget_agent(dns.agent_name)
-        except Exception:  # the API server may already be gone (labkit down)
-            pass
-    await client.close()
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # a crash: logged, and the kubelet restarts the container
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="coredns", description="The lab's cluster DNS server.")
-    parser.add_argument("-conf", "--conf", default="/etc/coredns/Corefile",
-                        help="the Corefile (read from the ConfigMap coredns when not mounted)")  # fmt: skip
-    args = parser.parse_args(argv)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    asyncio.run(main_async(args))
-
-
-if __name__ == "__main__":
-    main()

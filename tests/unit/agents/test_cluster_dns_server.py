@@ -1,6 +1,7 @@
 """The cluster DNS server on loopback sockets: answers, the answer cache and its
 invalidation, forwarding and ExternalName chasing through an upstream, UDP truncation
-and TCP, and random bytes that never stop it. No lab, no root."""
+and TCP, and random bytes that never stop it. No lab, no root; cached upstream answers
+age on virtual time (FakeClock)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 sys.path.insert(0, str(Path(__file__).parents[1] / "dns"))
 from dns_objects import endpoint, endpoint_slice, external, headless, namespace, query, service  # noqa: E402
 
+from lab_kit.adapters.clock import FakeClock  # noqa: E402
 from lab_kit.adapters.dns_listener import DnsListener  # noqa: E402
 from lab_kit.agents.cluster_dns import Server  # noqa: E402
 from lab_kit.render.dns.corefile import KUBEADM_COREFILE, parse  # noqa: E402
@@ -34,7 +36,7 @@ def run(scenario):
         world = WorldZone.default()
         upstream = DnsListener(lambda d, reply, _tcp: reply(world.answer(d)), "127.0.0.1", 0)
         await upstream.start()
-        server = Server(parse(KUBEADM_COREFILE), [("127.0.0.1", upstream.port)])
+        server = Server(parse(KUBEADM_COREFILE), [("127.0.0.1", upstream.port)], FakeClock())
         server.loop = asyncio.get_running_loop()
         listener = DnsListener(server.handle, "127.0.0.1", 0)
         await listener.start()
@@ -50,6 +52,12 @@ def run(scenario):
             upstream.close()
 
     return asyncio.run(main())
+
+
+def elapse(server: Server, seconds: float) -> None:
+    """From the scenario's thread: let `seconds` of the server's virtual time pass."""
+    assert isinstance(server.clock, FakeClock) and server.loop is not None
+    asyncio.run_coroutine_threadsafe(server.clock.advance(seconds), server.loop).result()
 
 
 def addresses(reply: DNSRecord) -> list[str]:
@@ -136,15 +144,16 @@ def test_cached_upstream_answers_count_their_ttl_down():
     def scenario(ask, server, _port):
         server.set_zone(zone_with())
         first = ask("api.example.com")
-        key = next(iter(server.forward_cache))
-        out, stored_at, ttl = server.forward_cache[key]
-        server.forward_cache[key] = (out, stored_at - 12, ttl)  # as if asked 12 s ago
         server.upstreams = [("127.0.0.1", 9)]  # a cache hit never asks upstream
-        return first, ask("api.example.com")
+        elapse(server, 12)
+        again = ask("api.example.com")
+        elapse(server, 18)  # 30 s: expired, so it asks the (now silent) upstream again
+        return first, again, ask("api.example.com")
 
-    first, again = run(scenario)
+    first, again, expired = run(scenario)
     assert [r.ttl for r in first.rr] == [30] and [r.ttl for r in again.rr] == [18]
     assert addresses(again) == ["203.0.113.10"]
+    assert expired.header.rcode == RCODE.SERVFAIL
 
 
 def test_an_unreachable_upstream_gives_servfail():
