@@ -11,6 +11,7 @@ a service's KUBE-SVC/SVL/EXT/FW/SEP chains only when their content changed, and 
 services that went away are flushed and deleted (`-X`) in the same restore. A *full* sync
 (at start, and whenever the `KUBE-PROXY-CANARY` chain has vanished — someone flushed the
 tables) first re-inserts the jump rules from the built-in chains, then rewrites everything.
+Which chains a sync writes is decided in the pure ring (`lab_kit.render.proxy_sync`).
 
 Timing differs on purpose: real kube-proxy waits at least `minSyncPeriod` (1 s) between
 syncs; here it defaults to 0 so a change is live within milliseconds (`--min-sync-period`
@@ -20,8 +21,9 @@ entries are deleted, as kube-proxy does, so datagrams move to the new endpoints.
 Metrics (Prometheus text, kube-proxy's names) on 127.0.0.1:10249/metrics inside the node,
 health on <node IP>:10256/healthz.
 
-Run (inside the node's network namespace):
-    python -m lab_kit.agents.kube_proxy --node node1 --socket PATH --topology-file F
+The loop around `sync` is the agent runner's (`lab_kit/agents/runner.py`). Run (inside the
+node's network namespace; `labkit up` does):
+    python -m lab_kit.agents kube-proxy --node node1 --socket PATH --topology-file F
 """
 
 from __future__ import annotations
@@ -29,25 +31,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
-import time
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from lab_kit.adapters.apiclient import AsyncApiClient
-from lab_kit.adapters.iptables import Iptables, IptablesError
-from lab_kit.agents.informer import Informer
+from lab_kit.adapters.conntrack import Conntrack, ConntrackInterface
+from lab_kit.adapters.iptables import Iptables, IptablesError, IptablesInterface
+from lab_kit.agents.runner import Agent, Context, Watch, add_node_arguments, load_topology
 from lab_kit.model import meta
-from lab_kit.model.kinds import by_kind_name
-from lab_kit.model.topology import parse_topology
-from lab_kit.render import proxy_rules
+from lab_kit.render import proxy_rules, proxy_sync
 from lab_kit.render.proxy_endpoints import INFORMER_LABEL_SELECTOR, endpoints_by_port, service_ports
 
 log = logging.getLogger("kube-proxy")
 TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
-SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-")
+METRICS_ADDRESS = ("127.0.0.1", 10249)  # --metrics-bind-address default
+HEALTHZ_PORT = 10256  # --healthz-bind-address default port, on the node's own IP
+RETRY_BACKOFF_S = 1.0  # after a failed restore (kube-proxy retries within syncPeriod)
+
+UdpKey = tuple[str, int, str, str, str, str]  # clusterIP, port, namespace, name, port name, proto
 
 
 class Metrics:
@@ -75,125 +76,143 @@ class Metrics:
                                 "Cumulative proxy iptables restore failures", registry=r)  # fmt: skip
 
 
-class KubeProxy:
-    def __init__(self, node: str, node_ip: str, cluster_cidr: str, client: AsyncApiClient,
-                 iptables=None, min_sync_period_s: float = 0.0, sync_period_s: float = 30.0):  # fmt: skip
+class KubeProxy(Agent):
+    # cmd/kube-proxy/app/server.go: both informers skip opted-out and headless Services.
+    watches = {
+        "services": Watch("Service", label_selector=INFORMER_LABEL_SELECTOR),
+        "slices": Watch("EndpointSlice", label_selector=INFORMER_LABEL_SELECTOR),
+    }
+
+    def __init__(
+        self,
+        ctx: Context,
+        node: str,
+        node_ip: str,
+        cluster_cidr: str,
+        *,
+        iptables: IptablesInterface | None = None,
+        conntrack: ConntrackInterface | None = None,
+        min_sync_period_s: float = 0.0,
+        sync_period_s: float = 30.0,
+        serve_http: bool = True,
+        render_in_thread: bool = True,
+    ):
+        """`serve_http=False`: no metrics/health listeners (tests call the handlers);
+        `render_in_thread=False`: render on the loop (tests on virtual time)."""
+        super().__init__(ctx)
+        self.report_as = f"kube-proxy/{node}"
         self.node, self.node_ip, self.cluster_cidr = node, node_ip, cluster_cidr
-        self.client = client
-        self.iptables = iptables or Iptables()
-        self.min_sync_period_s, self.sync_period_s = min_sync_period_s, sync_period_s
-        self.name = f"kube-proxy/{node}"
-        self.changed = asyncio.Event()
-        self.services = Informer(client, by_kind_name("Service"), self.changed.set,
-                                 label_selector=INFORMER_LABEL_SELECTOR)  # fmt: skip
-        self.slices = Informer(client, by_kind_name("EndpointSlice"), self.changed.set,
-                               label_selector=INFORMER_LABEL_SELECTOR)  # fmt: skip
+        self.iptables: IptablesInterface = iptables or Iptables()
+        self.conntrack: ConntrackInterface = conntrack or Conntrack()
+        self.min_sync_period_s = min_sync_period_s
+        self.resync_s = self.sync_period_s = sync_period_s  # the periodic canary check
+        self.serve_http, self.render_in_thread = serve_http, render_in_thread
         self.metrics = Metrics()
-        self.written: dict[tuple[str, str], list[str]] | None = None  # None: next sync is full
-        self.udp_endpoints: dict[tuple, set[str]] = {}
+        self.state = proxy_sync.SyncState()  # nothing written yet: the first sync is full
+        self.udp_endpoints: dict[UdpKey, set[str]] = {}
         self.triggers: dict[tuple[str, str], str] = {}
         self.last_ok = 0.0
-        self.last_sync_start = 0.0
+        self._http: web.AppRunner | None = None
 
-    async def run(self, ready_fd: int | None = None) -> None:
-        tasks = [asyncio.create_task(i.run()) for i in (self.services, self.slices)]
-        # "Not syncing iptables until Services and Endpoints have been received from master"
-        await asyncio.gather(self.services.synced.wait(), self.slices.synced.wait())
-        await self.sync()
-        if ready_fd is not None:
-            os.write(ready_fd, b"ready\n")
-            os.close(ready_fd)
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_node_arguments(parser)
+        parser.add_argument("--min-sync-period", type=float, default=0.0,
+                            help="seconds between syncs at least (kube-proxy's default is 1)")  # fmt: skip
+        parser.add_argument("--sync-period", type=float, default=30.0,
+                            help="seconds between periodic canary checks (kube-proxy's default)")  # fmt: skip
+
+    @classmethod
+    def create(cls, ctx: Context, options: argparse.Namespace) -> KubeProxy:
+        spec = load_topology(options.topology_file)
+        node = spec.node(options.node)
+        return cls(ctx, node.name, node.ip, spec.pod_cidr,
+                   min_sync_period_s=options.min_sync_period, sync_period_s=options.sync_period)  # fmt: skip
+
+    async def start(self) -> None:
+        # The runner starts us once both caches are synced: "Not syncing iptables until
+        # Services and Endpoints have been received from master".
+        if self.serve_http:
+            self._http = await self.serve()
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.cleanup()
+            self._http = None
+
+    # --- one sync ------------------------------------------------------------------------------
+    async def sync(self) -> dict | None:
+        clock = self.ctx.clock
+        t0 = clock.monotonic()
+        services, slices = self.ctx.items("services"), self.ctx.items("slices")
+        rules = await self.render(services, slices)
+        full = self.state.needs_full
         try:
-            while True:
-                try:
-                    await asyncio.wait_for(self.changed.wait(), self.sync_period_s)
-                except asyncio.TimeoutError:  # the periodic sync: check the canary
-                    if not await self.canary_present():
-                        log.warning(
-                            "KUBE-PROXY-CANARY is gone: the tables were flushed; full resync"
-                        )
-                        self.written = None
-                wait = self.last_sync_start + self.min_sync_period_s - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)  # minSyncPeriod: rate limit, as kube-proxy's runner
-                self.changed.clear()
-                await self.sync()
-        finally:
-            for t in tasks:
-                t.cancel()
+            await self.apply(rules)
+        except IptablesError as e:
+            await self.failed(e)
+            return None
+        elapsed = clock.monotonic() - t0
+        self.observe_sync(rules, elapsed, full)
+        self.observe_programming(slices, first=full and not self.triggers)
+        await self.clear_stale_udp(services, slices)
+        return {
+            "node": self.node,
+            "syncSeconds": round(elapsed, 6),
+            "full": full,
+            "natRules": len(rules.nat.lines),
+            "filterRules": len(rules.filter.lines),
+        }
+
+    async def render(self, services: list[dict], slices: list[dict]) -> proxy_rules.ProxyRules:
+        args = (services, slices, self.node, self.cluster_cidr)
+        if not self.render_in_thread:
+            return proxy_rules.render(*args)
+        # Rendering thousands of Services takes a while: keep the loop (watches, /metrics) free.
+        return await asyncio.to_thread(proxy_rules.render, *args)
+
+    async def apply(self, rules: proxy_rules.ProxyRules) -> None:
+        """One restore (two on a full sync: the jump rules first); IptablesError if refused."""
+        saved = ""
+        if self.state.needs_full:
+            saved = await self.iptables.save()
+            await self.iptables.restore(proxy_rules.jump_rules_missing(saved))
+        await self.iptables.restore(self.state.restore_text(rules, saved))
+        self.state.applied(rules)
+
+    async def failed(self, error: IptablesError) -> None:
+        """Count it, make the next sync full, and retry after a back-off."""
+        self.metrics.failures.inc()
+        self.state.force_full()
+        log.error("sync failed: %s", error)
+        self.ctx.changed()
+        await self.ctx.clock.sleep(RETRY_BACKOFF_S)
+
+    async def periodic(self) -> None:
+        """Every sync period: a vanished canary means someone flushed the tables."""
+        if not await self.canary_present():
+            log.warning("KUBE-PROXY-CANARY is gone: the tables were flushed; full resync")
+            self.state.force_full()
 
     async def canary_present(self) -> bool:
         try:
             saved = await self.iptables.save("filter")
         except IptablesError:
             return False
-        return f":{proxy_rules.CANARY} " in saved
+        return proxy_sync.canary_present(saved)
 
-    async def sync(self) -> None:
-        t0 = time.monotonic()
-        self.last_sync_start = t0
-        seen = min(self.services.seen_rv, self.slices.seen_rv)
-        services, slices = self.services.items(), self.slices.items()
-        # Rendering thousands of Services takes a while: keep the loop (watches, /metrics) free.
-        rules = await asyncio.to_thread(
-            proxy_rules.render, services, slices, self.node, self.cluster_cidr
-        )
-        full = self.written is None
-        try:
-            if full:
-                saved = await self.iptables.save()
-                await self.iptables.restore(proxy_rules.jump_rules_missing(saved))
-                text = self.full_text(rules, saved)
-            else:
-                text = self.partial_text(rules)
-            await self.iptables.restore(text)
-        except IptablesError as e:
-            self.metrics.failures.inc()
-            self.written = None  # retry with a full sync
-            log.error("sync failed: %s", e)
-            self.changed.set()
-            await asyncio.sleep(
-                1.0
-            )  # back off before the retry (kube-proxy retries after syncPeriod)
-            return
-        self.written = rules.chain_rules()
-        elapsed = time.monotonic() - t0
+    # --- metrics and conntrack -----------------------------------------------------------------
+    def observe_sync(self, rules: proxy_rules.ProxyRules, elapsed: float, full: bool) -> None:
         self.metrics.sync.observe(elapsed)
         (self.metrics.full if full else self.metrics.partial).observe(elapsed)
-        self.metrics.last.set(time.time())
+        self.last_ok = self.ctx.clock.time()
+        self.metrics.last.set(self.last_ok)
         for table in (rules.filter, rules.nat):
             self.metrics.rules.labels(table.name).set(len(table.lines))
-        self.last_ok = time.time()
-        self.observe_programming(slices, first=full and not self.triggers)
-        await self.clear_stale_udp(services, slices)
-        await self.client.report_applied(self.name, seen, {
-            "node": self.node,
-            "syncSeconds": round(elapsed, 6),
-            "full": full,
-            "natRules": len(rules.nat.lines),
-            "filterRules": len(rules.filter.lines),
-        })  # fmt: skip
-
-    def full_text(self, rules: proxy_rules.ProxyRules, saved: str) -> str:
-        existing = proxy_rules.saved_chains(saved, "nat").split()
-        stale = tuple(
-            c[1:] for c in existing
-            if c[1:].startswith(SERVICE_CHAIN_PREFIXES) and not rules.nat.has(c[1:])
-        )  # fmt: skip
-        return rules.filter.text() + rules.nat.text(delete=stale)
-
-    def partial_text(self, rules: proxy_rules.ProxyRules) -> str:
-        before = self.written or {}
-        changed = {
-            c for c in rules.nat.chains
-            if c in proxy_rules.NAT_CHAINS or before.get(("nat", c)) != rules.nat.by_chain.get(c, [])
-        }  # fmt: skip
-        stale = tuple(c for t, c in before if t == "nat" and not rules.nat.has(c))
-        return rules.filter.text() + rules.nat.text(only=changed, delete=stale)
 
     def observe_programming(self, slices: list[dict], first: bool) -> None:
         """network_programming_duration: from the slice's trigger time to rules live."""
-        now = time.time()
+        now = self.ctx.clock.time()
         for s in slices:
             key = (meta.namespace(s), meta.name(s))
             stamp = meta.annotations(s).get(TRIGGER)
@@ -209,96 +228,45 @@ class KubeProxy:
         if not udp and not self.udp_endpoints:
             return  # nothing to clean: skip grouping every slice again on this hot path
         eps = endpoints_by_port(slices)
-        current: dict[tuple, set[str]] = {}
+        current: dict[UdpKey, set[str]] = {}
         for sp in udp:
-            key = (sp.namespace, sp.name, sp.port_name, sp.protocol)
-            current[(sp.cluster_ip, sp.port, *key)] = {
-                e.ip for e in eps.get(key, []) if e.ready or (e.serving and e.terminating)
+            port = (sp.namespace, sp.name, sp.port_name, sp.protocol)
+            current[(sp.cluster_ip, sp.port, *port)] = {
+                e.ip for e in eps.get(port, []) if e.ready or (e.serving and e.terminating)
             }
         for key, ips in current.items():
             old = self.udp_endpoints.get(key)
             if old is None:
-                continue
+                continue  # a new UDP port: no flows of it can be stale yet
             cluster_ip = key[0]
             if not old and ips:
-                await _conntrack("-D", "-p", "udp", "--orig-dst", cluster_ip)
-            for gone in old - ips:
-                await _conntrack("-D", "-p", "udp", "--orig-dst", cluster_ip, "--reply-src", gone)
+                await self.conntrack.clear_entries_for_ip(cluster_ip, "udp")
+            for gone in sorted(old - ips):
+                await self.conntrack.clear_entries_for_nat(cluster_ip, gone, "udp")
         self.udp_endpoints = current
 
-    # --- metrics and health ------------------------------------------------------------------
-    async def serve(self) -> web.AppRunner:
-        async def metrics(_request):
-            return web.Response(body=generate_latest(self.metrics.registry),
-                                content_type="text/plain", charset="utf-8")  # fmt: skip
+    # --- serving metrics and health -------------------------------------------------------------
+    async def metrics_page(self, _request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics.registry),
+                            content_type="text/plain", charset="utf-8")  # fmt: skip
 
-        async def healthz(_request):
-            healthy = time.time() - self.last_ok < 2 * self.sync_period_s
-            body = {"lastUpdated": meta.rfc3339_nano(self.last_ok), "currentTime": meta.rfc3339_nano(time.time()),
-                    "nodeEligible": True}  # fmt: skip
-            return web.json_response(body, status=200 if healthy else 503)
+    async def healthz(self, _request: web.Request) -> web.Response:
+        now = self.ctx.clock.time()
+        healthy = now - self.last_ok < 2 * self.sync_period_s
+        body = {"lastUpdated": meta.rfc3339_nano(self.last_ok),
+                "currentTime": meta.rfc3339_nano(now), "nodeEligible": True}  # fmt: skip
+        return web.json_response(body, status=200 if healthy else 503)
 
+    def http_app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/metrics", metrics)
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/livez", healthz)
-        runner = web.AppRunner(app, access_log=None)
+        app.router.add_get("/metrics", self.metrics_page)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/livez", self.healthz)
+        return app
+
+    async def serve(self) -> web.AppRunner:
+        runner = web.AppRunner(self.http_app(), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 10249).start()
-        await web.TCPSite(runner, self.node_ip, 10256).start()
+        await web.TCPSite(runner, *METRICS_ADDRESS).start()
+        await web.TCPSite(runner, self.node_ip, HEALTHZ_PORT).start()
         return runner
-
-
-async def _conntrack(*args: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        "conntrack", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
-    await proc.wait()  # exit 1 means "nothing matched": fine
-
-
-async def main_async(args) -> None:
-    with open(args.topology_file) as f:
-        spec = parse_topology(f.read(), args.topology_file)
-    node = spec.node(args.node)
-    client = AsyncApiClient(args.socket)
-    proxy = KubeProxy(node.name, node.ip, spec.pod_cidr, client,
-                      min_sync_period_s=args.min_sync_period, sync_period_s=args.sync_period)  # fmt: skip
-    runner = await proxy.serve()
-    task = asyncio.create_task(proxy.run(args.ready_fd))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    done, _ = await asyncio.wait(
-        [task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-    )
-    if task in done:
-        log.error("kube-proxy loop ended: %r", task.exception())
-        task.result()
-    task.cancel()
-    await runner.cleanup()
-    await client.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="lab_kit.agents.kube_proxy", description="The lab's kube-proxy (iptables mode)."
-    )
-    parser.add_argument("--node", required=True)
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--topology-file", required=True)
-    parser.add_argument("--min-sync-period", type=float, default=0.0,
-                        help="seconds between syncs at least (kube-proxy's default is 1)")  # fmt: skip
-    parser.add_argument("--sync-period", type=float, default=30.0,
-                        help="seconds between periodic canary checks (kube-proxy's default)")  # fmt: skip
-    parser.add_argument("--ready-fd", type=int)
-    args = parser.parse_args(argv)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s kube-proxy/{args.node} %(levelname)s %(message)s"
-    )
-    asyncio.run(main_async(args))
-
-
-if __name__ == "__main__":
-    main()
