@@ -13,6 +13,12 @@ shell strings, and the namespaces exist by the time Popen returns.
     pod eth0 10.244.1.2/32  --veth--  node lkv<hash> 10.244.1.1/32
     pod routes: 10.244.1.1 dev eth0 scope link; default via 10.244.1.1
     node route: 10.244.1.2/32 dev lkv<hash>
+
+The seam: `Sandbox` is what the kubelet's pod worker asks of the node — the CRI calls
+(RunPodSandbox, CreateContainer + StartContainer, ExecSync, StopContainer, RemovePodSandbox)
+and the CNI's ADD and DEL, in miniature. `NamespaceSandbox` is the real one (the functions
+below, needs root); `FakeSandbox` records every call and lets a test decide when containers
+exit and what exec probes answer.
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import hashlib
+import itertools
 import os
 import signal
 import socket
 import subprocess
 from collections.abc import Callable
+from typing import Any, Protocol
+
+from lab_kit.adapters import processes
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = (
@@ -87,7 +97,7 @@ def joiner(pause_pid: int) -> Callable[[], None]:
 
 
 def run_in_pod(
-    pause_pid: int, argv: list[str], env: dict[str, str], **popen_args
+    pause_pid: int, argv: list[str], env: dict[str, str], **popen_args: Any
 ) -> subprocess.Popen:
     """Start argv inside the pod (as `kubectl exec` / a container does)."""
     return subprocess.Popen(argv, preexec_fn=joiner(pause_pid), env=env, **popen_args)
@@ -153,3 +163,224 @@ async def unplug_pod(pod_uid: str) -> None:
         found = await ipr.link_lookup(ifname=veth_name(pod_uid))
         if found:
             await ipr.link("del", index=found[0])
+
+
+# --- the seam -------------------------------------------------------------------------------
+
+
+class ContainerProcess(Protocol):
+    """A started container (asyncio's `Process` has this shape, and so has `FakeProcess`)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
+class Sandbox(Protocol):
+    """What the pod worker needs from the node to run a pod."""
+
+    def create(self, hostname: str, mounts: list[tuple[str, str]]) -> int:
+        """RunPodSandbox: the pause process in fresh namespaces; returns its PID."""
+        ...
+
+    async def plug(self, pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
+        """CNI ADD: the veth pair, addresses and routes; returns the node-side name."""
+        ...
+
+    async def start(
+        self, pause_pid: int, argv: list[str], env: dict[str, str], log_path: str
+    ) -> ContainerProcess:
+        """A container: argv in the pod's namespaces, in its own process group, output
+        appended to `log_path`. Raises FileNotFoundError / PermissionError as exec does."""
+        ...
+
+    async def exec_probe(
+        self, pause_pid: int, argv: list[str], env: dict[str, str], timeout_s: float
+    ) -> bool:
+        """ExecSync for an exec probe: True when argv exits 0 within `timeout_s`."""
+        ...
+
+    def kill(self, pid: int, sig: int) -> None:
+        """Signal a container's process group (gone already: nothing happens)."""
+        ...
+
+    def start_ticks(self, pid: int) -> int:
+        """The process's start time, for the sandbox.json record `labkit clean` checks."""
+        ...
+
+    def remove(self, pause_pid: int) -> None:
+        """Stop the pause process (the namespaces go with it)."""
+        ...
+
+    async def unplug(self, pod_uid: str) -> None:
+        """CNI DEL: remove the node side of the pod's veth."""
+        ...
+
+
+class NamespaceSandbox:
+    """The real sandbox: namespaces, setns, pyroute2 (root, inside the node's namespaces)."""
+
+    def __init__(self) -> None:
+        self._pauses: dict[int, subprocess.Popen] = {}
+
+    def create(self, hostname: str, mounts: list[tuple[str, str]]) -> int:
+        pause = create_sandbox(hostname, mounts)
+        self._pauses[pause.pid] = pause
+        return pause.pid
+
+    async def plug(self, pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
+        return await plug_pod(pause_pid, pod_uid, pod_ip, gateway)
+
+    async def start(
+        self, pause_pid: int, argv: list[str], env: dict[str, str], log_path: str
+    ) -> ContainerProcess:
+        with open(log_path, "ab") as log:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                preexec_fn=joiner(pause_pid),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def exec_probe(
+        self, pause_pid: int, argv: list[str], env: dict[str, str], timeout_s: float
+    ) -> bool:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                preexec_fn=joiner(pause_pid),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:  # no such command in the pod: the probe fails
+            return False
+        try:
+            # The runtime's own deadline (ExecSync's timeout), not the kubelet's clock.
+            return await asyncio.wait_for(proc.wait(), timeout_s) == 0
+        except asyncio.TimeoutError:
+            kill_tree(proc.pid)
+            return False
+
+    def kill(self, pid: int, sig: int) -> None:
+        kill_tree(pid, sig)
+
+    def start_ticks(self, pid: int) -> int:
+        return processes.start_ticks(pid) or 0
+
+    def remove(self, pause_pid: int) -> None:
+        pause = self._pauses.pop(pause_pid, None)
+        if pause is not None:
+            pause.kill()
+            pause.wait()
+
+    async def unplug(self, pod_uid: str) -> None:
+        await unplug_pod(pod_uid)
+
+
+class FakeProcess:
+    """A container that runs until the test (or a signal) ends it: `exit(code)`."""
+
+    def __init__(self, pid: int, argv: list[str], env: dict[str, str], log_path: str):
+        self.pid, self.argv, self.env, self.log_path = pid, argv, env, log_path
+        self.returncode: int | None = None
+        self.signals: list[int] = []  # every signal it was sent, in order
+        self.ignore_sigterm = False  # a process that keeps running until SIGKILL
+        self._exited = asyncio.Event()
+
+    def exit(self, code: int) -> None:
+        """End the process (a negative code: killed by that signal, as asyncio reports)."""
+        if self.returncode is None:
+            self.returncode = code
+            self._exited.set()
+
+    async def wait(self) -> int:
+        await self._exited.wait()
+        assert self.returncode is not None
+        return self.returncode
+
+
+class FakeSandbox:
+    """A sandbox in memory: records every call in `calls`; a test decides what happens.
+
+    - containers (`processes`, in start order) run until `FakeProcess.exit`, SIGKILL, or
+      SIGTERM (unless `ignore_sigterm` is set on the process or here, for new ones);
+    - an exec probe answers `exec_results[tuple(argv)]`, else `exec_default`;
+    - a command in `missing` cannot start (FileNotFoundError, as exec says);
+    - `network_ready` cleared holds every new pod in its set-up (the CNI ADD), and
+      `network_error` makes that set-up fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.processes: list[FakeProcess] = []
+        self.pauses: set[int] = set()  # live sandboxes (pause PIDs)
+        self.plugged: dict[str, str] = {}  # pod UID -> pod IP
+        self.exec_results: dict[tuple[str, ...], bool] = {}
+        self.exec_default = True
+        self.missing: set[str] = set()
+        self.ignore_sigterm = False
+        self.network_ready = asyncio.Event()  # CNI ADD waits for it: clear it to hold pods
+        self.network_ready.set()
+        self.network_error: Exception | None = None  # what CNI ADD raises, if anything
+        self._pids = itertools.count(1000)
+
+    def create(self, hostname: str, mounts: list[tuple[str, str]]) -> int:
+        pid = next(self._pids)
+        self.calls.append(("create", hostname, mounts))
+        self.pauses.add(pid)
+        return pid
+
+    async def plug(self, pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
+        self.calls.append(("plug", pause_pid, pod_uid, pod_ip, gateway))
+        await self.network_ready.wait()
+        if self.network_error is not None:
+            raise self.network_error
+        self.plugged[pod_uid] = pod_ip
+        return veth_name(pod_uid)
+
+    async def start(
+        self, pause_pid: int, argv: list[str], env: dict[str, str], log_path: str
+    ) -> ContainerProcess:
+        self.calls.append(("start", pause_pid, argv, log_path))
+        if argv[0] in self.missing:
+            raise FileNotFoundError(2, "No such file or directory", argv[0])
+        proc = FakeProcess(next(self._pids), argv, env, log_path)
+        proc.ignore_sigterm = self.ignore_sigterm
+        self.processes.append(proc)
+        return proc
+
+    async def exec_probe(
+        self, pause_pid: int, argv: list[str], env: dict[str, str], timeout_s: float
+    ) -> bool:
+        self.calls.append(("exec", pause_pid, argv))
+        return self.exec_results.get(tuple(argv), self.exec_default)
+
+    def kill(self, pid: int, sig: int) -> None:
+        self.calls.append(("kill", pid, sig))
+        for proc in self.processes:
+            if proc.pid == pid and proc.returncode is None:
+                proc.signals.append(sig)
+                if sig == signal.SIGKILL or not proc.ignore_sigterm:
+                    proc.exit(-sig)
+
+    def start_ticks(self, pid: int) -> int:
+        return 4242
+
+    def remove(self, pause_pid: int) -> None:
+        self.calls.append(("remove", pause_pid))
+        self.pauses.discard(pause_pid)
+
+    async def unplug(self, pod_uid: str) -> None:
+        self.calls.append(("unplug", pod_uid))
+        self.plugged.pop(pod_uid, None)
+
+    def running(self) -> list[FakeProcess]:
+        return [p for p in self.processes if p.returncode is None]
