@@ -2,18 +2,21 @@
 
     watch Pods bound to this node (fieldSelector spec.nodeName=<node>), and the Services,
     ConfigMaps and Secrets that containers' environments are built from
-    -> for each new Pod: an IP from the node's pod CIDR, resolv.conf and /etc/hosts,
-       a sandbox (pause process in fresh namespaces), a veth to the node, then containers
-    -> probes (startup, liveness, readiness) feed the Pod's status, written back to the API
-    -> a Pod with a deletionTimestamp is stopped (SIGTERM, grace period, SIGKILL), its
-       sandbox removed, and the Pod deleted for good
+    -> start(): register the Node (create it, or update its status if it exists)
+    -> sync(): a pod worker per Pod (`lab_kit.agents.pod_worker`), handed each new version:
+       an IP from the node's pod CIDR, resolv.conf and /etc/hosts, a sandbox, containers,
+       probes; status written back; a deletionTimestamp stops it (SIGTERM, grace, SIGKILL)
+    -> report once every worker has written its news (`labkit apply --wait`)
 
 The decisions (environment, DNS files, probe thresholds, status) are pure functions in
-`lab_kit.node`; this module runs processes and talks to the API. `PodWorker` lives in
-`lab_kit.agents.pod_worker`.
+`lab_kit.node`; the side effects go through two seams the kubelet hands its workers, the
+sandbox (`lab_kit.adapters.sandbox`) and the prober (`lab_kit.adapters.prober`), and time
+comes from the runner's clock. The loop around `sync` is the agent runner's
+(`lab_kit/agents/runner.py`). Unlike the real kubelet there are no periodic pod syncs,
+no node status heartbeats, no eviction and no volumes beyond the pod's own files.
 
-Run (inside the node's namespaces):
-    python -m lab_kit.agents.kubelet --node node1 --socket PATH --run-dir DIR --topology-file F
+Run (inside the node's namespaces; `labkit up` does it):
+    python -m lab_kit.agents kubelet --node node1 --socket PATH --run-dir DIR --topology-file F
 """
 
 from __future__ import annotations
@@ -24,17 +27,17 @@ import ipaddress
 import logging
 import os
 import platform
-import signal
-import time
 
-from lab_kit.adapters.apiclient import AsyncApiClient
-from lab_kit.agents.informer import Informer
+from lab_kit.adapters.prober import NetworkProber, Prober
+from lab_kit.adapters.rundir import RunDir
+from lab_kit.adapters.sandbox import NamespaceSandbox, Sandbox
 from lab_kit.agents.pod_worker import PodWorker
-from lab_kit.api.strategies import rfc3339
+from lab_kit.agents.runner import Agent, Context, Watch, add_node_arguments, load_topology
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
-from lab_kit.model.topology import ClusterSpec, NodeSpec, parse_topology
+from lab_kit.model.meta import rfc3339
+from lab_kit.model.topology import ClusterSpec, NodeSpec
 
 log = logging.getLogger("kubelet")
 KUBELET_VERSION = "v1.33.0-lab_kit"
@@ -67,28 +70,47 @@ class IPAM:
         self._used.discard(ip)
 
 
-class Kubelet:
-    def __init__(self, node: NodeSpec, spec: ClusterSpec, client: AsyncApiClient, run_dir: str):
-        self.node, self.spec, self.client, self.run_dir = node, spec, client, run_dir
-        self.name = f"kubelet/{node.name}"
+class Kubelet(Agent):
+    """The node agent that runs the node's pods (one `PodWorker` each)."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        node: NodeSpec,
+        spec: ClusterSpec,
+        run_dir: RunDir,
+        sandbox: Sandbox | None = None,
+        prober: Prober | None = None,
+    ):
+        super().__init__(ctx)
+        self.node, self.spec, self.run_dir = node, spec, run_dir
+        self.sandbox: Sandbox = sandbox or NamespaceSandbox()
+        self.prober: Prober = prober or NetworkProber()
+        self.report_as = f"kubelet/{node.name}"
+        self.watches = {
+            "pods": Watch("Pod", field_selector=f"spec.nodeName={node.name}"),
+            "services": Watch("Service"),
+            "config_maps": Watch("ConfigMap"),
+            "secrets": Watch("Secret"),
+        }
         self.ipam = IPAM(node.pod_cidr)
-        self.changed = asyncio.Event()
-        self.pods = Informer(
-            client,
-            by_kind_name("Pod"),
-            self.changed.set,
-            field_selector=f"spec.nodeName={node.name}",
-        )
-        self.services = Informer(client, by_kind_name("Service"), self.changed.set)
-        self.config_maps = Informer(client, by_kind_name("ConfigMap"), self.changed.set)
-        self.secrets = Informer(client, by_kind_name("Secret"), self.changed.set)
-        self.informers = [self.pods, self.services, self.config_maps, self.secrets]
         self.workers: dict[str, PodWorker] = {}
+        self.done: set[str] = set()  # UIDs whose worker finished (their Pod may linger)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_node_arguments(parser)
+
+    @classmethod
+    def create(cls, ctx: Context, options: argparse.Namespace) -> Kubelet:
+        spec = load_topology(options.topology_file)
+        return cls(ctx, spec.node(options.node), spec, RunDir(options.run_dir))
 
     # --- node registration -------------------------------------------------------------------
     def node_object(self) -> dict:
+        """The Node this kubelet registers: labels, conditions, addresses, capacity."""
         n = self.node
-        now = rfc3339(time.time())
+        now = rfc3339(self.ctx.clock.time())
         labels = {
             "kubernetes.io/hostname": n.name,
             "kubernetes.io/os": "linux",
@@ -154,40 +176,28 @@ class Kubelet:
             },
         }
 
-    async def register(self) -> None:
+    async def start(self) -> None:
+        """Register the Node: create it, or (a restarted kubelet) update its status."""
         node = self.node_object()
+        client = self.ctx.client
         try:
-            await self.client.create(node)
+            await client.create(node)
         except ApiError as e:
             if e.code != 409:
                 raise
-            current = await self.client.get(by_kind_name("Node"), self.node.name)
-            await self.client.update_status({**current, "status": node["status"]})
+            current = await client.get(by_kind_name("Node"), self.node.name)
+            await client.update_status({**current, "status": node["status"]})
 
     # --- the loop ------------------------------------------------------------------------------
-    async def run(self, ready_fd: int | None) -> None:
-        tasks = [asyncio.create_task(inf.run()) for inf in self.informers]
-        await asyncio.gather(*(inf.synced.wait() for inf in self.informers))
-        await self.register()
-        if ready_fd is not None:
-            os.write(ready_fd, b"ready\n")
-            os.close(ready_fd)
-        try:
-            while True:
-                await self.changed.wait()
-                self.changed.clear()
-                await self.sync()
-        finally:
-            for t in tasks:
-                t.cancel()
-
-    async def sync(self) -> None:
-        """Start workers for new pods, hand every worker its pod's newest version."""
-        seen = min(inf.seen_rv for inf in self.informers)
-        current = {meta.uid(p): p for p in self.pods.items()}
+    async def sync(self) -> dict | None:
+        """Start workers for new pods, hand every worker its pod's newest version, drop
+        finished ones; report only once every worker has settled (its status written)."""
+        current = {meta.uid(p): p for p in self.ctx.items("pods")}
         for uid, pod in current.items():
             worker = self.workers.get(uid)
             if worker is None:
+                if uid in self.done:  # deleted by its worker; the watch will catch up
+                    continue
                 worker = self.workers[uid] = PodWorker(self, pod)
                 worker.start()
             worker.update(pod)
@@ -196,11 +206,11 @@ class Kubelet:
                 worker.vanished()
             if worker.finished:
                 del self.workers[uid]
+                self.done.add(uid)
+        self.done &= current.keys()
         if all(w.settled for w in self.workers.values()):
-            await self.client.report_applied(self.name, seen, {"node": self.node.name})
-
-    def services_for_env(self) -> list[dict]:
-        return self.services.items()
+            return {"node": self.node.name}
+        return None
 
     def node_resolv_conf(self) -> str:
         """The node's resolv.conf as kubelet's --resolv-conf would give it (dnsPolicy Default):
@@ -208,7 +218,7 @@ class Kubelet:
         upstream = self.spec.host_role("internet")
         return f"nameserver {upstream.ip}\n" if upstream else ""
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         """`labkit down`: stop every pod at once (no API writes: the lab is going away)."""
         await asyncio.gather(*(w.kill_now() for w in self.workers.values()), return_exceptions=True)
 
@@ -222,47 +232,3 @@ def _os_image() -> str:
     except OSError:
         pass
     return "Linux"
-
-
-async def main_async(args) -> None:
-    with open(args.topology_file) as f:
-        spec = parse_topology(f.read(), args.topology_file)
-    client = AsyncApiClient(args.socket)
-    kubelet = Kubelet(spec.node(args.node), spec, client, args.run_dir)
-    task = asyncio.create_task(kubelet.run(args.ready_fd))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(
-            sig, lambda sig=sig: (log.info("stopping on %s", signal.Signals(sig).name), stop.set())
-        )
-    done, _ = await asyncio.wait(
-        [task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-    )
-    if task in done:
-        log.error("kubelet loop ended: %r", task.exception())
-        task.result()  # surface a crash (it is logged and the process exits non-zero)
-    task.cancel()
-    await kubelet.shutdown()
-    await client.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="lab_kit.agents.kubelet", description="The lab's kubelet."
-    )
-    parser.add_argument("--node", required=True)
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--topology-file", required=True)
-    parser.add_argument("--ready-fd", type=int)
-    args = parser.parse_args(argv)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s kubelet/{args.node} %(levelname)s %(message)s"
-    )
-    asyncio.run(main_async(args))
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,12 @@
 
 Unlike the real kubelet there is no container runtime: a container is a process group
 started inside the pod's namespaces, its image resolved to a built-in workload or to the
-machine's tools (`lab_kit.agents.images`).
+machine's tools (`lab_kit.agents.images`). Every side effect goes through the kubelet's
+seams — the sandbox (`lab_kit.adapters.sandbox`: namespaces, veths, processes, exec
+probes) and the prober (`lab_kit.adapters.prober`: HTTP and TCP probes) — and all time
+(probe periods, back-off, grace periods, timestamps) comes from the kubelet's clock, so
+tests run a pod's whole life on virtual time. The files a pod gets (resolv.conf, hosts,
+/opt, container logs, sandbox.json) live in its directory, `RunDir.pod_dir(...)`.
 """
 
 from __future__ import annotations
@@ -19,60 +24,66 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from lab_kit.adapters import sandbox
-from lab_kit.adapters.processes import start_ticks
+from lab_kit.adapters.sandbox import ContainerProcess
+from lab_kit.agents import images
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.node import dnsconfig, envvars, probes
 from lab_kit.node.podstatus import ContainerFacts, render_status, status_changed, timestamp
-from lab_kit.agents import images
+
+if TYPE_CHECKING:
+    from lab_kit.agents.kubelet import Kubelet
 
 log = logging.getLogger("kubelet")
+CONFIG_RETRY_S = 5.0  # a missing ConfigMap/Secret is retried on the kubelet's next pod sync
+STARTUP_POLL_S = 0.2  # liveness/readiness look this often whether the startup probe passed
 
 
 class ContainerRun:
+    """One container of the pod: its spec, what is known about it, its current process."""
+
     def __init__(self, spec: dict):
         self.spec = spec
-        self.name = spec["name"]
+        self.name: str = spec["name"]
         self.facts = ContainerFacts(
             name=self.name, image=spec.get("image", ""), state="waiting", reason="ContainerCreating"
         )
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: ContainerProcess | None = None
         self.env: dict[str, str] = {}
         self.probe_tasks: list[asyncio.Task] = []
+        self.last_run: dict | None = None  # the API's lastState of the run that just ended
 
 
 class PodWorker:
-    def __init__(self, kubelet, pod: dict):
+    def __init__(self, kubelet: Kubelet, pod: dict):
         self.kubelet, self.pod = kubelet, pod
+        self.clock, self.sandbox = kubelet.ctx.clock, kubelet.sandbox
         self.uid = meta.uid(pod)
         self.pod_ip = ""
-        self.pause: subprocess.Popen | None = None
+        self.pause_pid: int | None = None
         self.containers = [ContainerRun(c) for c in meta.spec(pod).get("containers") or []]
-        self.dir = os.path.join(
-            kubelet.run_dir, "pods", f"{meta.namespace(pod)}_{meta.name(pod)}_{self.uid}"
-        )
-        self.start_time = time.time()
+        self.dir = kubelet.run_dir.pod_dir(meta.namespace(pod), meta.name(pod), self.uid)
+        self.start_time = self.clock.time()
         self.dirty = asyncio.Event()
         self.terminating = False
         self.finished = False
+        self._torn_down = False
         self._publishing = False
         self._tasks: list[asyncio.Task] = []
 
     @property
     def settled(self) -> bool:
+        """No status change waiting to be written (what `apply --wait` waits for)."""
         return not self.dirty.is_set() and not self._publishing
 
     # --- driven by the kubelet --------------------------------------------------------------------
     def start(self) -> None:
+        self.dirty.set()  # the Pod's first status is news: unsettled until it is written
         self._tasks.append(asyncio.create_task(self._run()))
 
     def update(self, pod: dict) -> None:
@@ -85,10 +96,7 @@ class PodWorker:
         """The Pod was removed from the API without us (force delete): just stop."""
         if not self.finished:
             self.terminating = True
-            self._tasks.append(asyncio.create_task(self._vanish()))
-
-    async def _vanish(self) -> None:
-        await self.kill_now()
+            self._tasks.append(asyncio.create_task(self.kill_now()))
 
     # --- set-up ---------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -97,10 +105,8 @@ class PodWorker:
         except Exception as e:  # a sandbox that can't be built is a pod event, not a crash
             log.exception("pod %s: sandbox failed", meta.name(self.pod))
             for c in self.containers:
-                c.facts.reason, c.facts.message = (
-                    "CreateContainerError",
-                    f"failed to create pod sandbox: {e}",
-                )
+                c.facts.reason = "CreateContainerError"
+                c.facts.message = f"failed to create pod sandbox: {e}"
             self.dirty.set()
         else:
             for c in self.containers:
@@ -109,9 +115,17 @@ class PodWorker:
 
     async def _setup(self) -> None:
         self.pod_ip = self.kubelet.ipam.allocate()
-        os.makedirs(os.path.join(self.dir, "opt"), exist_ok=True)
+        mounts = self._write_pod_files()
         hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN)
-        resolv, hosts = os.path.join(self.dir, "resolv.conf"), os.path.join(self.dir, "hosts")
+        self.pause_pid = self.sandbox.create(hostname, mounts)
+        self._save_state()
+        await self.sandbox.plug(self.pause_pid, self.uid, self.pod_ip, self.kubelet.ipam.gateway)
+        self.dirty.set()
+
+    def _write_pod_files(self) -> list[tuple[str, str]]:
+        """resolv.conf, /etc/hosts and /opt in the pod directory; the mounts that show them."""
+        os.makedirs(self._file("opt"), exist_ok=True)
+        resolv, hosts = self._file("resolv.conf"), self._file("hosts")
         with open(resolv, "w") as f:
             f.write(
                 dnsconfig.resolv_conf(
@@ -125,11 +139,11 @@ class PodWorker:
         # kit itself is installed under /opt: containers must still reach its Python.
         # (No private /tmp for the same reason: a clone under /tmp would vanish.)
         if not any(p.startswith("/opt/") for p in (sys.executable, os.path.abspath(__file__))):
-            mounts.append((os.path.join(self.dir, "opt"), "/opt"))
-        self.pause = sandbox.create_sandbox(hostname, mounts)
-        self._save_state()
-        await sandbox.plug_pod(self.pause.pid, self.uid, self.pod_ip, self.kubelet.ipam.gateway)
-        self.dirty.set()
+            mounts.append((self._file("opt"), "/opt"))
+        return mounts
+
+    def _file(self, *parts: str) -> str:
+        return os.path.join(self.dir, *parts)
 
     def _save_state(self) -> None:
         """What `labkit exec` and `labkit clean` need: PIDs (with start times) and env."""
@@ -139,23 +153,26 @@ class PodWorker:
             "namespace": meta.namespace(self.pod),
             "pod_ip": self.pod_ip,
             "node": self.kubelet.node.name,
-            "pause": _pid_record(self.pause.pid) if self.pause else None,
+            "pause": self._pid_record(self.pause_pid),
             "containers": {
                 c.name: {
-                    "pid": _pid_record(c.proc.pid) if c.proc else None,
+                    "pid": self._pid_record(c.proc.pid if c.proc else None),
                     "env": c.env,
                     "log": self._log_path(c),
                 }
                 for c in self.containers
             },
         }
-        tmp = os.path.join(self.dir, "sandbox.json.tmp")
+        tmp = self._file("sandbox.json.tmp")
         with open(tmp, "w") as f:
             json.dump(state, f)
-        os.replace(tmp, os.path.join(self.dir, "sandbox.json"))
+        os.replace(tmp, self._file("sandbox.json"))
+
+    def _pid_record(self, pid: int | None) -> dict | None:
+        return None if pid is None else {"pid": pid, "start_ticks": self.sandbox.start_ticks(pid)}
 
     def _log_path(self, c: ContainerRun) -> str:
-        return os.path.join(self.dir, c.name, f"{c.facts.restart_count}.log")
+        return self._file(c.name, f"{c.facts.restart_count}.log")
 
     # --- containers -------------------------------------------------------------------------------
     async def _container(self, c: ContainerRun) -> None:
@@ -166,65 +183,30 @@ class PodWorker:
             return
         while not self.terminating:
             try:
-                c.env = envvars.container_env(
-                    c.spec,
-                    self._pod_with_ips(),
-                    self._service_env(),
-                    self._objects("config_maps"),
-                    self._objects("secrets"),
-                )
+                c.env = self._container_env(c)
             except envvars.CreateContainerConfigError as e:
                 c.facts.reason, c.facts.message = "CreateContainerConfigError", str(e)
                 self.dirty.set()
-                await asyncio.sleep(5)  # kubelet retries on its next sync of the pod
+                await self.clock.sleep(CONFIG_RETRY_S)
                 continue
             code = await self._run_once(c, program)
-            if self.terminating or not probes.should_restart(
-                meta.spec(self.pod).get("restartPolicy", "Always"), code
-            ):
+            restart_policy = meta.spec(self.pod).get("restartPolicy", "Always")
+            if self.terminating or not probes.should_restart(restart_policy, code):
                 return
             delay = probes.crash_loop_backoff_s(c.facts.restart_count)
             if delay > 0:
                 c.facts.state, c.facts.reason = "waiting", "CrashLoopBackOff"
                 c.facts.message = probes.crash_loop_message(self.pod, c.name, delay)
                 self.dirty.set()
-                await asyncio.sleep(delay)  # the back-off itself (a timer, as in kubelet)
+                await self.clock.sleep(delay)  # the back-off itself (a timer, as in kubelet)
             c.facts.restart_count += 1
-            c.facts.last_state = getattr(
-                self, "_pending_last_state", None
-            )  # the run that just ended
+            c.facts.last_state = c.last_run
 
-    async def _run_once(self, c: ContainerRun, program) -> int:
-        os.makedirs(os.path.dirname(self._log_path(c)), exist_ok=True)
-        env = {**program.env_extra, **c.env}  # the container's env wins over the image's
-        if program.api_access:  # the lab's stand-in for in-cluster config (see cluster_dns.py)
-            env["LABKIT_APISERVER"] = self.kubelet.client.socket_path or ""
-            env["LABKIT_POD"] = f"{meta.namespace(self.pod)}/{meta.name(self.pod)}"
-        try:
-            with open(self._log_path(c), "ab") as logf:
-                c.proc = await asyncio.create_subprocess_exec(
-                    *program.argv,
-                    preexec_fn=sandbox.joiner(self.pause.pid),
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        except (FileNotFoundError, PermissionError) as e:
-            c.facts.state, c.facts.reason = "waiting", "RunContainerError"
-            c.facts.message = (
-                f'failed to create containerd task: exec: "{program.argv[0]}": '
-                f"{'executable file not found in $PATH' if isinstance(e, FileNotFoundError) else e}"
-            )
-            self.dirty.set()
+    async def _run_once(self, c: ContainerRun, program: images.Program) -> int:
+        """Start the container, probe it while it runs; its exit code (128+N for signal N)."""
+        if not await self._launch(c, program):
             return 128
-        c.facts.state, c.facts.reason, c.facts.message = "running", "", ""
-        c.facts.started_at, c.facts.container_id = time.time(), f"lab_kit://{c.proc.pid}"
-        c.facts.ready = "readinessProbe" not in c.spec
-        c.facts.started = "startupProbe" not in c.spec
-        self._save_state()
-        self.dirty.set()
+        assert c.proc is not None
         c.probe_tasks = [
             asyncio.create_task(self._probe(c, kind))
             for kind in ("startup", "liveness", "readiness")
@@ -235,38 +217,64 @@ class PodWorker:
             code = 128 - code
         for t in c.probe_tasks:
             t.cancel()
-        last = {
+        finished_at = self.clock.time()
+        c.last_run = {
             "terminated": {
                 "exitCode": code,
                 "reason": "Completed" if code == 0 else "Error",
                 "startedAt": timestamp(c.facts.started_at),
-                "finishedAt": timestamp(time.time()),
+                "finishedAt": timestamp(finished_at),
                 "containerID": c.facts.container_id,
             }
         }
-        c.facts.state, c.facts.exit_code, c.facts.finished_at = "terminated", code, time.time()
+        c.facts.state, c.facts.exit_code, c.facts.finished_at = "terminated", code, finished_at
         c.facts.reason = "Completed" if code == 0 else "Error"
         c.facts.ready = False
         self.dirty.set()
-        self._pending_last_state = last
         return code
+
+    async def _launch(self, c: ContainerRun, program: images.Program) -> bool:
+        """Start the container's process; False (RunContainerError) if exec failed."""
+        assert self.pause_pid is not None
+        os.makedirs(os.path.dirname(self._log_path(c)), exist_ok=True)
+        env = {**program.env_extra, **c.env}  # the container's env wins over the image's
+        if program.api_access:  # the lab's stand-in for in-cluster config (see cluster_dns.py)
+            env["LABKIT_APISERVER"] = self.kubelet.ctx.client.socket_path or ""
+            env["LABKIT_POD"] = f"{meta.namespace(self.pod)}/{meta.name(self.pod)}"
+        try:
+            c.proc = await self.sandbox.start(self.pause_pid, program.argv, env, self._log_path(c))
+        except (FileNotFoundError, PermissionError) as e:
+            c.facts.state, c.facts.reason = "waiting", "RunContainerError"
+            c.facts.message = (
+                f'failed to create containerd task: exec: "{program.argv[0]}": '
+                f"{'executable file not found in $PATH' if isinstance(e, FileNotFoundError) else e}"
+            )
+            self.dirty.set()
+            return False
+        c.facts.state, c.facts.reason, c.facts.message = "running", "", ""
+        c.facts.started_at, c.facts.container_id = self.clock.time(), f"lab_kit://{c.proc.pid}"
+        c.facts.ready = "readinessProbe" not in c.spec
+        c.facts.started = "startupProbe" not in c.spec
+        self._save_state()
+        self.dirty.set()
+        return True
 
     # --- probes -------------------------------------------------------------------------------------
     async def _probe(self, c: ContainerRun, kind: str) -> None:
         probe = c.spec[f"{kind}Probe"]
-        tracker = probes.ProbeTracker(kind, probe, c.facts.started_at or time.time())
+        tracker = probes.ProbeTracker(kind, probe, c.facts.started_at or self.clock.time())
         while True:
             if kind != "startup" and not c.facts.started:
-                await asyncio.sleep(0.2)  # liveness/readiness begin once the startup probe passed
+                await self.clock.sleep(STARTUP_POLL_S)  # the others begin once it passed
                 continue
-            wait = tracker.seconds_until_due(time.time())
+            wait = tracker.seconds_until_due(self.clock.time())
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self.clock.sleep(wait)
             try:
                 ok = await self._check(c, probe, tracker.timeout_s)
-                result = tracker.record(ok, time.time())
+                result = tracker.record(ok, self.clock.time())
             except probes.ProbeError:
-                result = tracker.record_error(time.time())
+                result = tracker.record_error(self.clock.time())
             if kind == "readiness":
                 self._set(c, ready=result == "Success")
             elif kind == "startup" and result == "Success":
@@ -279,45 +287,32 @@ class PodWorker:
                     c.name,
                     kind,
                 )
-                sandbox.kill_tree(c.proc.pid, signal.SIGTERM)
+                self.sandbox.kill(c.proc.pid, signal.SIGTERM)
                 return
 
-    def _set(self, c: ContainerRun, **changes) -> None:
-        for k, v in changes.items():
-            if getattr(c.facts, k) != v:
-                setattr(c.facts, k, v)
-                self.dirty.set()
+    def _set(
+        self, c: ContainerRun, *, ready: bool | None = None, started: bool | None = None
+    ) -> None:
+        if ready is not None and c.facts.ready != ready:
+            c.facts.ready = ready
+            self.dirty.set()
+        if started is not None and c.facts.started != started:
+            c.facts.started = started
+            self.dirty.set()
 
     async def _check(self, c: ContainerRun, probe: dict, timeout_s: float) -> bool:
+        """One probe run (raises ProbeError when it cannot be made: bad port, no handler)."""
         kind, params = probes.handler_of(probe, c.spec, self.pod_ip)
-        try:
-            if kind == "httpGet":
-                async with httpx.AsyncClient(timeout=timeout_s, verify=False) as http:
-                    r = await http.get(params["url"], headers=params["headers"])
-                return probes.http_success(r.status_code)
-            if kind == "tcpSocket":
-                _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(params["host"], params["port"]), timeout_s
-                )
-                writer.close()
-                return True
-            if kind == "exec":
-                proc = await asyncio.create_subprocess_exec(
-                    *params["command"],
-                    preexec_fn=sandbox.joiner(self.pause.pid),
-                    env=c.env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-                try:
-                    return await asyncio.wait_for(proc.wait(), timeout_s) == 0
-                except asyncio.TimeoutError:
-                    sandbox.kill_tree(proc.pid)
-                    return False
-        except (OSError, httpx.HTTPError, asyncio.TimeoutError):
-            return False
-        return False
+        if kind == "httpGet":
+            status = await self.kubelet.prober.http_get(params["url"], params["headers"], timeout_s)
+            return status is not None and probes.http_success(status)
+        if kind == "tcpSocket":
+            return await self.kubelet.prober.tcp_open(params["host"], params["port"], timeout_s)
+        if kind == "exec" and self.pause_pid is not None:
+            return await self.sandbox.exec_probe(
+                self.pause_pid, params["command"], c.env, timeout_s
+            )
+        return False  # grpc is not probed by the lab's kubelet: a failure
 
     # --- status -----------------------------------------------------------------------------------
     async def _publish_loop(self) -> None:
@@ -333,7 +328,7 @@ class PodWorker:
                 log.warning("pod %s: status update failed: %s", meta.name(self.pod), e)
             finally:
                 self._publishing = False
-                self.kubelet.changed.set()  # let the kubelet report progress
+                self.kubelet.ctx.changed()  # let the kubelet report progress
 
     async def _publish(self) -> None:
         if self.terminating and self.finished:
@@ -344,10 +339,10 @@ class PodWorker:
             self.pod_ip,
             self.kubelet.node.ip,
             self.start_time,
-            time.time(),
+            self.clock.time(),
         )
         if status_changed(meta.status(self.pod), status):
-            updated = await self.kubelet.client.update_status({**self.pod, "status": status})
+            updated = await self.kubelet.ctx.client.update_status({**self.pod, "status": status})
             self.pod = updated
 
     # --- stopping ---------------------------------------------------------------------------------
@@ -356,17 +351,15 @@ class PodWorker:
         grace = meta.metadata(self.pod).get("deletionGracePeriodSeconds", 30)
         running = [c.proc for c in self.containers if c.proc and c.proc.returncode is None]
         for proc in running:
-            sandbox.kill_tree(proc.pid, signal.SIGTERM)
+            self.sandbox.kill(proc.pid, signal.SIGTERM)
         if running:
-            done, pending = await asyncio.wait(
-                [asyncio.create_task(p.wait()) for p in running], timeout=grace
-            )
+            await self._wait_for_exit(running, grace)
             for proc in running:
                 if proc.returncode is None:
-                    sandbox.kill_tree(proc.pid, signal.SIGKILL)
+                    self.sandbox.kill(proc.pid, signal.SIGKILL)
         await self._teardown()
         try:
-            await self.kubelet.client.delete(
+            await self.kubelet.ctx.client.delete(
                 by_kind_name("Pod"),
                 meta.name(self.pod),
                 meta.namespace(self.pod),
@@ -378,25 +371,39 @@ class PodWorker:
                 log.warning("pod %s: final delete failed: %s", meta.name(self.pod), e)
         self.finished = True
         self.dirty.set()
-        self.kubelet.changed.set()
+        self.kubelet.ctx.changed()
+
+    async def _wait_for_exit(self, procs: list[ContainerProcess], timeout_s: float) -> None:
+        """Until every process has exited, or `timeout_s` on the clock has passed."""
+        exits: asyncio.Future[Any] = asyncio.gather(*(p.wait() for p in procs))
+        timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(timeout_s))
+        try:
+            await asyncio.wait({exits, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (exits, timer):
+                waiting.cancel()
 
     async def kill_now(self) -> None:
+        """`labkit down` or a force-deleted Pod: SIGKILL at once, no API writes."""
         for c in self.containers:
             if c.proc and c.proc.returncode is None:
-                sandbox.kill_tree(c.proc.pid, signal.SIGKILL)
+                self.sandbox.kill(c.proc.pid, signal.SIGKILL)
         await self._teardown()
         self.finished = True
         self.dirty.set()
+        self.kubelet.ctx.changed()  # the kubelet drops this worker and reports again
 
     async def _teardown(self) -> None:
         for t in self._tasks:
             if t is not asyncio.current_task():
                 t.cancel()
-        if self.pause is not None:
-            self.pause.kill()
-            self.pause.wait()
+        if self._torn_down:  # a force delete while terminating: the address is freed once
+            return
+        self._torn_down = True
+        if self.pause_pid is not None:
+            self.sandbox.remove(self.pause_pid)
         try:
-            await sandbox.unplug_pod(self.uid)
+            await self.sandbox.unplug(self.uid)
         except Exception:  # the netns going away may have taken the veth already
             pass
         if self.pod_ip:
@@ -404,6 +411,16 @@ class PodWorker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- inputs -------------------------------------------------------------------------------------
+    def _container_env(self, c: ContainerRun) -> dict[str, str]:
+        """The container's environment (raises CreateContainerConfigError)."""
+        return envvars.container_env(
+            c.spec,
+            self._pod_with_ips(),
+            envvars.service_env(self.kubelet.ctx.items("services"), self.pod),
+            self._objects("config_maps"),
+            self._objects("secrets"),
+        )
+
     def _pod_with_ips(self) -> dict:
         pod = meta.deep_copy(self.pod)
         pod.setdefault("status", {}).update(
@@ -411,13 +428,5 @@ class PodWorker:
         )
         return pod
 
-    def _service_env(self) -> dict[str, str]:
-        return envvars.service_env(self.kubelet.services_for_env(), self.pod)
-
-    def _objects(self, which: str) -> dict:
-        informer = getattr(self.kubelet, which)
-        return {(meta.namespace(o), meta.name(o)): o for o in informer.items()}
-
-
-def _pid_record(pid: int) -> dict:
-    return {"pid": pid, "start_ticks": start_ticks(pid) or 0}
+    def _objects(self, informer: str) -> dict[tuple[str, str], dict]:
+        return {(meta.namespace(o), meta.name(o)): o for o in self.kubelet.ctx.items(informer)}
