@@ -5,16 +5,23 @@ Each process we start is recorded as (pid, start time from /proc/<pid>/stat), so
 lesson of Mininet's `mn -c`, which kills by name). Readiness is a pipe: the child writes
 "ready" on the fd it was given once it serves, so starting waits on a condition, not a
 sleep.
+
+The module's functions are the real thing. As a seam, `Processes` is the same four verbs
+(start, spawn, stop, is_alive) for code that takes them injected: `SystemProcesses` calls
+the functions, `FakeProcesses` keeps a table in memory where a test decides which process
+fails to become ready and which dies.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 
 class StartError(RuntimeError):
@@ -167,3 +174,122 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+# --- the seam -------------------------------------------------------------------------------
+
+
+class StartingProcess(Protocol):
+    """A process started and not yet ready (`Starting`, `FakeStarting`)."""
+
+    @property
+    def record(self) -> ProcessRecord: ...
+
+    def wait_ready(self, timeout_s: float = 30.0) -> ProcessRecord: ...
+
+
+class Processes(Protocol):
+    def start(
+        self, name: str, argv: list[str], log_path: str, env: dict | None = None
+    ) -> StartingProcess: ...
+
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: str,
+        ready_timeout_s: float = 30.0,
+        env: dict | None = None,
+    ) -> ProcessRecord: ...
+
+    def stop(self, record: ProcessRecord, timeout_s: float = 5.0) -> bool: ...
+
+    def is_alive(self, record: ProcessRecord) -> bool: ...
+
+
+class SystemProcesses:
+    """The real processes: this module's functions."""
+
+    def start(
+        self, name: str, argv: list[str], log_path: str, env: dict | None = None
+    ) -> StartingProcess:
+        return start(name, argv, log_path, env)
+
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: str,
+        ready_timeout_s: float = 30.0,
+        env: dict | None = None,
+    ) -> ProcessRecord:
+        return spawn(name, argv, log_path, ready_timeout_s, env)
+
+    def stop(self, record: ProcessRecord, timeout_s: float = 5.0) -> bool:
+        return stop(record, timeout_s)
+
+    def is_alive(self, record: ProcessRecord) -> bool:
+        return is_alive(record)
+
+
+@dataclass
+class FakeStarting:
+    record: ProcessRecord
+    table: FakeProcesses
+
+    def wait_ready(self, timeout_s: float = 30.0) -> ProcessRecord:
+        failure = self.table.failures.get(self.record.name)
+        if failure is not None:
+            self.table.alive.pop(self.record.pid, None)
+            raise StartError(f"{self.record.name} {failure}; see {self.record.log}:\n")
+        return self.record
+
+
+@dataclass
+class FakeProcesses:
+    """Processes in memory. `started` lists every record in start order, `alive` those
+    still running (by PID); `failures[name]` makes that process fail to become ready (the text
+    of its StartError, e.g. "exited with code 1 before it was ready"); `die(record)` is a
+    crash."""
+
+    started: list[ProcessRecord] = field(default_factory=list)
+    alive: dict[int, ProcessRecord] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    stopped: list[ProcessRecord] = field(default_factory=list)
+    _pids: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(2000), init=False, repr=False
+    )
+
+    def start(
+        self, name: str, argv: list[str], log_path: str, env: dict | None = None
+    ) -> StartingProcess:
+        pid = next(self._pids)
+        record = ProcessRecord(name, pid, pid * 7, list(argv), log_path)
+        self.started.append(record)
+        self.alive[pid] = record
+        return FakeStarting(record, self)
+
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: str,
+        ready_timeout_s: float = 30.0,
+        env: dict | None = None,
+    ) -> ProcessRecord:
+        return self.start(name, argv, log_path, env).wait_ready(ready_timeout_s)
+
+    def stop(self, record: ProcessRecord, timeout_s: float = 5.0) -> bool:
+        if not self.is_alive(record):
+            return False
+        del self.alive[record.pid]
+        self.stopped.append(record)
+        return True
+
+    def is_alive(self, record: ProcessRecord) -> bool:
+        """Same incarnation: the PID and its start time (a reused PID is someone else)."""
+        running = self.alive.get(record.pid)
+        return running is not None and running.start_ticks == record.start_ticks
+
+    def die(self, record: ProcessRecord) -> None:
+        self.alive.pop(record.pid, None)
