@@ -11,13 +11,13 @@ Run: python -m lab_kit.agents.network --run-dir DIR [--topology NAME|PATH] [--re
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import threading
 
 from lab_kit.adapters import mininet_net
+from lab_kit.adapters.rundir import RunDir
 from lab_kit.model.topology import parse_topology
 
 log = logging.getLogger("network")
@@ -39,10 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     lab = mininet_net.build(spec)
     try:
-        path = os.path.join(args.run_dir, "network.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(lab.describe(), f, indent=1)
-        os.replace(path + ".tmp", path)
+        RunDir(args.run_dir).write_network(lab.describe())
         for w in lab.warnings:
             log.warning("%s", w)
         log.info("network up: %d nodes, %d outside hosts", len(spec.nodes), len(spec.hosts))
