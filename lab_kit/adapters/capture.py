@@ -13,6 +13,11 @@ tcpdump drops to the `tcpdump` user, which would own the pcap; we want to remove
 Starting waits for tcpdump's "listening on" (from then on nothing is missed); stopping
 sends SIGINT, waits, and parses tcpdump's closing statistics. The caller chooses the pcap
 path (under its run directory): nothing is written anywhere else.
+
+The seam: `PacketCapture` is what a caller needs (start, stop, the pcap's path and its
+counts); `Capture` is the real one (tcpdump, needs root), `FakeCapture` records start and
+stop and writes the pcap it was given. `CaptureFactory` makes either from
+(pid, interface, path, filter).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import signal
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from lab_kit.adapters import processes
 
@@ -48,6 +55,32 @@ class CaptureResult:
     received: int | None  # "N packets received by filter"
     dropped: int | None  # "N packets dropped by kernel": buffer overruns, should be 0
     stderr: str = field(default="", repr=False)
+
+
+Self = TypeVar("Self", bound="PacketCapture")
+
+
+class PacketCapture(Protocol):
+    """A packet capture, real or fake: `start` returns once it is listening, `stop` once
+    the pcap at `path` is complete (stopping twice gives the same result)."""
+
+    pid: int  # a process in the network namespace captured in
+    iface: str
+    path: Path
+    argv: list[str]  # the tcpdump command (the real one runs it)
+    record: processes.ProcessRecord | None  # the running tcpdump, for a lab to remember
+    result: CaptureResult | None  # set by stop
+
+    def start(self: Self) -> Self: ...
+
+    def stop(self) -> CaptureResult: ...
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """The end of a `with` block: stop (after an error, without hiding it)."""
+        ...
+
+
+CaptureFactory = Callable[[int, str, Path, "str | None"], PacketCapture]
 
 
 def tcpdump_argv(
@@ -190,7 +223,7 @@ class Capture:
     def __enter__(self) -> Capture:
         return self.start()
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
         if self.proc is None or self.result is not None:
             return
         if exc_type is None:
@@ -217,14 +250,19 @@ class FakeCapture:
         bpf_filter: str | None = None,
         *,
         pcap: bytes | str | Path = b"",
-        **_ignored,
+        **_ignored: Any,
     ):
         self.pid, self.iface, self.path, self.bpf_filter = pid, iface, Path(path), bpf_filter
         self.argv = tcpdump_argv(pid, iface, self.path, bpf_filter)
         self.pcap = pcap
         self.calls: list[tuple] = []
+        self.record: processes.ProcessRecord | None = None  # no process to remember
         self.result: CaptureResult | None = None
         self.started = False
+
+    def __repr__(self) -> str:
+        state = "stopped" if self.result else "running" if self.started else "not started"
+        return f"<FakeCapture pid={self.pid} iface={self.iface} {str(self.path)!r} {state}>"
 
     def start(self) -> FakeCapture:
         if self.started:
@@ -248,7 +286,7 @@ class FakeCapture:
     def __enter__(self) -> FakeCapture:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.result is None and self.started:
             self.stop()
 
