@@ -1,22 +1,42 @@
-"""Getting inside the lab: run a command in a node, an outside host or a pod.
+"""Getting inside the lab: run a command in a node, an outside host or a pod, read a
+container's logs, start a program on a host.
 
-Hosts are found through `network.json` (their Mininet shell's PID), pods through the
-kubelet's `sandbox.json` (their pause process's PID and the container's environment).
-Commands are argv lists, entered with `nsenter` (hosts) or `setns` (pods) — never a shell
+    run_on_host(host, argv)            nsenter into the host's namespaces (its shell's PID)
+    exec_in_pod(client, pod, argv)     setns into the pod's, with the container's env
+    dig(client, pod, name)             `dig` in a pod, read back as a DigResult
+    logs(client, pod)                  `kubectl logs [--previous]`
+    start_on_host(host, argv)          a long-running program `labkit down` stops
+
+Hosts are found through the run dir's `network.json`, pods through the kubelet's
+`sandbox.json` (its pause process's PID and the containers' environments): where those
+live is `lab_kit.adapters.rundir`'s business. Commands are argv lists — never a shell
 string — so `labkit host node1 -- ip route` runs exactly `ip route`.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
+import shlex
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from lab_kit.adapters import sandbox
+from lab_kit.adapters import processes
+from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.processes import ProcessRecord
+from lab_kit.adapters.rundir import NoSuchHost, RunDir
+from lab_kit.adapters.sandbox import run_in_pod as popen_in_pod
+from lab_kit.agents.images import Unknown
+from lab_kit.agents.images import resolve as resolve_image
 from lab_kit.lab import lifecycle
-from lab_kit.lab.lifecycle import LabError
+from lab_kit.lab.dns_view import DigResult, parse_dig
+from lab_kit.lab.errors import LabError
+from lab_kit.model import meta
+from lab_kit.model.kinds import by_kind_name
+
+AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass
@@ -31,13 +51,24 @@ class Completed:
     def __str__(self) -> str:
         return self.stdout + self.stderr
 
-    def _repr_pretty_(self, p, cycle) -> None:  # IPython: show the output, not the repr
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython: the output, not the repr
         p.text(str(self))
 
 
+def show_command(where: str, argv: list[str]) -> None:
+    """Print `node1$ ip route`: what a notebook runs, as a terminal would show it."""
+    print(f"{where}$ {shlex.join(argv)}")
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+
 def host_argv(host: str, argv: list[str]) -> list[str]:
-    pid = lifecycle.host_pid(host)
-    return ["nsenter", f"--net=/proc/{pid}/ns/net", f"--mount=/proc/{pid}/ns/mnt", *argv]
+    """`argv` entered into a node's or outside host's network and mount namespaces."""
+    try:
+        return RunDir().host_argv(host, argv)
+    except NoSuchHost as e:
+        raise LabError(str(e)) from None
 
 
 def run_on_host(
@@ -55,13 +86,108 @@ def run_on_host(
     return Completed(argv, r.returncode, r.stdout, r.stderr)
 
 
+def start_on_host(host: str, argv: list[str], name: str = "") -> ProcessRecord:
+    """Start a long-running program on a node or outside host, recorded with the lab's
+    processes so that `labkit down` stops it; `agnhost ...` runs the built-in agnhost."""
+    if argv and argv[0] == "agnhost":
+        argv = agnhost_argv(argv[1:])
+    label = name or Path(argv[0]).name
+    with open(RunDir().log(f"{host}-{label}"), "ab") as out:
+        proc = subprocess.Popen(
+            host_argv(host, argv), stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    record = ProcessRecord(
+        f"{host}: {name or argv[0]}", proc.pid, processes.start_ticks(proc.pid) or 0, argv
+    )
+    lifecycle.remember_process(record)
+    return record
+
+
+def agnhost_argv(args: list[str]) -> list[str]:
+    """The command of the built-in agnhost (`netexec --http-port=80`, ...)."""
+    program = resolve_image({"image": AGNHOST_IMAGE, "args": args})
+    if isinstance(program, Unknown):
+        raise LabError(f"agnhost {shlex.join(args)}: {program.reason}: {program.message}")
+    return list(program.argv)
+
+
+# --- pods ------------------------------------------------------------------------------------
+
+
 def pod_sandbox(uid: str) -> dict:
     """The kubelet's record of a running pod (pause PID, containers' env and logs)."""
-    matches = glob.glob(os.path.join(lifecycle.run_dir(), "pods", f"*_{uid}", "sandbox.json"))
-    if not matches:
+    path = RunDir().sandbox_file(uid)
+    if path is None:
         raise LabError("the pod has no running sandbox on any node (is it scheduled and started?)")
-    with open(matches[0]) as f:
+    with open(path) as f:
         return json.load(f)
+
+
+def sandbox(client: ApiClient, pod: str, namespace: str = "default") -> dict:
+    """The sandbox record of a pod, by name (a LabError if it has none yet)."""
+    obj = client.get(by_kind_name("Pod"), pod, namespace)
+    if not meta.spec(obj).get("nodeName"):
+        raise LabError(f"pod {pod} is not scheduled yet (no node): it has nothing to run in")
+    return pod_sandbox(meta.uid(obj))
+
+
+def container_name(state: dict, container: str | None) -> str:
+    """The container meant (the first when none is named), checked against the pod's."""
+    name = container or next(iter(state["containers"]), "")
+    if name not in state["containers"]:
+        raise LabError(f"container {name} is not valid for pod {state['name']}")
+    return name
+
+
+def exec_in_pod(
+    client: ApiClient,
+    pod: str,
+    argv: list[str],
+    namespace: str = "default",
+    container: str | None = None,
+    *,
+    stdin: str | None = None,
+    capture: bool = True,
+    timeout_s: float | None = 120,
+) -> Completed:
+    """`kubectl exec POD [-c CONTAINER] -- ARGV`."""
+    state = sandbox(client, pod, namespace)
+    return run_in_pod(state, container, argv, capture, timeout_s, stdin)
+
+
+def dig(
+    client: ApiClient,
+    pod: str,
+    name: str,
+    options: list[str],
+    qtype: str = "A",
+    namespace: str = "default",
+) -> DigResult:
+    """`dig [options] name qtype` in a pod (its resolv.conf: kube-dns and the search list;
+    "+search" uses it), read back; two tries of 2 s each, as a quick resolver would."""
+    argv = ["dig", "+time=2", "+tries=2", *options, name, qtype]
+    return parse_dig(exec_in_pod(client, pod, argv, namespace).stdout)
+
+
+def logs(
+    client: ApiClient,
+    pod: str,
+    namespace: str = "default",
+    container: str | None = None,
+    previous: bool = False,
+) -> str:
+    """A container's output (`kubectl logs [--previous]`): the kubelet keeps one file per
+    run (0.log, 1.log, ...) beside the log path its sandbox record names."""
+    state = sandbox(client, pod, namespace)
+    name = container_name(state, container)
+    log_dir = Path(state["containers"][name]["log"]).parent
+    runs = sorted((int(p.stem) for p in log_dir.glob("*.log")), reverse=True)
+    index = 1 if previous else 0
+    if len(runs) <= index:
+        what = "previous terminated container" if previous else "container"
+        raise LabError(f'{what} "{name}" in pod "{pod}" not found')
+    return (log_dir / f"{runs[index]}.log").read_text(errors="replace")
 
 
 def run_in_pod(
@@ -72,15 +198,10 @@ def run_in_pod(
     timeout_s: float | None = 120,
     stdin: str | None = None,
 ) -> Completed:
-    name = container or next(iter(state["containers"]), "")
-    if name not in state["containers"]:
-        raise LabError(f"container {name} is not valid for pod {state['name']}")
-    env = state["containers"][name].get("env") or {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    }
-    pause = state["pause"]["pid"]
+    """Run `argv` in the pod of a sandbox record, with its container's environment."""
+    env = state["containers"][container_name(state, container)].get("env") or {"PATH": DEFAULT_PATH}
     try:
-        return _run_in_pod(pause, argv, env, capture, timeout_s, stdin)
+        return _run_in_pod(state["pause"]["pid"], argv, env, capture, timeout_s, stdin)
     except FileNotFoundError:
         msg = (
             f'OCI runtime exec failed: exec failed: unable to start container process: exec: "{argv[0]}": '
@@ -97,21 +218,41 @@ def _run_in_pod(
     timeout_s: float | None,
     stdin: str | None,
 ) -> Completed:
-    if capture:
-        proc = sandbox.run_in_pod(
-            pause,
-            argv,
-            env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        )
-        try:
-            out, err = proc.communicate(stdin, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        return Completed(argv, proc.returncode, out, err)
-    proc = sandbox.run_in_pod(pause, argv, env)
-    return Completed(argv, proc.wait(), "", "")
+    if not capture:
+        return Completed(argv, popen_in_pod(pause, argv, env).wait(), "", "")
+    proc = popen_in_pod(
+        pause, argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return Completed(argv, proc.returncode, out, err)
+
+
+def requests_command(
+    url: str, count: int, timeout_s: float = 2.0, stamp: bool = False
+) -> list[str]:
+    """A bounded request loop to run inside a pod: `count` curls, one answer per line
+    (prefixed with a timestamp when `stamp`); a failed request prints ERR."""
+    each = f"curl -s -m {timeout_s:g} {shlex.quote(url)} || printf ERR"
+    prefix = 'printf "%s " "$(date +%s.%N)"; ' if stamp else ""
+    return ["sh", "-c", f"for i in $(seq {int(count)}); do {prefix}{each}; echo; done"]
+
+
+def requests(
+    client: ApiClient,
+    pod: str,
+    url: str,
+    count: int = 100,
+    *,
+    namespace: str = "default",
+    timeout_s: float = 2.0,
+    stamp: bool = False,
+) -> list[str]:
+    """`count` HTTP requests from inside `pod`, one after another; the answers in order
+    ("ERR" for a failed one), each after its arrival time (epoch seconds) with `stamp`."""
+    argv = requests_command(url, count, timeout_s, stamp)
+    return exec_in_pod(client, pod, argv, namespace).stdout.splitlines()

@@ -11,6 +11,8 @@ stored notebook output only changes when the lab does.
         {"where": "server pod", "src": "10.244.1.6:42114", "dst": "10.244.2.5:8080",
          "note": "DNAT by kube-proxy on node1"},
     ])
+
+`draw_topology(client)` and `draw_services(client)` gather those inputs from a running lab.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 import graphviz
+
+from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.rundir import RunDir
+from lab_kit.lab import objects
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 FONT = {"fontname": "Helvetica", "fontsize": "11"}
@@ -240,4 +246,35 @@ def packet_path_graph(hops: list[dict]) -> graphviz.Digraph:
     return g
 
 
-__all__ = ["packet_path_graph", "service_graph", "topology_graph"]
+__all__ = [
+    "draw_services",
+    "draw_topology",
+    "packet_path_graph",
+    "service_graph",
+    "topology_graph",
+]
+
+
+# --- a running lab's pictures ----------------------------------------------------------------
+
+
+def draw_topology(client: ApiClient) -> graphviz.Digraph:
+    """The running lab: nodes with their pods, the switch, the hosts outside the cluster
+    (as the network agent recorded them)."""
+    hosts = RunDir().hosts()
+    nodes = [{"name": n, **h} for n, h in sorted(hosts.items()) if h.get("role") == "node"]
+    outside = [
+        {"name": n, **h}
+        for n, h in sorted(hosts.items())
+        if h.get("role") not in ("node", "router")
+    ]
+    return topology_graph(nodes, outside, list(objects.get(client, "pods", all_namespaces=True)))
+
+
+def draw_services(client: ApiClient, namespace: str = "default") -> graphviz.Digraph:
+    """A namespace's Services -> EndpointSlices -> pods (and their nodes)."""
+    services, slices, pods = (
+        list(objects.get(client, kind, namespace=namespace))
+        for kind in ("services", "endpointslices", "pods")
+    )
+    return service_graph(services, slices, pods)

@@ -4,6 +4,7 @@ answered when (a timeline, for readiness and affinity). matplotlib, nothing clev
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 
 def distribution(
@@ -36,7 +37,7 @@ def distribution(
 
 
 def timeline(samples: list[tuple[float, str]], title: str = "Which pod answered each request",
-             marks: list[tuple[float, str]] = ()):  # fmt: skip
+             marks: Sequence[tuple[float, str]] = ()):  # fmt: skip
     """samples: (seconds, pod) per request; marks: (seconds, label) vertical lines for
     the moments something was changed."""
     import matplotlib.pyplot as plt

@@ -1,23 +1,39 @@
 """Looking at a node's data plane: its iptables rules, conntrack entries and kube-proxy's
 metrics, as text a learner can read and as data a notebook can assert on.
 
+    iptables(node, "nat", grep="KUBE-SVC")    `iptables-save`, or the lines that mention
+    service_rules(client, "web")              one Service's chains, as kube-proxy wrote them
+    trace / outcomes(node, src, dst, port)    the pure tracer (lab_kit.trace) on live rules
+    RuleHits(node)                            the rules whose counters a real packet moved
+    conntrack(node), proxy_metrics(node)
+
 Everything runs inside the node's namespaces (`nsenter`, through `access.run_on_host`):
 the machine's own tables are never read or touched.
 """
 
 from __future__ import annotations
 
+import random
 import re
-import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.rundir import RunDir
 from lab_kit.lab import access
+from lab_kit.lab.topologies import load_topology
+from lab_kit.model.kinds import by_kind_name
+from lab_kit.render import proxy_rules
+from lab_kit.render.proxy_endpoints import service_ports
+
+if TYPE_CHECKING:  # the tracer is imported when first used: `labkit get` does not need it
+    from lab_kit.trace import Hit, NodeContext, Outcome, Ruleset, Trace
 
 
 class RulesText(str):
     """`iptables-save` output (or an excerpt) that Jupyter shows as text, not a repr."""
 
-    def _repr_pretty_(self, p, cycle) -> None:
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
 
     @property
@@ -61,6 +77,99 @@ def excerpt(saved: str, words: list[str]) -> RulesText:
     return RulesText("\n".join(out) + "\n")
 
 
+def iptables(
+    node: str,
+    table: str | None = None,
+    *,
+    grep: list[str] | str | None = None,
+    counters: bool = False,
+) -> RulesText:
+    """`iptables-save` on a node, or only the lines that mention `grep` (e.g. a chain
+    name or a Service's ClusterIP)."""
+    saved = iptables_save(node, table, counters)
+    if grep:
+        return excerpt(saved, [grep] if isinstance(grep, str) else list(grep))
+    return saved
+
+
+def service_chains(svc: dict) -> list[str]:
+    """The KUBE-SVC/SVL/EXT/FW chain names of each of a Service's ports (hashed as
+    kube-proxy hashes them; a chain the Service does not need is simply absent)."""
+    return [
+        proxy_rules.svc_chain(sp.port_key, sp.protocol, prefix)
+        for sp in service_ports(svc)
+        for prefix in ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-")
+    ]
+
+
+def service_excerpt(saved: str, svc: dict) -> RulesText:
+    """The lines of `saved` that are one Service's: its KUBE-SERVICES entries (their
+    comment names it) and its chains, with the KUBE-SEP chains they jump to."""
+    namespace, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+    chains = service_chains(svc)
+    seps = {
+        word
+        for line in saved.splitlines()
+        if any(f"-A {c} " in line for c in chains)
+        for word in line.split()
+        if word.startswith("KUBE-SEP-")
+    }
+    return excerpt(saved, [f'"{namespace}/{name}', f" {namespace}/{name}", *chains, *seps])
+
+
+def service_rules(
+    client: ApiClient, name: str, namespace: str = "default", node: str = "node1"
+) -> RulesText:
+    """The nat and filter rules kube-proxy wrote on `node` for one Service."""
+    svc = client.get(by_kind_name("Service"), name, namespace)
+    return service_excerpt(iptables_save(node), svc)
+
+
+def node_rules(node: str) -> tuple[Ruleset, NodeContext]:
+    """A node's live rules, parsed, and its addresses: what the tracer walks."""
+    from lab_kit import trace as tracer
+
+    spec = load_topology(RunDir().topology_file)
+    return tracer.parse(iptables_save(node)), tracer.NodeContext.from_spec(spec, node)
+
+
+def trace(
+    node: str,
+    src: str,
+    dst: str,
+    dport: int | None = None,
+    proto: str = "tcp",
+    *,
+    origin: str = "forwarded",
+    choose: int | random.Random | None = None,
+) -> Trace:
+    """Walk the first packet of a connection through `node`'s live rules, rule by rule:
+    `origin="forwarded"` for a packet from a pod or another host, `"local"` for one the
+    node itself sends. `choose`: which random branch to take (an index, or a
+    random.Random); by default the first."""
+    from lab_kit import trace as tracer
+
+    rules, ctx = node_rules(node)
+    packet = tracer.Packet(src, dst, proto, dport)
+    return tracer.trace(rules, packet, ctx, origin=origin, choose=choose)
+
+
+def outcomes(
+    node: str,
+    src: str,
+    dst: str,
+    dport: int | None = None,
+    proto: str = "tcp",
+    *,
+    origin: str = "forwarded",
+) -> list[Outcome]:
+    """Every possible fate of that packet on `node`, with its probability."""
+    from lab_kit import trace as tracer
+
+    rules, ctx = node_rules(node)
+    return tracer.outcomes(rules, tracer.Packet(src, dst, proto, dport), ctx, origin=origin)
+
+
 @dataclass
 class ConntrackEntry:
     proto: str
@@ -86,11 +195,11 @@ class ConntrackEntry:
 
 
 class ConntrackTable(list):
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         got = super().__getitem__(index)
         return ConntrackTable(got) if isinstance(index, slice) else got
 
-    def _repr_pretty_(self, p, cycle) -> None:
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text("\n".join(str(e) for e in self) or "(no entries)")
 
 
@@ -141,20 +250,12 @@ def proxy_metrics(node: str) -> dict[str, float]:
     return values
 
 
-def loop_command(url: str, count: int, timeout_s: float = 2.0, stamp: bool = False) -> list[str]:
-    """A bounded request loop to run inside a pod: `count` curls, one answer per line
-    (prefixed with a timestamp when `stamp`); a failed request prints ERR."""
-    each = f"curl -s -m {timeout_s:g} {shlex.quote(url)} || printf ERR"
-    prefix = 'printf "%s " "$(date +%s.%N)"; ' if stamp else ""
-    return ["sh", "-c", f"for i in $(seq {int(count)}); do {prefix}{each}; echo; done"]
-
-
 class RuleHits:
     """Counters of a node's rules before and after a block: the rules a real packet hit."""
 
     def __init__(self, node: str):
         self.node = node
-        self.hits: list = []
+        self.hits: list[Hit] = []
 
     def __enter__(self) -> RuleHits:
         from lab_kit import trace as tracer
@@ -176,6 +277,6 @@ class RuleHits:
     def chains(self) -> list[str]:
         return list(dict.fromkeys(h.rule.chain for h in self.hits))
 
-    def _repr_pretty_(self, p, cycle) -> None:
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text("\n".join(f"{h.rule.table:<7}{'+' + str(h.packets):>5}  {h.rule.text}" for h in self.hits)
                or "(no rule counted a packet)")  # fmt: skip

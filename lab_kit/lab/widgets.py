@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import time
 
-from lab_kit.lab.lifecycle import LabError
+from lab_kit.lab.errors import LabError
+from lab_kit.lab.waiting import is_ready
+from lab_kit.model.kinds import by_kind_name
 
 READY_FILE = "/opt/random-generator-ready"  # the book's readiness probe: stat this file
 
@@ -57,16 +59,10 @@ def wait_readiness(lab, pod: str, ready: bool, namespace: str = "default",
     """Wait until `pod`'s Ready condition and its EndpointSlice endpoint's `ready`
     condition both equal `ready`, then until every agent (each node's kube-proxy) has
     applied that; return the seconds it took. Raises LabError after `timeout_s`."""
-    from lab_kit.lab.lab import resolve_kind
-
     start = time.monotonic()
     deadline = start + timeout_s
     while True:
-        obj = lab.get("pods", pod, namespace)
-        pod_ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in (obj.get("status") or {}).get("conditions") or []
-        )
+        pod_ready = is_ready(lab.get("pods", pod, namespace))
         slices = lab.get("endpointslices", namespace=namespace)
         endpoints = [
             e
@@ -90,4 +86,4 @@ def wait_readiness(lab, pod: str, ready: bool, namespace: str = "default",
                 f"{'ready' if ready else 'not ready'} (Ready condition: {pod_ready}; "
                 f"endpoints: {[e.get('conditions') for e in endpoints]})"
             )
-        lab.client.watch_change(resolve_kind("endpointslices"), min(1.0, left))
+        lab.client.watch_change(by_kind_name("EndpointSlice"), min(1.0, left))

@@ -1,0 +1,406 @@
+"""Objects through the API server, with kubectl's rules: one place for both `Lab`
+(notebooks) and `labkit` (terminal).
+
+    read_documents   files, directories, "-", YAML text, dicts -> Documents (file + index)
+    apply            one all-or-nothing batch; "deployment.apps/web created" lines
+    get / describe   a Listing that prints as `kubectl get`; `kubectl describe` text
+    delete           by name, by label selector, or what a manifest names
+    run_pod          the Pod `kubectl run` creates
+    printed          -o yaml | json | name, and "No resources found in default namespace."
+
+Mirrors kubectl's apply, get, describe, delete and run commands (k8s.io/kubectl/pkg/cmd/)
+and their printers. Unlike kubectl, apply sends every document in one batch that the API
+server applies all or nothing, and there is no client-side merge: the server decides.
+Every function takes the `ApiClient` to use; errors are `LabError`s (worded for a user) or
+the server's own `ApiError`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.rundir import RunDir
+from lab_kit.api import printers
+from lab_kit.api.describe import describe as describe_text
+from lab_kit.lab.errors import LabError
+from lab_kit.model import meta
+from lab_kit.model.errors import ApiError
+from lab_kit.model.kinds import Kind, kind_of, lookup
+from lab_kit.model.manifests import Document, ManifestError, parse_manifests
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+OUTPUTS = ("wide", "yaml", "json", "name")  # `-o` formats
+
+
+def connect(run_dir: RunDir | None = None) -> ApiClient:
+    """A client of the running lab's API server, or a LabError saying there is none."""
+    sock = (run_dir or RunDir()).socket
+    client = ApiClient(sock)
+    if not os.path.exists(sock) or not client.healthy():
+        client.close()
+        raise LabError(f"no lab is running (no API server at {sock}); start one with `labkit up`")
+    return client
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def resolve_kind(name: str) -> Kind:
+    """What a user types after `get` (`pods`, `po`, `svc`, `deployment.apps`) -> its Kind."""
+    kind = lookup(name)
+    if kind is None:
+        raise LabError(f'the server doesn\'t have a resource type "{name}"')
+    return kind
+
+
+def kind_name(kind: Kind) -> str:
+    """`deployment.apps`, `service`: how kubectl names a kind in what it prints."""
+    return f"{kind.singular}.{kind.group}" if kind.group else kind.singular
+
+
+def resource_name(obj: dict) -> str:
+    """`deployment.apps/random-generator`, as kubectl names what it acted on."""
+    return f"{kind_name(kind_of(obj))}/{meta.name(obj)}"
+
+
+def split_kind(kind: str, names: list[str]) -> tuple[str, list[str]]:
+    """`svc/web` -> ("svc", ["web"]), as kubectl accepts."""
+    if "/" in kind:
+        k, _, n = kind.partition("/")
+        return k, [n, *names]
+    return kind, names
+
+
+def no_resources(
+    kind: Kind | None = None, namespace: str | None = None, all_namespaces: bool = False
+) -> str:
+    """kubectl's words for an empty answer (where it looked, when that is known)."""
+    if kind is None or not kind.namespaced or (namespace is None and not all_namespaces):
+        return "No resources found."
+    return (
+        "No resources found in any namespace."
+        if all_namespaces
+        else (f"No resources found in {namespace} namespace.")
+    )
+
+
+# --- reading manifests -----------------------------------------------------------------------
+
+
+def read_documents(source: Any) -> list[Document]:
+    """Documents from a path (file or directory), "-" (stdin), YAML text, a dict or a list."""
+    if isinstance(source, dict):
+        return [Document("<object>", 0, 1, source)]
+    if isinstance(source, list | tuple):
+        return [d for s in source for d in read_documents(s)]
+    text = str(source)
+    one_line = "\n" not in text
+    if text == "-":
+        return parse_manifests(sys.stdin.read(), "STDIN")
+    path = Path(text)
+    if one_line and path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES)
+        if not files:
+            raise ManifestError(
+                f'error: no objects passed to apply: "{source}" has no .yaml/.yml/.json files'
+            )
+        return [d for f in files for d in read_documents(str(f))]
+    if one_line and path.is_file():
+        return parse_manifests(path.read_text(), text)
+    if not one_line or text.lstrip().startswith(("apiVersion", "{", "kind")):
+        return parse_manifests(text, "<string>")
+    raise ManifestError(f'error: the path "{source}" does not exist')
+
+
+def documents(source: Any) -> list[Document]:
+    """`read_documents`, its errors as LabErrors, and at least one document."""
+    try:
+        docs = read_documents(source)
+    except ManifestError as e:
+        raise LabError(str(e)) from e
+    if not docs:
+        raise LabError("error: no objects passed to apply")
+    return docs
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    lines: list[str]  # kubectl's: "service/web created", "... configured (server dry run)"
+    namespaces: list[str]  # where the applied objects live (what `--wait` waits for)
+
+
+def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
+    """Create or update every document, all or nothing."""
+    docs = documents(source)
+    try:
+        answer = client.apply([d.obj for d in docs], dry_run=dry_run)
+    except ApiError as e:
+        raise LabError(explain_apply_error(e, docs)) from e
+    suffix = " (server dry run)" if dry_run else ""
+    results = answer["results"]
+    return Applied(
+        [f"{resource_name(r['object'])} {r['action']}{suffix}" for r in results],
+        sorted({meta.namespace(r["object"]) for r in results} - {""}),
+    )
+
+
+def explain_apply_error(e: ApiError, docs: list[Document]) -> str:
+    """Name the file and document the server refused, then its own message."""
+    index = e.details.get("index") if isinstance(e.details, dict) else None
+    where = docs[index].where if isinstance(index, int) and 0 <= index < len(docs) else "the input"
+    return (
+        f"Error from server ({e.reason}): error when applying {where}: {e.message}\n"
+        f"(nothing was applied: a batch is all or nothing)"
+    )
+
+
+def refusal(client: ApiClient, source: Any, dry_run: bool = False) -> str:
+    """Apply something expected to be refused and return the error a user would see
+    ("" if it was accepted, and then it is applied): for showing what the API rejects."""
+    try:
+        apply(client, source, dry_run=dry_run)
+    except LabError as e:
+        return str(e)
+    return ""
+
+
+# --- get and describe ------------------------------------------------------------------------
+
+
+class Listing(list):
+    """Objects of one kind; prints as `kubectl get` does, renders as an HTML table.
+    `namespace`: where they were listed (for "No resources found in ... namespace.")."""
+
+    def __init__(
+        self,
+        kind: str,
+        items: list[dict],
+        wide: bool = False,
+        all_namespaces: bool = False,
+        namespace: str | None = None,
+    ):
+        super().__init__(items)
+        self.kind, self.wide, self.all_namespaces = kind, wide, all_namespaces
+        self.namespace = namespace
+
+    def rows(self) -> list[list[str]]:
+        return printers.table(
+            self.kind, list(self), wide=self.wide, all_namespaces=self.all_namespaces
+        )
+
+    def empty_message(self) -> str:
+        return no_resources(lookup(self.kind), self.namespace, self.all_namespaces)
+
+    def __str__(self) -> str:
+        return printers.format_table(self.rows()) if self else self.empty_message()
+
+    __repr__ = __str__  # Jupyter's text view shows the kubectl table, not a list of dicts
+
+    def _repr_html_(self) -> str:
+        rows = self.rows()
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in r)
+            + "</tr>"
+            for r in rows[1:]
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def get(
+    client: ApiClient,
+    kind: str,
+    name: str | None = None,
+    namespace: str = "default",
+    *,
+    all_namespaces: bool = False,
+    selector: str = "",
+    wide: bool = False,
+) -> Any:
+    """One object (a dict) when named, else a Listing of the kind."""
+    k = resolve_kind(kind)
+    if name:
+        return client.get(k, name, namespace if k.namespaced else None)
+    ns = None if all_namespaces or not k.namespaced else namespace
+    items = client.list(k, ns, label_selector=selector)["items"]
+    return Listing(k.kind, items, wide=wide, all_namespaces=all_namespaces and k.namespaced)
+
+
+def get_listing(
+    client: ApiClient,
+    kind: str,
+    names: list[str],
+    namespace: str = "default",
+    *,
+    all_namespaces: bool = False,
+    selector: str = "",
+    wide: bool = False,
+) -> Listing:
+    """`kubectl get KIND [NAME...]`: the named objects, or all (selected) of the kind, as
+    a Listing that knows where it looked."""
+    if names:
+        objs = [get(client, kind, n, namespace) for n in names]
+        return Listing(resolve_kind(kind).kind, objs, wide=wide, namespace=namespace)
+    listing = get(
+        client,
+        kind,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        wide=wide,
+    )
+    listing.namespace = namespace
+    return listing
+
+
+def printed(listing: Listing, output: str | None, single: bool = False) -> str:
+    """What `kubectl get -o yaml|json|name` prints (`single`: one object was named, so it
+    is printed alone rather than in a List); the table otherwise ("" when empty: kubectl
+    says "No resources found" on stderr)."""
+    if output in ("yaml", "json"):
+        doc = (
+            listing[0]
+            if single and len(listing) == 1
+            else {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": list(listing),
+                "metadata": {"resourceVersion": ""},
+            }
+        )
+        if output == "json":
+            return json.dumps(doc, indent=4) + "\n"
+        return yaml.safe_dump(doc, sort_keys=False)
+    if output == "name":
+        kind = kind_name(resolve_kind(listing.kind))
+        return "".join(f"{kind}/{meta.name(o)}\n" for o in listing)
+    return f"{listing}\n" if listing else ""
+
+
+def describe(client: ApiClient, kind: str, name: str, namespace: str = "default") -> str:
+    """`kubectl describe KIND NAME`; a Service's text lists its Endpoints."""
+    k = resolve_kind(kind)
+    obj = client.get(k, name, namespace if k.namespaced else None)
+    endpoints = None
+    if k.kind == "Service":
+        try:
+            endpoints = client.get(resolve_kind("endpoints"), name, namespace)
+        except ApiError:
+            endpoints = None
+    return describe_text(obj, endpoints=endpoints)
+
+
+def describe_all(client: ApiClient, kind: str, namespace: str = "default") -> str:
+    """`kubectl describe KIND`: every object of the kind, one after another."""
+    k = resolve_kind(kind)
+    objs = get(client, kind, namespace=namespace)
+    return "\n\n".join(describe(client, k.plural, meta.name(o), namespace) for o in objs)
+
+
+# --- delete ----------------------------------------------------------------------------------
+
+
+def delete(
+    client: ApiClient,
+    kind: str | None = None,
+    names: list[str] | None = None,
+    namespace: str = "default",
+    *,
+    filename: Any = None,
+    selector: str = "",
+    grace_period_s: int | None = None,
+) -> list[str]:
+    """Delete every object a manifest names, objects of a kind by name, or by label
+    selector; kubectl's result lines (`service "web" deleted`)."""
+    if filename is not None:
+        targets = _targets_in(documents(filename), namespace)
+    elif not kind:
+        raise LabError("error: you must provide one or more resources by argument or filename")
+    else:
+        kind, names = split_kind(kind, names or [])
+        targets = _targets_named(client, resolve_kind(kind), names, namespace, selector)
+        if not targets:
+            return [no_resources(resolve_kind(kind), namespace)]
+    lines = []
+    for k, name, ns in targets:
+        client.delete(k, name, ns, grace_period_s)
+        lines.append(f'{kind_name(k)} "{name}" deleted')
+    return lines
+
+
+Target = tuple[Kind, str, "str | None"]  # what to delete: kind, name, namespace
+
+
+def _targets_in(docs: list[Document], namespace: str) -> list[Target]:
+    """Every object the documents name (in their own namespace, else `namespace`)."""
+    targets: list[Target] = []
+    for d in docs:
+        k = kind_of(d.obj)
+        targets.append((k, d.name, (d.namespace or namespace) if k.namespaced else None))
+    return targets
+
+
+def _targets_named(
+    client: ApiClient, kind: Kind, names: list[str], namespace: str, selector: str
+) -> list[Target]:
+    """Objects of `kind` by name or by selector (kubectl's rules for which may be given)."""
+    ns = namespace if kind.namespaced else None
+    if selector and names:
+        raise LabError("error: name cannot be provided when a selector is specified")
+    if selector:
+        found = client.list(kind, ns, label_selector=selector)["items"]
+        return [(kind, meta.name(o), ns) for o in found]
+    if not names:
+        raise LabError("error: resource(s) were provided, but no name was specified")
+    return [(kind, n, ns) for n in names]
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def run_pod(
+    name: str,
+    image: str,
+    argv: list[str] | None = None,
+    *,
+    as_command: bool = False,
+    restart: str = "Always",
+    env: list[str] | None = None,
+    labels: str = "",
+    port: int | None = None,
+    namespace: str = "default",
+) -> dict:
+    """The Pod `kubectl run NAME --image=IMAGE [--command] -- ARGV` creates: one container
+    named after the pod, labels `run=NAME` unless given (`k=v,...`), env from `K=V`."""
+    container: dict = {"name": name, "image": image}
+    if argv:
+        container["command" if as_command else "args"] = list(argv)
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, _, v in (e.partition("=") for e in env)]
+    if port:
+        container["ports"] = [{"containerPort": port}]
+    label_map = dict(kv.split("=", 1) for kv in labels.split(",") if "=" in kv) or {"run": name}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": label_map},
+        "spec": {"containers": [container], "restartPolicy": restart},
+    }
+
+
+def create(client: ApiClient, obj: dict) -> str:
+    """Create one object; kubectl's line for it (`pod/web created`)."""
+    return f"{resource_name(client.create(obj))} created"
