@@ -1,29 +1,48 @@
-"""`labkit`: the lab from a terminal, with kubectl's habits.
+"""`labkit`: the lab from a terminal, with kubectl's (and minikube's) habits.
 
-    labkit up | down | status | clean
+    labkit up [--addons NAME,...] | down | status | clean
+    labkit addons list | enable NAME | disable NAME
     labkit apply -f FILE|DIR|- [--dry-run=server] [--wait]
     labkit get KIND [NAME] [-n NS | -A] [-l SELECTOR] [-o wide|yaml|json|name]
-    labkit describe KIND NAME [-n NS]
+    labkit describe KIND [NAME] [-n NS]
     labkit delete -f FILE | KIND NAME... | KIND -l SELECTOR [-n NS]
+    labkit exec POD -- CMD | host NODE -- CMD | logs POD | run NAME --image IMAGE
     labkit trace NODE SRC DST[:PORT] [-p udp] [--local] [--outcomes]
 
-Every command is a call on `lab_kit.Lab`; this module only parses arguments and prints.
+This module only parses arguments and prints: what each command does, and how kubectl
+words it, lives in the topic modules `Lab` uses too (lab_kit.lab.objects, waiting, access,
+proxy_view, lifecycle). `main(argv, connect=...)` takes the way to reach the API server,
+so tests run it against the in-process one.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+from collections.abc import Callable
 
-import yaml
-
-from lab_kit.lab import access, lifecycle
-from lab_kit.lab.lab import Lab, resolve_kind
-from lab_kit.lab.lifecycle import LabError
+from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.api.printers import format_table
+from lab_kit.lab import access, lifecycle, objects, proxy_view, waiting
+from lab_kit.lab.addons import lookup, parse_names
+from lab_kit.lab.errors import LabError
 from lab_kit.model.errors import ApiError
 from lab_kit.model.topology import TopologyError
+
+Connect = Callable[[], ApiClient]
+Args = argparse.Namespace
+
+EXAMPLES = """examples:
+  labkit up                                       a lab: three nodes, cluster DNS
+  labkit apply -f labs/manifests/book/deployment.yml --wait
+  labkit get pods -o wide                         where each pod runs, its IP
+  labkit exec POD -- cat /etc/resolv.conf         a command in a pod
+  labkit host node1 -- iptables-save -t nat       a node's rules
+  labkit trace node1 10.244.1.5 10.96.0.10:53 -p udp
+  labkit addons list                              addons, and which are enabled
+  labkit down
+"""
 
 
 def _add_namespace(p: argparse.ArgumentParser, all_ns: bool = False) -> None:
@@ -34,14 +53,51 @@ def _add_namespace(p: argparse.ArgumentParser, all_ns: bool = False) -> None:
         )
 
 
+def _sub(
+    sub: argparse._SubParsersAction, name: str, help: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="labkit", description="lab_kit: Kubernetes service discovery you can watch."
+        prog="labkit",
+        description="lab_kit: Kubernetes service discovery you can watch.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     sub.required = True
-    p = sub.add_parser(
-        "up", help="build the lab and start it in the background; returns when nodes are Ready"
+    _add_lifecycle(sub)
+    _add_objects(sub)
+    _add_inside(sub)
+    p = _sub(
+        sub,
+        "trace",
+        "walk a packet through a node's kube-proxy rules: labkit trace node1 SRC DST[:PORT]",
+        "example:\n  labkit trace node1 10.244.1.5 10.96.0.12:80",
+    )
+    p.add_argument("node", help="the node whose rules to use (node1, ...)")
+    p.add_argument("src", help="source address, e.g. a pod IP")
+    p.add_argument("dst", help="destination address[:port], e.g. 10.96.0.10:53")
+    p.add_argument("-p", "--protocol", default="tcp", choices=["tcp", "udp", "sctp", "icmp"])
+    p.add_argument(
+        "--local", action="store_true", help="the node itself sends it (nat OUTPUT), not a pod"
+    )
+    p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
+    _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`")
+    return parser
+
+
+def _add_lifecycle(sub: argparse._SubParsersAction) -> None:
+    p = _sub(
+        sub,
+        "up",
+        "build the lab and start it in the background; returns when nodes are Ready",
+        "examples:\n  labkit up\n  labkit up --topology my-lab.toml --addons coredns\n"
+        "  labkit up --control-plane-only",
     )
     p.add_argument(
         "--topology", help="a name from topologies/ or a path to your own .toml (default: default)"
@@ -51,11 +107,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="API server and controllers only: no network, no nodes (pods stay Pending)",
     )
-    sub.add_parser("down", help="stop the lab and remove everything it made")
-    sub.add_parser("status", help="say what runs")
-    sub.add_parser("clean", help="remove the leftovers of a lab that crashed")
+    p.add_argument(
+        "--addons", default="", metavar="NAME[,NAME]", help="addons to enable besides the default"
+    )
+    _sub(sub, "down", "stop the lab and remove everything it made")
+    _sub(sub, "status", "say what runs")
+    _sub(sub, "clean", "remove the leftovers of a lab that crashed")
+    p = _sub(
+        sub,
+        "addons",
+        "list, enable or disable addons (minikube's habit)",
+        "examples:\n  labkit addons list\n  labkit addons disable coredns",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    actions.add_parser("list", help="every addon, and whether the running lab has it")
+    for action in ("enable", "disable"):
+        a = actions.add_parser(action, help=f"{action} an addon on the running lab")
+        a.add_argument("name", help="the addon (see `labkit addons list`)")
 
-    p = sub.add_parser("apply", help="create or update objects from manifests (all or nothing)")
+
+def _add_objects(sub: argparse._SubParsersAction) -> None:
+    p = _sub(
+        sub,
+        "apply",
+        "create or update objects from manifests (all or nothing)",
+        "examples:\n  labkit apply -f deployment.yml -f service.yml --wait\n"
+        "  cat pod.yml | labkit apply -f - --dry-run=server",
+    )
     p.add_argument(
         "-f", "--filename", action="append", required=True, help="file, directory or - for stdin"
     )
@@ -67,21 +146,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=60, help="seconds --wait waits (default 60)")
 
-    p = sub.add_parser("get", help="list objects (kubectl-style tables)")
+    p = _sub(
+        sub,
+        "get",
+        "list objects (kubectl-style tables)",
+        "examples:\n  labkit get pods -o wide\n  labkit get svc/kube-dns -n kube-system "
+        "-o yaml\n  labkit get endpointslices -l kubernetes.io/service-name=web",
+    )
     p.add_argument(
         "kind", help="pods, services (svc), deployments (deploy), endpointslices, nodes, ..."
     )
     p.add_argument("names", nargs="*", help="object names (or KIND/NAME)")
     _add_namespace(p, all_ns=True)
     p.add_argument("-l", "--selector", default="", help="label selector, e.g. app=random-generator")
-    p.add_argument("-o", "--output", choices=["wide", "yaml", "json", "name"], help="output format")
+    p.add_argument("-o", "--output", choices=list(objects.OUTPUTS), help="output format")
 
-    p = sub.add_parser("describe", help="show one object in detail")
+    p = _sub(sub, "describe", "show one object in detail (or every object of a kind)")
     p.add_argument("kind")
     p.add_argument("name", nargs="?")
     _add_namespace(p)
 
-    p = sub.add_parser("delete", help="delete objects by name, label selector or manifest")
+    p = _sub(
+        sub,
+        "delete",
+        "delete objects by name, label selector or manifest",
+        "examples:\n  labkit delete pod web-1 web-2\n  labkit delete pods -l app=web\n"
+        "  labkit delete -f service.yml",
+    )
     p.add_argument("kind", nargs="?")
     p.add_argument("names", nargs="*")
     p.add_argument("-f", "--filename", help="delete what this manifest names")
@@ -89,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace-period", type=int, default=None, help="seconds (pods)")
     _add_namespace(p)
 
-    p = sub.add_parser("exec", help="run a command in a pod: labkit exec POD -- CMD ...")
+
+def _add_inside(sub: argparse._SubParsersAction) -> None:
+    p = _sub(sub, "exec", "run a command in a pod: labkit exec POD -- CMD ...")
     p.add_argument("pod")
     p.add_argument("-c", "--container", help="container name (default: the first)")
     p.add_argument("-i", "--stdin", action="store_true", help="pass standard input through")
@@ -97,13 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
     _add_namespace(p)
 
-    p = sub.add_parser(
-        "host", help="run a command on a node or outside host: labkit host node1 -- ip route"
-    )
+    p = _sub(sub, "host", "run a command on a node or outside host: labkit host node1 -- ip route")
     p.add_argument("name")
     p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
 
-    p = sub.add_parser("logs", help="print a container's output")
+    p = _sub(sub, "logs", "print a container's output")
     p.add_argument("pod")
     p.add_argument("-c", "--container")
     p.add_argument(
@@ -111,7 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_namespace(p)
 
-    p = sub.add_parser("run", help="create a pod running an image (kubectl run)")
+    p = _sub(
+        sub,
+        "run",
+        "create a pod running an image (kubectl run)",
+        "example:\n  labkit run -i --rm --restart=Never probe --image=busybox -- "
+        "cat /etc/resolv.conf",
+    )
     p.add_argument("name")
     p.add_argument("--image", required=True)
     p.add_argument(
@@ -132,38 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("argv", nargs="*", help="-- ARGS...")
     _add_namespace(p)
 
-    p = sub.add_parser(
-        "trace",
-        help="walk a packet through a node's kube-proxy rules: labkit trace node1 SRC DST[:PORT]",
-    )
-    p.add_argument("node", help="the node whose rules to use (node1, ...)")
-    p.add_argument("src", help="source address, e.g. a pod IP")
-    p.add_argument("dst", help="destination address[:port], e.g. 10.96.0.10:53")
-    p.add_argument("-p", "--protocol", default="tcp", choices=["tcp", "udp", "sctp", "icmp"])
-    p.add_argument(
-        "--local", action="store_true", help="the node itself sends it (nat OUTPUT), not a pod"
-    )
-    p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
 
-    sub.add_parser(
-        "cli", help="an interactive shell: `node1 ip route`, `client curl ...`, `get pods`"
-    )
-    return parser
+# --- the lab itself --------------------------------------------------------------------------
 
 
-def _split_kind(kind: str, names: list[str]) -> tuple[str, list[str]]:
-    """`svc/web` → ("svc", ["web"]), as kubectl accepts."""
-    if "/" in kind:
-        k, _, n = kind.partition("/")
-        return k, [n, *names]
-    return kind, names
+def _addon_names(text: str) -> list[str]:
+    try:
+        return parse_names(text)
+    except KeyError as e:  # its message lists the known addons
+        raise LabError(e.args[0]) from None
 
 
-def cmd_up(args) -> int:
+def cmd_up(args: Args) -> int:
+    addons = _addon_names(args.addons)
     t0 = time.monotonic()
     print(f"Starting the lab ({args.topology or 'default'} topology) ...")
     try:
-        lifecycle.up(args.topology, control_plane_only=args.control_plane_only)
+        lifecycle.up(args.topology, control_plane_only=args.control_plane_only, addons=addons)
     except TopologyError as e:
         raise LabError(str(e)) from e
     print(f"Lab ready in {time.monotonic() - t0:.1f} s. API server: {lifecycle.socket_path()}")
@@ -171,147 +253,128 @@ def cmd_up(args) -> int:
     return 0
 
 
-def cmd_down(args) -> int:
-    if lifecycle.down():
-        print("Lab stopped; everything it made is removed.")
-    else:
-        print("No lab is running.")
+def cmd_down(args: Args) -> int:
+    print(
+        "Lab stopped; everything it made is removed." if lifecycle.down() else "No lab is running."
+    )
     return 0
 
 
-def cmd_clean(args) -> int:
-    if not lifecycle.clean():
-        print("Nothing to clean.")
-    else:
-        print("Cleaned up.")
+def cmd_clean(args: Args) -> int:
+    print("Cleaned up." if lifecycle.clean() else "Nothing to clean.")
     return 0
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: Args) -> int:
     info = lifecycle.status()
     if not info.get("processes"):
         print("No lab is running.")
         return 1
-    print(
-        f"Lab {'running' if info['running'] else 'NOT running (crashed? `labkit clean`)'} "
-        f"(run dir {info['run_dir']})"
-    )
+    state = "running" if info["running"] else "NOT running (crashed? `labkit clean`)"
+    print(f"Lab {state} (run dir {info['run_dir']})")
     for p in info["processes"]:
         if p["name"] == "tcpdump" and not p["alive"]:
             continue  # finished captures are not part of the lab any more
         print(f"  {p['name']:<20} pid {p['pid']:<8} {'running' if p['alive'] else 'gone'}")
+    print(f"Addons: {', '.join(info.get('addons') or []) or 'none'}")
     agents = (info.get("agents") or {}).get("items", [])
     if agents:
-        rv = info["agents"]["resourceVersion"]
-        print(f"Agents (API resourceVersion {rv}):")
+        print(f"Agents (API resourceVersion {info['agents']['resourceVersion']}):")
         for a in agents:
             print(f"  {a['name']:<20} applied {a['appliedResourceVersion']}")
     return 0 if info["running"] else 1
 
 
-def cmd_apply(args, lab: Lab) -> int:
-    lines = []
-    for f in args.filename:
-        lines += lab.apply(f, wait=False, dry_run=args.dry_run == "server")
-    for line in lines:
-        print(line)
+def addons_table() -> str:
+    """`labkit addons list`: NAME, STATUS (enabled in the running lab or not), DESCRIPTION."""
+    rows = [["NAME", "STATUS", "DESCRIPTION"]]
+    rows += [
+        [name, "enabled" if on else "disabled", text] for name, on, text in lifecycle.addon_states()
+    ]
+    return format_table(rows)
+
+
+def cmd_addons(args: Args) -> int:
+    if args.action == "list":
+        print(addons_table())
+        return 0
+    name = args.name
+    try:
+        lookup(name)
+    except KeyError as e:  # its message lists the known addons
+        raise LabError(e.args[0]) from None
+    if args.action == "enable":
+        done = lifecycle.enable_addon(name)
+        print(f'addon "{name}" {"enabled" if done else "is already enabled"}')
+    else:
+        done = lifecycle.disable_addon(name)
+        print(f'addon "{name}" {"disabled" if done else "is not enabled"}')
+    return 0
+
+
+def cmd_host(args: Args) -> int:
+    return access.run_on_host(args.name, _argv(args.argv), capture=False, timeout_s=None).returncode
+
+
+def cmd_cli(args: Args) -> int:
+    from lab_kit.cli.shell import LabShell
+
+    LabShell(main).cmdloop()
+    return 0
+
+
+# --- objects, and inside the lab -------------------------------------------------------------
+
+
+def cmd_apply(args: Args, client: ApiClient) -> int:
+    namespaces: set[str] = set()
+    for f in args.filename:  # each file its own all-or-nothing batch
+        applied = objects.apply(client, f, dry_run=args.dry_run == "server")
+        print("\n".join(applied.lines))
+        namespaces.update(applied.namespaces)
     if args.wait and args.dry_run == "none":
-        lab.wait_ready(args.timeout)
+        waiting.wait_applied(client, sorted(namespaces), args.timeout)
     return 0
 
 
-def cmd_get(args, lab: Lab) -> int:
-    kind, names = _split_kind(args.kind, args.names)
-    k = resolve_kind(kind)
-    ns = args.namespace
+def cmd_get(args: Args, client: ApiClient) -> int:
+    kind, names = objects.split_kind(args.kind, args.names)
+    listing = objects.get_listing(
+        client,
+        kind,
+        names,
+        args.namespace,
+        all_namespaces=args.all_namespaces,
+        selector=args.selector,
+        wide=args.output == "wide",
+    )
+    if not listing and args.output in (None, "wide"):
+        print(listing.empty_message(), file=sys.stderr)  # kubectl's, on stderr
+    else:
+        sys.stdout.write(objects.printed(listing, args.output, single=len(names) == 1))
+    return 0
+
+
+def cmd_describe(args: Args, client: ApiClient) -> int:
+    kind, names = objects.split_kind(args.kind, [args.name] if args.name else [])
     if names:
-        objs = [lab.get(kind, n, ns) for n in names]
-        listing = None
+        print(objects.describe(client, kind, names[0], args.namespace))
     else:
-        listing = lab.get(
-            kind,
-            namespace=ns,
-            all_namespaces=args.all_namespaces,
-            selector=args.selector,
-            wide=args.output == "wide",
-        )
-        objs = list(listing)
-    if args.output in ("yaml", "json"):
-        doc = (
-            objs[0]
-            if names and len(objs) == 1
-            else {
-                "apiVersion": "v1",
-                "kind": "List",
-                "items": objs,
-                "metadata": {"resourceVersion": ""},
-            }
-        )
-        print(
-            json.dumps(doc, indent=4)
-            if args.output == "json"
-            else yaml.safe_dump(doc, sort_keys=False),
-            end="\n" if args.output == "json" else "",
-        )
-        return 0
-    if args.output == "name":
-        for o in objs:
-            print(f"{k.singular}{'.' + k.group if k.group else ''}/{o['metadata']['name']}")
-        return 0
-    if not objs:
-        where = (
-            ""
-            if not k.namespaced
-            else (" in any namespace" if args.all_namespaces else f" in {ns} namespace")
-        )
-        print(f"No resources found{where}.", file=sys.stderr)
-        return 0
-    from lab_kit.lab.lab import Listing
-
-    listing = listing or Listing(k.kind, objs, wide=args.output == "wide")
-    print(listing)
+        print(objects.describe_all(client, kind, args.namespace))
     return 0
 
 
-def cmd_describe(args, lab: Lab) -> int:
-    kind, names = _split_kind(args.kind, [args.name] if args.name else [])
-    if not names:
-        k = resolve_kind(kind)
-        objs = lab.get(kind, namespace=args.namespace)
-        print(
-            "\n\n".join(lab.describe(k.plural, o["metadata"]["name"], args.namespace) for o in objs)
-        )
-        return 0
-    print(lab.describe(kind, names[0], args.namespace))
-    return 0
-
-
-def cmd_delete(args, lab: Lab) -> int:
-    if args.filename:
-        lines = lab.delete(
-            filename=args.filename, namespace=args.namespace, grace_period_s=args.grace_period
-        )
-    else:
-        if not args.kind:
-            raise LabError("error: you must provide one or more resources by argument or filename")
-        kind, names = _split_kind(args.kind, args.names)
-        if args.selector and not names:
-            lines = lab.delete(kind, namespace=args.namespace, selector=args.selector,
-                               grace_period_s=args.grace_period)  # fmt: skip
-            for line in lines:
-                print(line)
-            return 0
-        if not names:
-            raise LabError("error: resource(s) were provided, but no name was specified")
-        if args.selector:
-            raise LabError("error: name cannot be provided when a selector is specified")
-        lines = [
-            line
-            for n in names
-            for line in lab.delete(kind, n, args.namespace, grace_period_s=args.grace_period)
-        ]
-    for line in lines:
-        print(line)
+def cmd_delete(args: Args, client: ApiClient) -> int:
+    lines = objects.delete(
+        client,
+        args.kind,
+        args.names,
+        args.namespace,
+        filename=args.filename,
+        selector=args.selector,
+        grace_period_s=args.grace_period,
+    )
+    print("\n".join(lines))
     return 0
 
 
@@ -322,16 +385,18 @@ def _argv(rest: list[str]) -> list[str]:
     return argv
 
 
-def cmd_exec(args, lab: Lab) -> int:
+def cmd_exec(args: Args, client: ApiClient) -> int:
+    argv = _argv(args.argv)
     stdin = sys.stdin.read() if args.stdin and not sys.stdin.isatty() else None
     interactive = args.stdin and sys.stdin.isatty()
-    state = lab.sandbox(args.pod, args.namespace)
-    result = access.run_in_pod(
-        state,
+    result = access.exec_in_pod(
+        client,
+        args.pod,
+        argv,
+        args.namespace,
         args.container,
-        _argv(args.argv),
-        capture=not interactive,
         stdin=stdin,
+        capture=not interactive,
         timeout_s=None,
     )
     sys.stdout.write(result.stdout)
@@ -339,101 +404,67 @@ def cmd_exec(args, lab: Lab) -> int:
     return result.returncode
 
 
-def cmd_host(args) -> int:
-    result = access.run_on_host(args.name, _argv(args.argv), capture=False, timeout_s=None)
-    return result.returncode
-
-
-def cmd_logs(args, lab: Lab) -> int:
-    sys.stdout.write(lab.logs(args.pod, args.namespace, args.container, args.previous))
+def cmd_logs(args: Args, client: ApiClient) -> int:
+    sys.stdout.write(access.logs(client, args.pod, args.namespace, args.container, args.previous))
     return 0
 
 
-def cmd_run(args, lab: Lab) -> int:
+def cmd_run(args: Args, client: ApiClient) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    pod = run_pod_manifest(
+    pod = objects.run_pod(
         args.name,
         args.image,
         argv,
-        args.command,
-        args.restart,
-        args.env,
-        args.labels,
-        args.port,
-        args.namespace,
+        as_command=args.command,
+        restart=args.restart,
+        env=args.env,
+        labels=args.labels,
+        port=args.port,
+        namespace=args.namespace,
     )
-    lab.client.create(pod)
-    print(f"pod/{args.name} created")
+    print(objects.create(client, pod))
     if not args.stdin:
         return 0
-    code = lab.wait_pod_finished(args.name, args.namespace, args.timeout)
-    sys.stdout.write(lab.logs(args.name, args.namespace))
+    code = waiting.wait_pod_finished(client, args.name, args.namespace, args.timeout)
+    sys.stdout.write(access.logs(client, args.name, args.namespace))
     if args.rm:
-        lab.delete("pod", args.name, args.namespace, grace_period_s=0)
-        print(f'pod "{args.name}" deleted')
+        print(
+            "\n".join(objects.delete(client, "pod", [args.name], args.namespace, grace_period_s=0))
+        )
     return code
 
 
-def run_pod_manifest(
-    name: str,
-    image: str,
-    argv: list[str],
-    as_command: bool,
-    restart: str,
-    env: list[str],
-    labels: str,
-    port: int | None,
-    namespace: str,
-) -> dict:
-    """The Pod `kubectl run` would create."""
-    container: dict = {"name": name, "image": image}
-    if argv:
-        container["command" if as_command else "args"] = argv
-    if env:
-        container["env"] = [{"name": k, "value": v} for k, _, v in (e.partition("=") for e in env)]
-    if port:
-        container["ports"] = [{"containerPort": port}]
-    label_map = dict(kv.split("=", 1) for kv in labels.split(",") if "=" in kv) or {"run": name}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": label_map},
-        "spec": {"containers": [container], "restartPolicy": restart},
-    }
-
-
-def cmd_trace(args, lab: Lab) -> int:
-    dst, _, port = args.dst.partition(":")
+def parse_destination(dst: str, protocol: str) -> tuple[str, int | None]:
+    """`10.96.0.10:53` -> ("10.96.0.10", 53); a port is needed except for icmp."""
+    address, _, port = dst.partition(":")
     if port and not port.isdigit():
-        raise LabError(f'invalid destination "{args.dst}": the port must be a number')
-    dport = int(port) if port else None
-    if dport is None and args.protocol != "icmp":
-        raise LabError(f"{args.protocol} needs a destination port: {dst}:PORT")
+        raise LabError(f'invalid destination "{dst}": the port must be a number')
+    if not port and protocol != "icmp":
+        raise LabError(f"{protocol} needs a destination port: {address}:PORT")
+    return address, int(port) if port else None
+
+
+def cmd_trace(args: Args, client: ApiClient) -> int:
+    dst, dport = parse_destination(args.dst, args.protocol)
     origin = "local" if args.local else "forwarded"
     if args.outcomes:
-        for o in lab.outcomes(args.node, args.src, dst, dport, args.protocol, origin=origin):
+        for o in proxy_view.outcomes(args.node, args.src, dst, dport, args.protocol, origin=origin):
             print(f"{o.fraction:>6}  {o.verdict}  {o.dnat_to or dst}")
         return 0
-    print(lab.trace(args.node, args.src, dst, dport, args.protocol, origin=origin))
+    print(proxy_view.trace(args.node, args.src, dst, dport, args.protocol, origin=origin))
     return 0
 
 
-def cmd_cli(args) -> int:
-    from lab_kit.cli.shell import LabShell
-
-    LabShell(main).cmdloop()
-    return 0
-
-
-LIFECYCLE = {
+LIFECYCLE: dict[str, Callable[[Args], int]] = {
     "up": cmd_up,
     "down": cmd_down,
     "status": cmd_status,
     "clean": cmd_clean,
+    "addons": cmd_addons,
     "host": cmd_host,
     "cli": cmd_cli,
 }
-OBJECTS = {
+OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
     "apply": cmd_apply,
     "get": cmd_get,
     "describe": cmd_describe,
@@ -445,9 +476,8 @@ OBJECTS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # Everything after `--` is the command to run (exec, host, run), never our options.
+def parse_args(argv: list[str]) -> Args:
+    """Our options, and everything after `--` as the command to run (exec, host, run)."""
     rest: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
@@ -457,14 +487,20 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = [*args.argv, *rest]
     elif rest:
         build_parser().error(f"unexpected arguments after --: {' '.join(rest)}")
+    return args
+
+
+def main(argv: list[str] | None = None, *, connect: Connect = objects.connect) -> int:
+    """Run one labkit command; its exit code. `connect`: how to reach the lab's API."""
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.verb in LIFECYCLE:
             return LIFECYCLE[args.verb](args)
-        lab = Lab.connect()
+        client = connect()
         try:
-            return OBJECTS[args.verb](args, lab)
+            return OBJECTS[args.verb](args, client)
         finally:
-            lab.client.close()
+            client.close()
     except LabError as e:
         print(str(e) if str(e).startswith(("error", "Error")) else f"error: {e}", file=sys.stderr)
         return 1

@@ -12,10 +12,13 @@ import cmd
 import shlex
 from collections.abc import Callable
 
-from lab_kit.lab import access, lifecycle
-from lab_kit.lab.lifecycle import LabError
+from lab_kit.adapters.rundir import RunDir
+from lab_kit.lab import access
+from lab_kit.lab.errors import LabError
 
-LABKIT_COMMANDS = {"apply", "get", "describe", "delete", "exec", "logs", "run", "status"}
+LABKIT_COMMANDS = {
+    "addons", "apply", "get", "describe", "delete", "exec", "logs", "run", "status", "trace",
+}  # fmt: skip
 
 
 class LabShell(cmd.Cmd):
@@ -29,35 +32,37 @@ class LabShell(cmd.Cmd):
         super().__init__()
         self.labkit_main = labkit_main
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> None:
         try:
             words = shlex.split(line)
         except ValueError as e:
             print(f"error: {e}")
-            return False
+            return
         if not words:
-            return False
+            return
         if words[0] in LABKIT_COMMANDS:
-            self.labkit_main(words)
-            return False
-        hosts = lifecycle.network_info().get("hosts", {})
+            try:
+                self.labkit_main(words)
+            except SystemExit:  # argparse's answer to a usage error: the shell goes on
+                pass
+            return
+        hosts = RunDir().hosts()
         if words[0] in hosts:
             if len(words) == 1:
                 print(f"usage: {words[0]} COMMAND [ARGS...]")
-                return False
+                return
             try:
                 access.run_on_host(words[0], words[1:], capture=False, timeout_s=None)
             except LabError as e:
                 print(e)
-            return False
+            return
         print(
             f"unknown command or host: {words[0]} (hosts: {', '.join(sorted(hosts)) or 'none'}; "
             f"commands: {', '.join(sorted(LABKIT_COMMANDS))})"
         )
-        return False
 
     def do_hosts(self, _arg: str) -> bool:
-        for name, info in sorted(lifecycle.network_info().get("hosts", {}).items()):
+        for name, info in sorted(RunDir().hosts().items()):
             print(f"  {name:<10} {info.get('role', ''):<9} {info.get('ip', '')}")
         return False
 
