@@ -73,6 +73,14 @@ class IPAM:
 class Kubelet(Agent):
     """The node agent that runs the node's pods (one `PodWorker` each)."""
 
+    # What every kubelet watches; __init__ adds its own node's Pods. (Declared on the class
+    # too: the runner opens the API socket for agents whose class watches something.)
+    watches = {
+        "services": Watch("Service"),
+        "config_maps": Watch("ConfigMap"),
+        "secrets": Watch("Secret"),
+    }
+
     def __init__(
         self,
         ctx: Context,
@@ -89,9 +97,7 @@ class Kubelet(Agent):
         self.report_as = f"kubelet/{node.name}"
         self.watches = {
             "pods": Watch("Pod", field_selector=f"spec.nodeName={node.name}"),
-            "services": Watch("Service"),
-            "config_maps": Watch("ConfigMap"),
-            "secrets": Watch("Secret"),
+            **Kubelet.watches,
         }
         self.ipam = IPAM(node.pod_cidr)
         self.workers: dict[str, PodWorker] = {}
