@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from lab_kit.adapters.apiclient import ApiClient
+from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table
 from lab_kit.lab import access, lifecycle, objects, proxy_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
@@ -248,7 +249,7 @@ def cmd_up(args: Args) -> int:
         lifecycle.up(args.topology, control_plane_only=args.control_plane_only, addons=addons)
     except TopologyError as e:
         raise LabError(str(e)) from e
-    print(f"Lab ready in {time.monotonic() - t0:.1f} s. API server: {lifecycle.socket_path()}")
+    print(f"Lab ready in {time.monotonic() - t0:.1f} s. API server: {RunDir().socket}")
     print("Try: labkit apply -f labs/manifests/book/deployment.yml --wait; labkit get pods -o wide")
     return 0
 
