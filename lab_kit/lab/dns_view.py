@@ -4,7 +4,7 @@
 resolv.conf, so its nameserver 10.96.0.10 and search list) and returns a DigResult that
 prints as dig's own output; `.status`, `.flags`, `.answers` (name, ttl, type, data),
 `.authority`, `.additional` and `.addresses` come from that text. Reverse lookups:
-`Lab.dig("toolbox", "-x", "10.96.0.10", qtype="PTR")` (options come before the name).
+`Lab.dig("toolbox", "10.96.0.10", "-x", qtype="PTR")` (dig gets the options before the name).
 """
 
 from __future__ import annotations
