@@ -264,10 +264,14 @@ def socket_from(options: argparse.Namespace) -> str:
 
 
 async def _serve(agent_class: type[Agent], options: argparse.Namespace, name: str) -> None:
-    client = AsyncApiClient(socket_from(options)) if agent_class.watches else None
-    ctx = Context(client or AsyncApiClient())
+    # Every agent that talks to the API gets the socket (`create` may already ask it, and
+    # watches may be declared per instance); one that needs none (world-dns) gets no socket.
+    socket_path = options.socket or os.environ.get("LABKIT_APISERVER")
+    ctx = Context(AsyncApiClient(socket_path))
     made = agent_class.create(ctx, options)
     agent = await made if inspect.isawaitable(made) else made
+    if agent.watches and not socket_path:
+        socket_from(options)  # exits, saying where the socket comes from
     log = logging.getLogger(name)
     runner = Runner(agent)
     task = asyncio.ensure_future(runner.run(lambda: signal_ready(options.ready_fd)))
