@@ -77,6 +77,8 @@ class Metrics:
 
 
 class KubeProxy(Agent):
+    """One node's kube-proxy: what it watches, one sync, the periodic canary check."""
+
     # cmd/kube-proxy/app/server.go: both informers skip opted-out and headless Services.
     watches = {
         "services": Watch("Service", label_selector=INFORMER_LABEL_SELECTOR),
