@@ -7,6 +7,7 @@ a control plane in a private run dir, so tests never touch a lab a user has runn
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ def run_dir(tmp_path, monkeypatch) -> Path:
     from lab_kit.lab import lifecycle
 
     lifecycle.down(progress=lambda *_: None)
+    shutil.rmtree(d, ignore_errors=True)  # down() removes it only if a lab was recorded
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import tempfile
 
 import pytest
@@ -18,11 +19,14 @@ def cluster():
     d = tempfile.mkdtemp(prefix="lk-", dir="/tmp")
     old = os.environ.get("LABKIT_RUN_DIR")
     os.environ["LABKIT_RUN_DIR"] = d
-    lab = Lab.up()
+    lab = None
     try:
+        lab = Lab.up()  # a failed up() has already removed what it made
         yield lab
     finally:
-        lab.down()
+        if lab is not None:
+            lab.down()
+        shutil.rmtree(d, ignore_errors=True)  # down() removes it only if a lab was recorded
         if old is None:
             os.environ.pop("LABKIT_RUN_DIR", None)
         else:
