@@ -85,6 +85,13 @@ class Starting:
         return self.record
 
 
+def signal_ready(fd: int | None) -> None:
+    """The child's end of the ready pipe: say "ready" on the fd `start` passed (--ready-fd)."""
+    if fd is not None:
+        os.write(fd, b"ready\n")
+        os.close(fd)
+
+
 def start(name: str, argv: list[str], log_path: str, env: dict | None = None) -> Starting:
     """Start `argv` (which gets `--ready-fd N`) in its own session; don't wait."""
     read_fd, write_fd = os.pipe()

@@ -1,30 +1,33 @@
 """kube-apiserver for the lab: Kubernetes-style REST over HTTP/JSON on a Unix socket
 (and optionally TCP), with list, watch (incl. bookmarks), create, update, delete and the
-status and binding subresources. All logic lives in `lab_kit.api.registry`; this module
-only speaks HTTP.
+status and binding subresources. All logic lives in `lab_kit.api.handler` (what a request
+means) and `lab_kit.api.registry` (writes); this module only speaks HTTP.
 
-    client --HTTP--> handle() --> Registry (defaults, validation, allocation) --> Store
-    Store --event--> every open watch's queue --> one JSON line per event
+    client --HTTP--> ApiHandler.handle --> Registry (defaults, validation, allocation) --> Store
+    Store --event--> every open watch's feed --> one JSON line per event
+
+It is not an `Agent` (it is what agents watch), but its process uses the runner's pieces:
+the options, the ready pipe, the signals.
 
 Lab extensions under /lab/v1 (not in Kubernetes): `apply` (an all-or-nothing batch),
 `agents/<name>` (agents report the resourceVersion they have applied) and `converged`
 (wait until every agent has applied the store's latest version).
 
-Run: python -m lab_kit.agents.apiserver --socket /run/labkit/apiserver.sock [--ready-fd N]
+Run: python -m lab_kit.agents apiserver --socket /run/labkit/apiserver.sock [--ready-fd N]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 
 from aiohttp import web
 
 from lab_kit.adapters.api_serving import WatchFeed, converged
+from lab_kit.adapters.processes import signal_ready
+from lab_kit.agents.runner import common_parser, until_stopped
 from lab_kit.api.handler import ApiHandler, ConvergedWait, Reply, WatchStream
 from lab_kit.api.registry import Registry
 from lab_kit.model import schema
@@ -75,14 +78,8 @@ async def serve(
         host, _, port = tcp.rpartition(":")
         await web.TCPSite(runner, host, int(port)).start()
     log.info("serving on %s%s", socket_path, f" and {tcp}" if tcp else "")
-    if ready_fd is not None:
-        os.write(ready_fd, b"ready\n")
-        os.close(ready_fd)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    signal_ready(ready_fd)
+    await until_stopped(asyncio.get_running_loop().create_future(), log)  # until a signal
     await runner.cleanup()
     if os.path.exists(socket_path):
         os.unlink(socket_path)
@@ -93,16 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     # (Jupyter brings it); building its grammar costs 0.6 s at start-up, and Kubernetes'
     # schemas are checked without format assertions, so this process does without it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    parser = argparse.ArgumentParser(
-        prog="lab_kit.agents.apiserver", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--socket", required=True, help="Unix socket path to serve on")
+    parser = common_parser("apiserver", (__doc__ or "").split("\n")[0])
     parser.add_argument("--tcp", help="also serve on HOST:PORT (for in-cluster clients)")
-    parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once serving")
     parser.add_argument(
         "--advertise-address", help="IP:port published as the kubernetes Service's endpoint"
     )
     args = parser.parse_args(argv)
+    if not args.socket:
+        parser.error("--socket PATH is required (the Unix socket to serve on)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address))
 

@@ -5,18 +5,21 @@ process builds the network (`adapters.mininet_net`), publishes what it made in
 `<run dir>/network.json` (each host's shell PID, so anyone can enter its namespaces), says
 "ready", and waits. On SIGTERM it stops Mininet, which removes the bridges and veths.
 
-Run: python -m lab_kit.agents.network --run-dir DIR [--topology NAME|PATH] [--ready-fd N]
+Not an `Agent` (it watches nothing and Mininet wants threads, not asyncio), but it uses the
+runner's ready pipe.
+
+Run: python -m lab_kit.agents network --run-dir DIR --topology-file F [--ready-fd N]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import threading
 
 from lab_kit.adapters import mininet_net
+from lab_kit.adapters.processes import signal_ready
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.model.topology import parse_topology
 
@@ -24,9 +27,7 @@ log = logging.getLogger("network")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="lab_kit.agents.network", description="The lab's Mininet network."
-    )
+    parser = argparse.ArgumentParser(prog="network", description="The lab's Mininet network.")
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--topology-file", required=True, help="a topology TOML file")
     parser.add_argument("--ready-fd", type=int)
@@ -43,9 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         for w in lab.warnings:
             log.warning("%s", w)
         log.info("network up: %d nodes, %d outside hosts", len(spec.nodes), len(spec.hosts))
-        if args.ready_fd is not None:
-            os.write(args.ready_fd, b"ready\n")
-            os.close(args.ready_fd)
+        signal_ready(args.ready_fd)
         stop.wait()
     finally:
         mininet_net.stop(lab)

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from lab_kit.adapters.apiclient import AsyncApiClient
 from lab_kit.adapters.clock import Clock, SystemClock, wait_event
+from lab_kit.adapters.processes import signal_ready
 from lab_kit.agents.informer import Informer
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.model.topology import ClusterSpec, parse_topology
@@ -219,13 +220,6 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
 def load_topology(path: str) -> ClusterSpec:
     with open(path) as f:
         return parse_topology(f.read(), path)
-
-
-def signal_ready(fd: int | None) -> None:
-    """Tell whoever started us (`lab_kit.adapters.processes.start`) that we serve."""
-    if fd is not None:
-        os.write(fd, b"ready\n")
-        os.close(fd)
 
 
 def setup_logging(name: str, log_format: str = LOG_FORMAT) -> None:

@@ -19,12 +19,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
-from lab_kit.agents.runner import Agent
+if TYPE_CHECKING:  # the runner (and httpx) load only in processes that run an Agent
+    from lab_kit.agents.runner import Agent
 
 # What a loader returns: an Agent subclass (run by the runner), or, for the processes the
 # runner does not fit (the API server itself, the network that holds Mininet), a main(argv).
-Program = type[Agent] | Callable[[list[str]], None]
+Program: TypeAlias = "type[Agent] | Callable[[list[str]], None]"
 
 
 @dataclass(frozen=True)
