@@ -24,9 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
-from lab_kit.adapters.processes import ProcessRecord
+from lab_kit.adapters.processes import Processes, ProcessRecord, StartError, SystemProcesses
 from lab_kit.adapters.rundir import NoSuchHost, RunDir
 from lab_kit.agents.table import AGENTS, AgentEntry, command
 from lab_kit.lab import addon_install
@@ -38,6 +37,19 @@ from lab_kit.model.topology import ClusterSpec
 __all__ = ["LabError", "LabState", "up", "down", "clean", "status"]
 
 Progress = Callable[[str], None]
+
+# The seams `up` and `down` act through (tests swap in FakeProcesses and the in-process API).
+PROCESSES: Processes = SystemProcesses()
+
+
+def api_client(rd: RunDir) -> ApiClient:
+    """A client of the lab's API server (its Unix socket)."""
+    return ApiClient(rd.socket)
+
+
+def network_exists() -> bool:
+    """Does a lab network (its first switch, a bridge in this namespace) already exist?"""
+    return os.path.exists("/sys/class/net/lk-s1")
 
 
 def run_dir() -> str:
@@ -88,7 +100,7 @@ class LabState:
         )
 
     def alive(self) -> list[ProcessRecord]:
-        return [p for p in self.processes if processes.is_alive(p)]
+        return [p for p in self.processes if PROCESSES.is_alive(p)]
 
 
 def _entries(where: str) -> list[AgentEntry]:
@@ -116,7 +128,7 @@ def up(topology: str | None = None, progress: Progress = print, control_plane_on
     if existing:
         progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({rd.path})")
         clean(progress=lambda *_: None)
-    if not control_plane_only and os.path.exists("/sys/class/net/lk-s1"):
+    if not control_plane_only and network_exists():
         raise LabError(
             "a lab network already exists on this machine (bridge lk-s1): another lab runs with "
             "another LABKIT_RUN_DIR, or one crashed; stop it with `labkit down` (same run dir) or "
@@ -139,7 +151,7 @@ def up(topology: str | None = None, progress: Progress = print, control_plane_on
         _start_node_agents(state, spec, progress)
         # After the nodes are Ready, so the scheduler spreads the addons' pods the same way
         # every run (coredns on node1 and node2) and every lab's pods get the same addresses.
-        client = ApiClient(rd.socket)
+        client = api_client(rd)
         try:
             applied_at = time.monotonic()
             for name in wanted:
@@ -154,7 +166,7 @@ def up(topology: str | None = None, progress: Progress = print, control_plane_on
                          f"({ADDONS[name].description})")  # fmt: skip
         finally:
             client.close()
-    except (processes.StartError, LabError, NoSuchHost) as e:
+    except (StartError, LabError, NoSuchHost) as e:
         down(progress=lambda *_: None)
         raise LabError(str(e)) from e
     return state
@@ -173,7 +185,7 @@ def _start_node_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
                        "--topology-file", rd.topology_file, "--run-dir", rd.path]  # fmt: skip
             argv = rd.host_argv(node.name, command(entry.name, *options))
             name = f"{entry.name}/{node.name}"
-            starting.append(processes.start(name, argv, rd.log(name)))
+            starting.append(PROCESSES.start(name, argv, rd.log(name)))
             state.processes.append(starting[-1].record)  # recorded before waiting: `down` finds it
     state.save()
     for s in starting:
@@ -198,7 +210,7 @@ def _start_host_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
         t0 = time.monotonic()
         name = f"{entry.name}/{host.name}"
         argv = rd.host_argv(host.name, command(entry.name), mount=False)
-        starting = processes.start(name, argv, rd.log(name))
+        starting = PROCESSES.start(name, argv, rd.log(name))
         state.processes.append(starting.record)
         state.save()
         starting.wait_ready()
@@ -210,7 +222,7 @@ def _start_host_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
 def _start(state: LabState, name: str, argv: list[str], progress: Progress) -> None:
     """Spawn one agent of the control plane (or the network) and wait for its "ready"."""
     t0 = time.monotonic()
-    record = processes.spawn(name, argv, RunDir(state.directory).log(name))
+    record = PROCESSES.spawn(name, argv, RunDir(state.directory).log(name))
     state.processes.append(record)
     state.save()
     progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
@@ -226,7 +238,7 @@ def enable_addon(name: str, progress: Progress = print, timeout_s: float = 60) -
     state = _running_state()
     if name in state.addons:
         return False
-    client = ApiClient(RunDir(state.directory).socket)
+    client = api_client(RunDir(state.directory))
     try:
         addon_install.apply_addon(client, addon)
         state.addons.append(name)
@@ -245,7 +257,7 @@ def disable_addon(name: str, progress: Progress = print) -> bool:
     state = _running_state()
     if name not in state.addons:
         return False
-    client = ApiClient(RunDir(state.directory).socket)
+    client = api_client(RunDir(state.directory))
     try:
         for line in addon_install.remove_addon(client, addon):
             progress(f"  {line} deleted")
@@ -306,7 +318,7 @@ def down(progress: Progress = print) -> bool:
     if state is None:
         return False
     for record in reversed(state.processes):
-        if processes.stop(record):
+        if PROCESSES.stop(record):
             progress(f"  stopped {record.name} (pid {record.pid})")
     _stop_leftover_pods(rd, progress)
     _remove_leftover_links(rd.network().get("root_links", []), progress)
@@ -332,7 +344,7 @@ def _stop_leftover_pods(rd: RunDir, progress: Progress) -> None:
         ]
         for rec in filter(None, records):
             record = ProcessRecord(f"pod {sandbox.get('name')}", rec["pid"], rec["start_ticks"], [])
-            if processes.stop(record, timeout_s=1.0):
+            if PROCESSES.stop(record, timeout_s=1.0):
                 progress(f"  stopped leftover process {rec['pid']} of pod {sandbox.get('name')}")
 
 
@@ -355,13 +367,13 @@ def status() -> dict:
         "run_dir": rd.path,
         "started_at": state.started_at,
         "processes": [
-            {"name": p.name, "pid": p.pid, "alive": processes.is_alive(p)} for p in state.processes
+            {"name": p.name, "pid": p.pid, "alive": PROCESSES.is_alive(p)} for p in state.processes
         ],
         "addons": state.addons,
         "socket": rd.socket,
     }
     if info["running"]:
-        client = ApiClient(rd.socket)
+        client = api_client(rd)
         try:
             info["agents"] = client.agents()
         except Exception as e:  # a half-dead lab: report, don't crash
