@@ -101,7 +101,8 @@ def _add_lifecycle(sub: argparse._SubParsersAction) -> None:
         "  labkit up --control-plane-only",
     )
     p.add_argument(
-        "--topology", help="a name from topologies/ or a path to your own .toml (default: default)"
+        "--topology",
+        help="a built-in topology's name (default: default) or a path to your own .toml",
     )
     p.add_argument(
         "--control-plane-only",
