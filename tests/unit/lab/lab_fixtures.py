@@ -113,3 +113,16 @@ class FakePods:
         if argv[0] in self.outputs:
             return subprocess.Popen(["printf", "%s", self.outputs[argv[0]]], **popen_args)
         return subprocess.Popen(argv, env=env, **popen_args)
+
+
+def ready_slice(service: str, namespace: str, ip: str = "10.244.1.2") -> dict:
+    """An EndpointSlice with one ready endpoint for `service`, as the controller writes it
+    once a kubelet says the pod is Ready (what an addon's readiness waits for)."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": f"{service}-x", "namespace": namespace,
+                     "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+    }  # fmt: skip

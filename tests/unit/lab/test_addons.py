@@ -4,6 +4,7 @@ real API (in-process)."""
 from __future__ import annotations
 
 import pytest
+from lab_fixtures import ready_slice
 
 from lab_kit.adapters.api_inprocess import InProcessApi
 from lab_kit.lab import addon_install, lifecycle
@@ -35,17 +36,6 @@ def test_names_are_checked():
     assert lookup("coredns").manifest.name == "coredns.yaml"
 
 
-def ready_slice() -> dict:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {"name": "kube-dns-x", "namespace": "kube-system",
-                     "labels": {"kubernetes.io/service-name": "kube-dns"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.244.1.2"], "conditions": {"ready": True}}],
-    }  # fmt: skip
-
-
 def test_apply_wait_and_remove_an_addon():
     api = InProcessApi()
     client = api.client()
@@ -56,7 +46,7 @@ def test_apply_wait_and_remove_an_addon():
     )
     with pytest.raises(LabError, match="addon coredns: Service kube-dns had no ready pod"):
         addon_install.wait_ready(client, coredns, timeout_s=0)
-    client.create(ready_slice())
+    client.create(ready_slice("kube-dns", "kube-system"))
     addon_install.wait_ready(client, coredns, timeout_s=5)  # a ready endpoint: returns
     gone = addon_install.remove_addon(client, coredns)
     assert gone == ["service/kube-dns", "deployment/coredns", "configmap/coredns"]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from lab_fixtures import ready_slice
 
 from lab_kit.adapters.api_inprocess import InProcessApi
 from lab_kit.adapters.processes import FakeProcesses, ProcessRecord
@@ -34,24 +35,15 @@ HOSTS = [("node1", "node"), ("node2", "node"), ("node3", "node"), ("client", "cl
          ("cloud-lb", "cloud-lb"), ("internet", "internet"), ("gw", "router")]  # fmt: skip
 
 
-def kube_dns_ready() -> dict:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {"name": "kube-dns-x", "namespace": "kube-system",
-                     "labels": {"kubernetes.io/service-name": "kube-dns"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.244.1.2"], "conditions": {"ready": True}}],
-    }  # fmt: skip
-
-
 @pytest.fixture
 def lab_env(tmp_path, monkeypatch):
     """A private run dir, fake processes, the real API in-process, no lab network."""
     monkeypatch.setenv("LABKIT_RUN_DIR", str(tmp_path / "run"))
     procs = FakeNetworkProcesses()
     api = InProcessApi()
-    api.registry.create(kube_dns_ready())  # the coredns pods' endpoint, as kubelets would
+    api.registry.create(
+        ready_slice("kube-dns", "kube-system")
+    )  # the coredns pods' endpoint, as kubelets would
     monkeypatch.setattr(lifecycle, "PROCESSES", procs)
     monkeypatch.setattr(lifecycle, "api_client", lambda rd: api.client())
     monkeypatch.setattr(lifecycle, "network_exists", lambda: False)
