@@ -21,6 +21,7 @@ import json
 import os
 
 DEFAULT_RUN_DIR = "/run/labkit"
+SANDBOX_RECORD = "sandbox.json"  # in each pod directory: what `labkit exec` and `clean` read
 
 
 class NoSuchHost(LookupError):
@@ -70,10 +71,10 @@ class RunDir:
 
     def sandbox_files(self) -> list[str]:
         """Every pod's sandbox.json (the kubelet's record of its processes)."""
-        return glob.glob(self._join("pods", "*", "sandbox.json"))
+        return glob.glob(self._join("pods", "*", SANDBOX_RECORD))
 
     def sandbox_file(self, uid: str) -> str | None:
-        matches = glob.glob(self._join("pods", f"*_{uid}", "sandbox.json"))
+        matches = glob.glob(self._join("pods", f"*_{uid}", SANDBOX_RECORD))
         return matches[0] if matches else None
 
     @property

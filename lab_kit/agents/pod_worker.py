@@ -27,6 +27,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from lab_kit.adapters.rundir import SANDBOX_RECORD
 from lab_kit.adapters.sandbox import ContainerProcess
 from lab_kit.agents import images
 from lab_kit.model import constants as C
@@ -163,10 +164,10 @@ class PodWorker:
                 for c in self.containers
             },
         }
-        tmp = self._file("sandbox.json.tmp")
+        tmp = self._file(SANDBOX_RECORD + ".tmp")
         with open(tmp, "w") as f:
             json.dump(state, f)
-        os.replace(tmp, self._file("sandbox.json"))
+        os.replace(tmp, self._file(SANDBOX_RECORD))
 
     def _pid_record(self, pid: int | None) -> dict | None:
         return None if pid is None else {"pid": pid, "start_ticks": self.sandbox.start_ticks(pid)}
