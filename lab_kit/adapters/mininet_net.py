@@ -6,18 +6,23 @@
 
 Nodes and outside hosts are Mininet hosts (their own network and mount namespaces, held
 by a Mininet shell); the switches are Linux bridges, so the root namespace gets only the
-bridges and their ports — no address, no route, no rule. `gw` is the router between the
-cluster and the outside world (kind's 172.18.0.1). Link shaping (bw, delay, loss) uses
-Mininet's TCLink; delay and loss need netem, and where the kernel lacks it they are
-dropped with a warning rather than failing the lab.
+bridges and their ports — no address, no route, no rule: `LabBridge` turns IPv6 off on
+each of them before it comes up (else the kernel gives every one an fe80:: address and
+routes), and Mininet's one-time `fixLimits()` — which raises the machine's own socket
+buffer, neighbour table and pty sysctls for good — is never run. `gw` is the router
+between the cluster and the outside world (kind's 172.18.0.1); it and the nodes forward
+inside their own namespaces. Link shaping (bw, delay, loss) uses Mininet's TCLink; delay
+and loss need netem, and where the kernel lacks it they are dropped with a warning rather
+than failing the lab.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 
-from mininet.link import TCLink
+from mininet.link import Intf, TCLink
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
@@ -56,6 +61,43 @@ class LabNetwork:
         return {"hosts": hosts, "root_links": sorted(set(root_links)), "warnings": self.warnings}
 
 
+PROC_SYS = "/proc/sys"
+
+
+def disable_ipv6(link: str, proc_sys: str = PROC_SYS) -> bool:
+    """Turn IPv6 off on one root-namespace link of the lab while it is still down, so it
+    never gets a link-local address or the fe80::/64 and multicast routes that come with
+    one. False when this kernel has no IPv6 (nothing to turn off)."""
+    path = os.path.join(proc_sys, "net", "ipv6", "conf", link, "disable_ipv6")
+    if not os.path.exists(path):
+        return False
+    with open(path, "w") as f:
+        f.write("1")
+    return True
+
+
+class LabBridge(LinuxBridge):
+    """Mininet's Linux bridge, with IPv6 off on the bridge and on its ports before they
+    come up (Mininet's own brings them up at once). Its ports are the root-namespace ends of
+    the veths, created down by the host that owns the other end; `addIntf` runs before
+    Mininet sets one up, and `start` creates the bridge, turns IPv6 off, adds the ports and
+    only then sets it up. No spanning tree (the topology has no loops)."""
+
+    def addIntf(self, intf: Intf, port: int | None = None, **kwargs: object) -> None:
+        if intf.name.startswith(f"{self.name}-"):  # a port; never the switch's "lo"
+            disable_ipv6(intf.name)
+        super().addIntf(intf, port=port, **kwargs)
+
+    def start(self, _controllers: list[object]) -> None:
+        self.cmd("ip", "link", "del", self.name)  # as LinuxBridge does: a leftover of ours
+        self.cmd("ip", "link", "add", "name", self.name, "type", "bridge")
+        disable_ipv6(self.name)
+        for intf in self.intfList():
+            if intf.name.startswith(f"{self.name}-"):
+                self.cmd("ip", "link", "set", intf.name, "master", self.name)
+        self.cmd("ip", "link", "set", self.name, "up")
+
+
 def run(host, argv: list[str], stdin: str | None = None) -> str:
     """Run argv inside a Mininet host (its namespaces), no shell; raise on failure."""
     proc = host.popen(
@@ -71,11 +113,23 @@ def run(host, argv: list[str], stdin: str | None = None) -> str:
     return out
 
 
+def new_mininet() -> Mininet:
+    """An empty Mininet whose switches are `LabBridge`s, made without touching the machine.
+
+    Mininet's constructor runs `Mininet.init()` once per process, and that calls
+    `fixLimits()`: it raises this machine's net.core.rmem_max/wmem_max, tcp_rmem/wmem,
+    netdev_max_backlog, neighbour gc_thresh*, route.max_size, fs.file-max and
+    kernel.pty.max, and never puts them back. A lab of a few hosts needs none of them, so
+    Mininet is told its initialisation is done (the network agent runs as root already)."""
+    Mininet.inited = True
+    return Mininet(
+        switch=LabBridge, controller=None, build=False, autoSetMacs=False, autoStaticArp=False
+    )
+
+
 def build(spec: ClusterSpec) -> LabNetwork:
     setLogLevel("error")
-    net = Mininet(
-        switch=LinuxBridge, controller=None, build=False, autoSetMacs=False, autoStaticArp=False
-    )
+    net = new_mininet()
     lab = LabNetwork(spec, net)
     try:
         _add_all(lab)
