@@ -34,8 +34,10 @@ fi
 # mininet: mnexec and the Python-independent helpers; net-tools: ifconfig, which Mininet calls;
 # wrk: the HTTP load generator of benchmarks/clusterip_rps.py; dnsperf and dnsmasq-base (the
 # binary only: no system service listening on :53): benchmarks/dns_qps.py's load and peer.
+# catatonit: the pods' pause process (a static PID 1, what podman uses as its pause);
+# util-linux's unshare, nsenter and setpriv start containers and `labkit exec` into them.
 packages=(
-  python3 python3-venv python3-dev gcc
+  python3 python3-venv python3-dev gcc util-linux catatonit
   mininet net-tools bridge-utils iproute2 iptables nftables conntrack tcpdump
   graphviz curl dnsutils iputils-ping netcat-openbsd jq procps ca-certificates git wrk
   dnsperf dnsmasq-base

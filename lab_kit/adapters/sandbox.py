@@ -1,56 +1,56 @@
-"""Pod sandboxes: a pod is a set of namespaces held by a pause process, as in Kubernetes.
+"""Pod sandboxes and containers, as a container runtime makes them (CRI in miniature).
 
-`create_sandbox` forks `sleep infinity` after giving it new network, mount, UTS and IPC
-namespaces, the pod's hostname, and private bind mounts of the kubelet-written
-`/etc/resolv.conf` and `/etc/hosts` and of a per-pod writable `/opt` (the book's
-readiness file lives in /opt). Containers are processes that join those namespaces
-(`setns`) before they exec, so they see the pod's network, hostname and files.
-Everything is done with libc calls in the child between fork and exec: argv lists, no
-shell strings, and the namespaces exist by the time Popen returns.
-
-`plug_pod` wires the pod to its node with a veth pair, point-to-point style:
+    RunPodSandbox    the pause process (catatonit -P, PID 1 of the pod's PID namespace) in
+                     new network, UTS, IPC and mount namespaces, with the pod's hostname
+    CNI ADD / DEL    `plug_pod` / `unplug_pod`: a veth pair to the node, point-to-point
+    CreateContainer  the container's own root filesystem and mount namespace
+    + StartContainer (`rootfs.py`), joined to the pod's network, UTS and IPC; its own PID
+                     namespace where its process is PID 1 (or the pod's, with
+                     shareProcessNamespace); capabilities and /proc as containerd sets them
+                     (`container_init.py`); output appended to its log file
+    ExecSync / Exec  `nsenter` into the container's namespaces and root, capabilities bounded
+                     the same way (`setpriv`): what `kubectl exec` and exec probes run
+    StopContainer    a signal to the container's process (PID 1 in its namespace: it gets
+                     SIGTERM only if it handles it, as in a real cluster; SIGKILL always)
+    RemovePodSandbox SIGKILL to the pause process: the pod's PID namespace ends with it
 
     pod eth0 10.244.1.2/32  --veth--  node lkv<hash> 10.244.1.1/32
     pod routes: 10.244.1.1 dev eth0 scope link; default via 10.244.1.1
     node route: 10.244.1.2/32 dev lkv<hash>
 
-The seam: `Sandbox` is what the kubelet's pod worker asks of the node — the CRI calls
-(RunPodSandbox, CreateContainer + StartContainer, ExecSync, StopContainer, RemovePodSandbox)
-and the CNI's ADD and DEL, in miniature. `NamespaceSandbox` is the real one (the functions
-below, needs root); `FakeSandbox` records every call and lets a test decide when containers
-exit and what exec probes answer.
+A container's process is started as `unshare --pid --fork --kill-child -- python
+container_init.py ... -- ARGV` (with shareProcessNamespace the set-up joins the pod's PID
+namespace and `unshare --fork` alone makes the child a member): the host sees the
+`unshare` (which the kubelet waits on, and which passes on the exit status) and its child,
+the container's process (which the kubelet signals).
+
+The seam: `Sandbox` is what the kubelet's pod worker asks of the node. `NamespaceSandbox` is
+the real one (root, inside the node's namespaces); `FakeSandbox` records every call and lets
+a test decide when containers exit and what exec probes answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import hashlib
 import itertools
 import os
+import shutil
 import signal
-import socket
 import subprocess
-from collections.abc import Callable
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from lab_kit.adapters import processes
+from lab_kit.adapters.rootfs import API_SOCKET, Rootfs, container_setup, joiner, pause_setup
 
-_libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = (
-    0x00020000,
-    0x04000000,
-    0x08000000,
-    0x40000000,
-)
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-NAMESPACES = ("net", "uts", "ipc", "mnt")
-
-
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+# The machine's own Python (not the project's virtualenv, which the container cannot see):
+# the init and the built-in workloads need only its standard library.
+PYTHON = os.path.realpath(sys.executable)
+PACKAGE = Path(__file__).resolve().parents[1]  # lab_kit itself
+PAUSE = ("catatonit", "-P")  # a static PID 1 that reaps and waits, as the pause image does
 
 
 def veth_name(pod_uid: str) -> str:
@@ -58,57 +58,108 @@ def veth_name(pod_uid: str) -> str:
     return "lkv" + hashlib.sha1(pod_uid.encode()).hexdigest()[:8]
 
 
-def create_sandbox(hostname: str, mounts: list[tuple[str, str]]) -> subprocess.Popen:
-    """Start the pause process in fresh namespaces; `mounts` are (source, target) binds."""
-    encoded = [(s.encode(), t.encode()) for s, t in mounts]
+@dataclass(frozen=True)
+class ContainerConfig:
+    """What CreateContainer needs to know: the command, and everything about isolation that
+    the pod worker decided (`lab_kit/node/containers.py`)."""
 
-    def enter_new_namespaces() -> None:
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET), "unshare")
-        # Private propagation: the pod's mounts never leak back to the node or the machine.
-        _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-        for source, target in encoded:
-            _check(_libc.mount(source, target, None, MS_BIND, None), f"bind {target.decode()}")
-        socket.sethostname(hostname)
-
-    return subprocess.Popen(
-        ["sleep", "infinity"],
-        preexec_fn=enter_new_namespaces,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: str
+    layer_dir: str  # an empty directory for the writable layer
+    files: list[tuple[str, str]] = field(default_factory=list)  # resolv.conf, hosts, hostname
+    capabilities: tuple[int, ...] = ()  # kernel numbers of the bounding set
+    masked: tuple[str, ...] = ()
+    readonly: tuple[str, ...] = ()
+    privileged: bool = False
+    share_pid: bool = False  # shareProcessNamespace: join the pause's PID namespace
+    api_access: bool = False  # the image uses the lab's API (the cluster DNS)
+    working_dir: str = ""
 
 
-def joiner(pause_pid: int) -> Callable[[], None]:
-    """A preexec_fn that moves the child into the pod's namespaces (net, uts, ipc, mnt)."""
-    paths = [f"/proc/{pause_pid}/ns/{ns}".encode() for ns in NAMESPACES]
+@dataclass(frozen=True)
+class Installation:
+    """What of lab_kit's own installation containers may see. The checkout (or install
+    location) is hidden; the built-in workloads and the container init stay readable."""
 
-    def join() -> None:
-        for path in paths:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                _check(_libc.setns(fd, 0), f"setns {path.decode()}")
-            finally:
-                os.close(fd)
-        os.chdir("/")
+    init: str  # lab_kit/workloads/container_init.py
+    workloads: str  # lab_kit/workloads
 
-    return join
+    def hidden(self) -> list[str]:
+        top = PACKAGE.parent
+        return [str(top)] if (top / "pyproject.toml").exists() else []
+
+    def binds(self) -> list[tuple[str, str, bool]]:
+        return [(self.workloads, self.workloads, True)]
+
+    def api_binds(self, socket_path: str) -> list[tuple[str, str, bool]]:
+        """For images that use the API: lab_kit, its virtualenv (read-only), the socket."""
+        binds = [(str(PACKAGE), str(PACKAGE), True)]
+        if sys.prefix != sys.base_prefix:
+            binds.append((sys.prefix, sys.prefix, True))
+        return [*binds, (socket_path, API_SOCKET, False)]
 
 
-def run_in_pod(
-    pause_pid: int, argv: list[str], env: dict[str, str], **popen_args: Any
-) -> subprocess.Popen:
-    """Start argv inside the pod (as `kubectl exec` / a container does)."""
-    return subprocess.Popen(argv, preexec_fn=joiner(pause_pid), env=env, **popen_args)
+def run_argv(config: ContainerConfig, pause_pid: int, init_path: str) -> list[str]:
+    """The host-side command that becomes the container: a PID namespace, then the init."""
+    init = [PYTHON, "-I", "-S", init_path, "--caps", ",".join(map(str, config.capabilities)),
+            "--mask", ",".join(config.masked), "--readonly", ",".join(config.readonly),
+            "--workdir", config.working_dir or "/", "--", *config.argv]  # fmt: skip
+    if config.share_pid:  # the set-up joined the pod's PID namespace for its children
+        return [_which("unshare"), "--fork", "--kill-child", "--", *init]
+    return [_which("unshare"), "--pid", "--fork", "--kill-child", "--", *init]
+
+
+def exec_argv(container_pid: int, capabilities: list[str], argv: list[str]) -> list[str]:
+    """`kubectl exec`: into the container's namespaces and root, its bounding set."""
+    bounding = ",".join(["-all", *(f"+{c.lower()}" for c in capabilities)])
+    return [_which("nsenter"), "--target", str(container_pid), "--mount", "--uts", "--ipc",
+            "--net", "--pid", "--root", "--wd", "--",
+            "setpriv", f"--bounding-set={bounding}", "--", *argv]  # fmt: skip
+
+
+def _which(program: str) -> str:
+    return shutil.which(program) or program
+
+
+def command_exists(argv0: str, env: dict[str, str]) -> bool:
+    """Would exec find argv[0] (the container sees the machine's binaries)?"""
+    if "/" in argv0:
+        return os.access(argv0, os.X_OK)
+    return shutil.which(argv0, path=env.get("PATH", os.defpath)) is not None
 
 
 def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
-    """Signal a process group we started (containers run in their own session)."""
+    """Signal a process group we started (a container's launcher and its children)."""
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def signal_process(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def child_of(pid: int, timeout_s: float = 5.0) -> int | None:
+    """The first child of `pid` (the container's process under its launcher), once forked."""
+    path = f"/proc/{pid}/task/{pid}/children"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        try:
+            with open(path) as f:
+                children = f.read().split()
+        except OSError:
+            return None  # the launcher is gone (its container already ended)
+        if children:
+            return int(children[0])
+        await asyncio.sleep(0.001)  # the fork happens right after exec: a few polls at most
+    return None
 
 
 async def plug_pod(pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
@@ -169,7 +220,7 @@ async def unplug_pod(pod_uid: str) -> None:
 
 
 class ContainerProcess(Protocol):
-    """A started container (asyncio's `Process` has this shape, and so has `FakeProcess`)."""
+    """A started container: `pid` is its process (the one to signal), `wait()` its end."""
 
     @property
     def pid(self) -> int: ...
@@ -183,7 +234,7 @@ class ContainerProcess(Protocol):
 class Sandbox(Protocol):
     """What the pod worker needs from the node to run a pod."""
 
-    def create(self, hostname: str, mounts: list[tuple[str, str]]) -> int:
+    def create(self, hostname: str) -> int:
         """RunPodSandbox: the pause process in fresh namespaces; returns its PID."""
         ...
 
@@ -191,21 +242,20 @@ class Sandbox(Protocol):
         """CNI ADD: the veth pair, addresses and routes; returns the node-side name."""
         ...
 
-    async def start(
-        self, pause_pid: int, argv: list[str], env: dict[str, str], log_path: str
-    ) -> ContainerProcess:
-        """A container: argv in the pod's namespaces, in its own process group, output
-        appended to `log_path`. Raises FileNotFoundError / PermissionError as exec does."""
+    async def start(self, pause_pid: int, config: ContainerConfig) -> ContainerProcess:
+        """CreateContainer + StartContainer. Raises FileNotFoundError / PermissionError as
+        exec would for the command."""
         ...
 
     async def exec_probe(
-        self, pause_pid: int, argv: list[str], env: dict[str, str], timeout_s: float
-    ) -> bool:
+        self, container_pid: int, capabilities: list[str], argv: list[str],
+        env: dict[str, str], timeout_s: float,
+    ) -> bool:  # fmt: skip
         """ExecSync for an exec probe: True when argv exits 0 within `timeout_s`."""
         ...
 
     def kill(self, pid: int, sig: int) -> None:
-        """Signal a container's process group (gone already: nothing happens)."""
+        """Signal a container's process (gone already: nothing happens)."""
         ...
 
     def start_ticks(self, pid: int) -> int:
@@ -213,7 +263,8 @@ class Sandbox(Protocol):
         ...
 
     def remove(self, pause_pid: int) -> None:
-        """Stop the pause process (the namespaces go with it)."""
+        """Stop the pause process (the pod's namespaces, and every process left in its PID
+        namespace, go with it)."""
         ...
 
     async def unplug(self, pod_uid: str) -> None:
@@ -221,48 +272,76 @@ class Sandbox(Protocol):
         ...
 
 
-class NamespaceSandbox:
-    """The real sandbox: namespaces, setns, pyroute2 (root, inside the node's namespaces)."""
+class RunningContainer:
+    """A container as the real runtime runs it: `launcher` (the host-side `unshare` or
+    `nsenter`, which passes on the exit status) and `pid`, the container's own process."""
 
-    def __init__(self) -> None:
+    def __init__(self, launcher: asyncio.subprocess.Process, pid: int):
+        self.launcher, self.pid = launcher, pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.launcher.returncode
+
+    async def wait(self) -> int:
+        code = await self.launcher.wait()
+        # The launcher re-raises a signal that ended the container: 128+N either way.
+        return code
+
+
+class NamespaceSandbox:
+    """The real sandbox: namespaces, an overlay root, pyroute2 (root, in the node's
+    namespaces). `api_socket`: the lab's API, bound into containers of images that use it."""
+
+    def __init__(self, installation: Installation, api_socket: str = "") -> None:
+        self.installation, self.api_socket = installation, api_socket
         self._pauses: dict[int, subprocess.Popen] = {}
 
-    def create(self, hostname: str, mounts: list[tuple[str, str]]) -> int:
-        pause = create_sandbox(hostname, mounts)
-        self._pauses[pause.pid] = pause
-        return pause.pid
+    def create(self, hostname: str) -> int:
+        pause = shutil.which(PAUSE[0])
+        argv = [pause, *PAUSE[1:]] if pause else ["sleep", "infinity"]
+        proc = subprocess.Popen(
+            [_which("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc", "--", *argv],
+            preexec_fn=pause_setup(hostname), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self._pauses[proc.pid] = proc
+        return proc.pid
 
     async def plug(self, pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
         return await plug_pod(pause_pid, pod_uid, pod_ip, gateway)
 
-    async def start(
-        self, pause_pid: int, argv: list[str], env: dict[str, str], log_path: str
-    ) -> ContainerProcess:
-        with open(log_path, "ab") as log:
-            return await asyncio.create_subprocess_exec(
-                *argv,
-                preexec_fn=joiner(pause_pid),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+    def rootfs(self, config: ContainerConfig) -> Rootfs:
+        lab = self.installation
+        binds = lab.binds()
+        if config.api_access and self.api_socket:
+            binds += lab.api_binds(self.api_socket)
+        return Rootfs(config.layer_dir, config.files, lab.hidden(), binds, config.privileged)
+
+    async def start(self, pause_pid: int, config: ContainerConfig) -> ContainerProcess:
+        if not command_exists(config.argv[0], config.env):
+            raise FileNotFoundError(2, "No such file or directory", config.argv[0])
+        os.makedirs(config.layer_dir, exist_ok=True)
+        with open(config.log_path, "ab") as log:
+            launcher = await asyncio.create_subprocess_exec(
+                *run_argv(config, pause_pid, self.installation.init),
+                preexec_fn=container_setup(pause_pid, self.rootfs(config), config.share_pid),
+                env=config.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )
+            )  # fmt: skip
+        pid = await child_of(launcher.pid)
+        return RunningContainer(launcher, pid or launcher.pid)
 
     async def exec_probe(
-        self, pause_pid: int, argv: list[str], env: dict[str, str], timeout_s: float
-    ) -> bool:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                preexec_fn=joiner(pause_pid),
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:  # no such command in the pod: the probe fails
-            return False
+        self, container_pid: int, capabilities: list[str], argv: list[str],
+        env: dict[str, str], timeout_s: float,
+    ) -> bool:  # fmt: skip
+        if not command_exists(argv[0], env):
+            return False  # no such command in the container: the probe fails
+        proc = await asyncio.create_subprocess_exec(
+            *exec_argv(container_pid, capabilities, argv), env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
         try:
             # The runtime's own deadline (ExecSync's timeout), not the kubelet's clock.
             return await asyncio.wait_for(proc.wait(), timeout_s) == 0
@@ -271,7 +350,7 @@ class NamespaceSandbox:
             return False
 
     def kill(self, pid: int, sig: int) -> None:
-        kill_tree(pid, sig)
+        signal_process(pid, sig)
 
     def start_ticks(self, pid: int) -> int:
         return processes.start_ticks(pid) or 0
@@ -279,7 +358,7 @@ class NamespaceSandbox:
     def remove(self, pause_pid: int) -> None:
         pause = self._pauses.pop(pause_pid, None)
         if pause is not None:
-            pause.kill()
+            pause.kill()  # --kill-child: the pod's PID 1, and so its whole PID namespace
             pause.wait()
 
     async def unplug(self, pod_uid: str) -> None:
@@ -291,6 +370,7 @@ class FakeProcess:
 
     def __init__(self, pid: int, argv: list[str], env: dict[str, str], log_path: str):
         self.pid, self.argv, self.env, self.log_path = pid, argv, env, log_path
+        self.config: ContainerConfig | None = None  # what it was started with
         self.returncode: int | None = None
         self.signals: list[int] = []  # every signal it was sent, in order
         self.ignore_sigterm = False  # a process that keeps running until SIGKILL
@@ -332,9 +412,9 @@ class FakeSandbox:
         self.network_error: Exception | None = None  # what CNI ADD raises, if anything
         self._pids = itertools.count(1000)
 
-    def create(self, hostname: str, mounts: list[tuple[str, str]]) -> int:
+    def create(self, hostname: str) -> int:
         pid = next(self._pids)
-        self.calls.append(("create", hostname, mounts))
+        self.calls.append(("create", hostname))
         self.pauses.add(pid)
         return pid
 
@@ -346,21 +426,21 @@ class FakeSandbox:
         self.plugged[pod_uid] = pod_ip
         return veth_name(pod_uid)
 
-    async def start(
-        self, pause_pid: int, argv: list[str], env: dict[str, str], log_path: str
-    ) -> ContainerProcess:
-        self.calls.append(("start", pause_pid, argv, log_path))
-        if argv[0] in self.missing:
-            raise FileNotFoundError(2, "No such file or directory", argv[0])
-        proc = FakeProcess(next(self._pids), argv, env, log_path)
+    async def start(self, pause_pid: int, config: ContainerConfig) -> ContainerProcess:
+        self.calls.append(("start", pause_pid, config))
+        if config.argv[0] in self.missing:
+            raise FileNotFoundError(2, "No such file or directory", config.argv[0])
+        proc = FakeProcess(next(self._pids), config.argv, config.env, config.log_path)
+        proc.config = config
         proc.ignore_sigterm = self.ignore_sigterm
         self.processes.append(proc)
         return proc
 
     async def exec_probe(
-        self, pause_pid: int, argv: list[str], env: dict[str, str], timeout_s: float
-    ) -> bool:
-        self.calls.append(("exec", pause_pid, argv))
+        self, container_pid: int, capabilities: list[str], argv: list[str],
+        env: dict[str, str], timeout_s: float,
+    ) -> bool:  # fmt: skip
+        self.calls.append(("exec", container_pid, argv))
         return self.exec_results.get(tuple(argv), self.exec_default)
 
     def kill(self, pid: int, sig: int) -> None:

@@ -23,6 +23,7 @@ Pure: no I/O. `$(VAR)` references in command/args are expanded by the kubelet be
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab_kit import workloads
+from lab_kit.adapters.sandbox import Installation
 from lab_kit.agents import table
 from lab_kit.workloads import agnhost
 
@@ -84,9 +86,19 @@ class Image:
 # --- runners --------------------------------------------------------------------------------
 
 
+# The machine's own Python, not the project's virtualenv (containers cannot see it): the
+# built-in workloads need only its standard library.
+PYTHON = os.path.realpath(sys.executable)
+
+
+def installation() -> Installation:
+    """What of lab_kit the container runtime shows containers (its init, the workloads)."""
+    return Installation(str(WORKLOADS / "container_init.py"), str(WORKLOADS))
+
+
 def workload(module: str, args: list[str]) -> Program:
     """A built-in workload: this Python, standard library only (-S), PYTHON* env ignored (-E)."""
-    return Program([sys.executable, "-E", "-S", str(WORKLOADS / f"{module}.py"), *args])
+    return Program([PYTHON, "-E", "-S", str(WORKLOADS / f"{module}.py"), *args])
 
 
 def run_pause(launch: Launch) -> Program | Unknown:

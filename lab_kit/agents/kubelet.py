@@ -31,6 +31,7 @@ import platform
 from lab_kit.adapters.prober import NetworkProber, Prober
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.adapters.sandbox import NamespaceSandbox, Sandbox
+from lab_kit.agents import images
 from lab_kit.agents.pod_worker import PodWorker
 from lab_kit.agents.runner import Agent, Context, Watch, add_node_arguments, load_topology
 from lab_kit.model import meta
@@ -92,7 +93,9 @@ class Kubelet(Agent):
     ):
         super().__init__(ctx)
         self.node, self.spec, self.run_dir = node, spec, run_dir
-        self.sandbox: Sandbox = sandbox or NamespaceSandbox()
+        self.sandbox: Sandbox = sandbox or NamespaceSandbox(
+            images.installation(), ctx.client.socket_path or ""
+        )
         self.prober: Prober = prober or NetworkProber()
         self.report_as = f"kubelet/{node.name}"
         self.watches = {

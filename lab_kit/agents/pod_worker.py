@@ -1,19 +1,23 @@
 """One Pod on one node, from sandbox to deletion (the kubelet's pod worker).
 
-    _setup:      IP, resolv.conf + /etc/hosts, pause process (namespaces), veth to the node
-    _container:  resolve image -> start in the pod's namespaces -> wait -> restart policy
+    _setup:      IP, resolv.conf + /etc/hosts + /etc/hostname, pause process, veth to the node
+    _container:  resolve image -> its isolation (lab_kit.node.containers) -> start it in the
+                 pod's network with a root, PID namespace and capabilities of its own
+                 -> wait -> restart policy
     _probe:      every periodSeconds run the check; thresholds decide ready / live / started
     _publish:    render the Pod status from what is known; write it when it changed
     terminate:   SIGTERM, grace period, SIGKILL, remove the sandbox, delete the Pod (grace 0)
 
-Unlike the real kubelet there is no container runtime: a container is a process group
-started inside the pod's namespaces, its image resolved to a built-in workload or to the
-machine's tools (`lab_kit.agents.images`). Every side effect goes through the kubelet's
+Unlike the real kubelet there is no container runtime and no image: a container's root
+is the machine's, read-only under a writable layer of its own, and its image is resolved to
+a built-in workload or to the machine's tools (`lab_kit.agents.images`). Every side effect goes through the kubelet's
 seams — the sandbox (`lab_kit.adapters.sandbox`: namespaces, veths, processes, exec
 probes) and the prober (`lab_kit.adapters.prober`: HTTP and TCP probes) — and all time
 (probe periods, back-off, grace periods, timestamps) comes from the kubelet's clock, so
 tests run a pod's whole life on virtual time. The files a pod gets (resolv.conf, hosts,
-/opt, container logs, sandbox.json) live in its directory, `RunDir.pod_dir(...)`.
+hostname, container logs and layers, sandbox.json — readable by root only, as it holds the
+containers' environments, Secret values included) live in its directory,
+`RunDir.pod_dir(...)`.
 """
 
 from __future__ import annotations
@@ -24,17 +28,17 @@ import logging
 import os
 import shutil
 import signal
-import sys
 from typing import TYPE_CHECKING, Any
 
+from lab_kit.adapters.rootfs import API_SOCKET
 from lab_kit.adapters.rundir import SANDBOX_RECORD
-from lab_kit.adapters.sandbox import ContainerProcess
+from lab_kit.adapters.sandbox import ContainerConfig, ContainerProcess
 from lab_kit.agents import images
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
-from lab_kit.node import dnsconfig, envvars, probes
+from lab_kit.node import containers, dnsconfig, envvars, probes
 from lab_kit.node.podstatus import ContainerFacts, render_status, status_changed, timestamp
 
 if TYPE_CHECKING:
@@ -67,6 +71,7 @@ class PodWorker:
         self.uid = meta.uid(pod)
         self.pod_ip = ""
         self.pause_pid: int | None = None
+        self.files: list[tuple[str, str]] = []  # the pod's files every container gets
         self.containers = [ContainerRun(c) for c in meta.spec(pod).get("containers") or []]
         self.dir = kubelet.run_dir.pod_dir(meta.namespace(pod), meta.name(pod), self.uid)
         self.start_time = self.clock.time()
@@ -116,32 +121,29 @@ class PodWorker:
 
     async def _setup(self) -> None:
         self.pod_ip = self.kubelet.ipam.allocate()
-        mounts = self._write_pod_files()
         hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN)
-        self.pause_pid = self.sandbox.create(hostname, mounts)
+        self.files = self._write_pod_files(hostname)
+        self.pause_pid = self.sandbox.create(hostname)
         self._save_state()
         await self.sandbox.plug(self.pause_pid, self.uid, self.pod_ip, self.kubelet.ipam.gateway)
         self.dirty.set()
 
-    def _write_pod_files(self) -> list[tuple[str, str]]:
-        """resolv.conf, /etc/hosts and /opt in the pod directory; the mounts that show them."""
-        os.makedirs(self._file("opt"), exist_ok=True)
-        resolv, hosts = self._file("resolv.conf"), self._file("hosts")
-        with open(resolv, "w") as f:
-            f.write(
-                dnsconfig.resolv_conf(
-                    self.pod, [C.CLUSTER_DNS_IP], C.CLUSTER_DOMAIN, self.kubelet.node_resolv_conf()
-                )
-            )
-        with open(hosts, "w") as f:
-            f.write(dnsconfig.hosts_file(self.pod, self.pod_ip, C.CLUSTER_DOMAIN))
-        mounts = [(resolv, "/etc/resolv.conf"), (hosts, "/etc/hosts")]
-        # A private /opt for each pod (the book's readiness file lives there), unless the
-        # kit itself is installed under /opt: containers must still reach its Python.
-        # (No private /tmp for the same reason: a clone under /tmp would vanish.)
-        if not any(p.startswith("/opt/") for p in (sys.executable, os.path.abspath(__file__))):
-            mounts.append((self._file("opt"), "/opt"))
-        return mounts
+    def _write_pod_files(self, hostname: str) -> list[tuple[str, str]]:
+        """resolv.conf, hosts and hostname in the pod directory (a directory only root can
+        enter); the files every container gets at those paths, as kubelet mounts them."""
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        contents = {
+            "resolv.conf": dnsconfig.resolv_conf(
+                self.pod, [C.CLUSTER_DNS_IP], C.CLUSTER_DOMAIN, self.kubelet.node_resolv_conf()
+            ),
+            "hosts": dnsconfig.hosts_file(self.pod, self.pod_ip, C.CLUSTER_DOMAIN),
+            "hostname": hostname + "\n",
+        }
+        for name, text in contents.items():
+            with open(self._file(name), "w") as f:
+                f.write(text)
+        return [(self._file(name), f"/etc/{name}") for name in contents]
 
     def _file(self, *parts: str) -> str:
         return os.path.join(self.dir, *parts)
@@ -159,13 +161,15 @@ class PodWorker:
                 c.name: {
                     "pid": self._pid_record(c.proc.pid if c.proc else None),
                     "env": c.env,
+                    "capabilities": list(containers.capabilities(c.spec)),
                     "log": self._log_path(c),
                 }
                 for c in self.containers
             },
         }
         tmp = self._file(SANDBOX_RECORD + ".tmp")
-        with open(tmp, "w") as f:
+        # Readable by root only: the environments hold Secret values (secretKeyRef, envFrom).
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(state, f)
         os.replace(tmp, self._file(SANDBOX_RECORD))
 
@@ -238,12 +242,8 @@ class PodWorker:
         """Start the container's process; False (RunContainerError) if exec failed."""
         assert self.pause_pid is not None
         os.makedirs(os.path.dirname(self._log_path(c)), exist_ok=True)
-        env = {**program.env_extra, **c.env}  # the container's env wins over the image's
-        if program.api_access:  # the lab's stand-in for in-cluster config (see cluster_dns.py)
-            env["LABKIT_APISERVER"] = self.kubelet.ctx.client.socket_path or ""
-            env["LABKIT_POD"] = f"{meta.namespace(self.pod)}/{meta.name(self.pod)}"
         try:
-            c.proc = await self.sandbox.start(self.pause_pid, program.argv, env, self._log_path(c))
+            c.proc = await self.sandbox.start(self.pause_pid, self._config(c, program))
         except (FileNotFoundError, PermissionError) as e:
             c.facts.state, c.facts.reason = "waiting", "RunContainerError"
             c.facts.message = (
@@ -259,6 +259,24 @@ class PodWorker:
         self._save_state()
         self.dirty.set()
         return True
+
+    def _config(self, c: ContainerRun, program: images.Program) -> ContainerConfig:
+        """What the runtime needs to create the container: command, files, isolation."""
+        env = {**program.env_extra, **c.env}  # the container's env wins over the image's
+        if program.api_access:  # the lab's stand-in for in-cluster config (see cluster_dns.py)
+            env["LABKIT_APISERVER"] = API_SOCKET
+            env["LABKIT_POD"] = f"{meta.namespace(self.pod)}/{meta.name(self.pod)}"
+        proc = containers.proc_plan(c.spec)
+        return ContainerConfig(
+            name=c.name, argv=program.argv, env=env, log_path=self._log_path(c),
+            layer_dir=self._file(c.name, "layer"), files=self.files,
+            capabilities=tuple(containers.ALL_CAPABILITIES.index(n)
+                               for n in containers.capabilities(c.spec)),
+            masked=proc.masked, readonly=proc.readonly,
+            privileged=containers.privileged(c.spec),
+            share_pid=containers.shares_process_namespace(self.pod),
+            api_access=program.api_access, working_dir=c.spec.get("workingDir") or "",
+        )  # fmt: skip
 
     # --- probes -------------------------------------------------------------------------------------
     async def _probe(self, c: ContainerRun, kind: str) -> None:
@@ -309,9 +327,10 @@ class PodWorker:
             return status is not None and probes.http_success(status)
         if kind == "tcpSocket":
             return await self.kubelet.prober.tcp_open(params["host"], params["port"], timeout_s)
-        if kind == "exec" and self.pause_pid is not None:
+        if kind == "exec" and c.proc is not None:
+            caps = list(containers.capabilities(c.spec))
             return await self.sandbox.exec_probe(
-                self.pause_pid, params["command"], c.env, timeout_s
+                c.proc.pid, caps, params["command"], c.env, timeout_s
             )
         return False  # grpc is not probed by the lab's kubelet: a failure
 

@@ -26,7 +26,7 @@ from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import ProcessRecord
 from lab_kit.adapters.rundir import NoSuchHost, RunDir
-from lab_kit.adapters.sandbox import run_in_pod as popen_in_pod
+from lab_kit.adapters.sandbox import command_exists, exec_argv
 from lab_kit.agents.images import Unknown
 from lab_kit.agents.images import resolve as resolve_image
 from lab_kit.lab import lifecycle
@@ -198,20 +198,25 @@ def run_in_pod(
     timeout_s: float | None = 120,
     stdin: str | None = None,
 ) -> Completed:
-    """Run `argv` in the pod of a sandbox record, with its container's environment."""
-    env = state["containers"][container_name(state, container)].get("env") or {"PATH": DEFAULT_PATH}
-    try:
-        return _run_in_pod(state["pause"]["pid"], argv, env, capture, timeout_s, stdin)
-    except FileNotFoundError:
+    """Run `argv` in a container of a sandbox record (`kubectl exec`): in its namespaces and
+    root, with its environment and capabilities; it ends with the container at the latest."""
+    record = state["containers"][container_name(state, container)]
+    env = record.get("env") or {"PATH": DEFAULT_PATH}
+    pid = (record.get("pid") or {}).get("pid")
+    if not pid:
+        raise LabError(f"container {container_name(state, container)} is not running")
+    if not command_exists(argv[0], env):
         msg = (
             f'OCI runtime exec failed: exec failed: unable to start container process: exec: "{argv[0]}": '
             "executable file not found in $PATH: unknown\n"
         )
         return Completed(argv, 127, "", msg)
+    full = exec_argv(pid, record.get("capabilities") or [], argv)
+    return _run(full, argv, env, capture, timeout_s, stdin)
 
 
-def _run_in_pod(
-    pause: int,
+def _run(
+    full: list[str],
     argv: list[str],
     env: dict,
     capture: bool,
@@ -219,9 +224,9 @@ def _run_in_pod(
     stdin: str | None,
 ) -> Completed:
     if not capture:
-        return Completed(argv, popen_in_pod(pause, argv, env).wait(), "", "")
-    proc = popen_in_pod(
-        pause, argv, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        return Completed(argv, subprocess.Popen(full, env=env).wait(), "", "")
+    proc = subprocess.Popen(
+        full, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -127,6 +127,23 @@ def exit_now(code: int) -> None:
     os._exit(code & 0xFF)
 
 
+def go_signal_defaults() -> None:
+    """What the Go runtime does with SIGINT, SIGTERM and SIGHUP when the program has not
+    asked for them (runtime.dieFromSignal): restore the default action and raise the signal
+    again, so the process ends by it; if it is still alive — as PID 1 of its PID namespace,
+    where the kernel ignores a default-action signal — exit with status 2."""
+
+    def die(signum: int, _frame: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        os._exit(2)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, die)
+
+
 # ---------------------------------------------------------------------------------------------
 # Command line, as cobra and pflag parse it
 
@@ -270,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if subcommand == "pause":
         return pause()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Go's default: a signal ends the program
+    go_signal_defaults()  # a signal ends the program, as in Go (also as PID 1)
     if subcommand == "netexec":
         return asyncio.run(netexec(opts))
     return asyncio.run(serve_hostname(opts))

@@ -8,12 +8,12 @@ the opt-out label, metrics. One lab serves the module; each test has its own nam
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 
 import pytest
 
+from lab_kit.lab.errors import LabError
 from lab_kit.render.proxy_rules import svc_chain
 
 pytestmark = pytest.mark.root
@@ -22,9 +22,9 @@ AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 def backend(name, ns, node, app="web", ready_file=False, ports=None):
     """agnhost netexec on 8080 (named "http"); Ready once it listens (or, with
-    `ready_file`, while /tmp/ready exists in the pod's /tmp)."""
+    `ready_file`, while /tmp/ready exists in the container's own /tmp)."""
     probe = (
-        {"exec": {"command": ["test", "-e", f"/tmp/{name}-ready"]}, "periodSeconds": 1, "failureThreshold": 1}
+        {"exec": {"command": ["test", "-e", "/tmp/ready"]}, "periodSeconds": 1, "failureThreshold": 1}
         if ready_file
         else {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
     )  # fmt: skip
@@ -149,21 +149,35 @@ def test_session_affinity_client_ip(cluster, ns):
 
 def test_unready_endpoint_leaves_rules_and_traffic(cluster, ns):
     pods = [backend(f"web{i}", ns, f"node{i}", ready_file=True) for i in (1, 2)]
-    for i in (1, 2):
-        open(f"/tmp/web{i}-ready", "w").close()
+    cluster.apply([*pods, client("c", ns, "node3"), service("web", ns)])
+    for i in (1, 2):  # each pod's own /tmp: the file is made inside it
+        _until(cluster, lambda i=i: touched(cluster, f"web{i}", ns, "/tmp/ready"))
+    cluster.wait_ready(30, namespace=ns)
+    ip = cluster_ip(cluster, "web", ns)
+    assert cluster.exec("c", "test", "-e", "/tmp/ready", namespace=ns).returncode == 1  # not shared
+    cluster.exec("web2", "rm", "/tmp/ready", namespace=ns)
+    deadline = time.monotonic() + 20
+    while "10.244.2." in cluster.service_rules("web", ns, "node3"):
+        assert time.monotonic() < deadline, "web2 never left the rules"
+        cluster.client.watch_change(cluster_kind("endpointslices"), 1)
+    assert set(hostnames(cluster, "c", ns, f"http://{ip}/hostname", 20)) == {"web1"}
+
+
+def touched(cluster, pod, ns, path):
+    """`touch path` in the pod, once its container runs (False until then)."""
     try:
-        cluster.apply([*pods, client("c", ns, "node3"), service("web", ns)], wait=True)
-        ip = cluster_ip(cluster, "web", ns)
-        os.unlink("/tmp/web2-ready")
-        deadline = time.monotonic() + 20
-        while "10.244.2." in cluster.service_rules("web", ns, "node3"):
-            assert time.monotonic() < deadline, "web2 never left the rules"
-            cluster.client.watch_change(cluster_kind("endpointslices"), 1)
-        assert set(hostnames(cluster, "c", ns, f"http://{ip}/hostname", 20)) == {"web1"}
-    finally:
-        for i in (1, 2):
-            if os.path.exists(f"/tmp/web{i}-ready"):
-                os.unlink(f"/tmp/web{i}-ready")
+        return cluster.exec(pod, "touch", path, namespace=ns).returncode == 0
+    except LabError:  # not started yet: no sandbox, or no container process
+        return False
+
+
+def _until(cluster, predicate, timeout_s=20.0):
+    """Until `predicate()` holds, re-checking whenever a Pod changes (a container starting)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        left = deadline - time.monotonic()
+        assert left > 0, "timed out"
+        cluster.client.watch_change(cluster_kind("pods"), min(1.0, left))
 
 
 def cluster_kind(name):

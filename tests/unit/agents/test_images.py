@@ -18,7 +18,7 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 def workload(name: str, *args: str) -> list[str]:
-    return [sys.executable, "-E", "-S", str(WORKLOADS / f"{name}.py"), *args]
+    return [images.PYTHON, "-E", "-S", str(WORKLOADS / f"{name}.py"), *args]
 
 
 def argv(**container) -> list[str]:

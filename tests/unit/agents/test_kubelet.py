@@ -29,6 +29,7 @@ from lab_kit.agents.runner import Context, Runner
 from lab_kit.model import meta
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.model.topology import parse_topology
+from lab_kit.node import containers
 
 TOPOLOGY = """
 name = "unit"
@@ -238,8 +239,9 @@ def test_a_pod_gets_an_address_its_files_its_containers_and_turns_running_and_re
 
         create = next(c for c in node.sandbox.calls if c[0] == "create")
         assert create[1] == "client"  # the pod's hostname
-        targets = [target for _, target in create[2]]
-        assert targets[:2] == ["/etc/resolv.conf", "/etc/hosts"]
+        config = node.process("client").config
+        targets = [target for _, target in config.files]
+        assert targets == ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"]
         plug = next(c for c in node.sandbox.calls if c[0] == "plug")
         assert plug[3:] == ("10.244.1.2", "10.244.1.1")
 
@@ -250,6 +252,8 @@ def test_a_pod_gets_an_address_its_files_its_containers_and_turns_running_and_re
             "options ndots:5\n"
         )
         assert "10.244.1.2\tclient\n" in (files / "hosts").read_text()
+        assert (files / "hostname").read_text() == "client\n"
+        assert files.stat().st_mode & 0o777 == 0o700  # the pod's records: root only
 
         process = node.process("client")
         assert process.argv == ["sleep", "infinity"]
@@ -271,10 +275,13 @@ def test_sandbox_json_keeps_the_record_labkit_exec_and_clean_read(tmp_path):
         assert (record["name"], record["pod_ip"], record["node"]) == ("web", "10.244.1.2", "node1")
         assert record["pause"] == {"pid": min(node.sandbox.pauses), "start_ticks": 4242}
         container = record["containers"]["c"]
-        assert set(container) == {"pid", "env", "log"}
+        assert set(container) == {"pid", "env", "capabilities", "log"}
+        assert "NET_ADMIN" not in container["capabilities"] and "KILL" in container["capabilities"]
         assert container["pid"]["pid"] == node.process("web").pid
         assert container["env"]["HOSTNAME"] == "web"
         assert node.run_dir.sandbox_file(meta.uid(node.pod("web"))) is not None
+        path = Path(node.pod_dir("web")) / "sandbox.json"
+        assert path.stat().st_mode & 0o777 == 0o600  # environments hold Secret values
 
     scenario(tmp_path, body)
 
@@ -661,3 +668,49 @@ def test_ipam_wraps_around_to_released_addresses_and_says_when_the_cidr_is_full(
         ipam.allocate()
     ipam.release("10.244.1.3")
     assert ipam.allocate() == "10.244.1.3"
+
+
+def test_each_container_gets_the_isolation_its_security_context_asks_for(tmp_path):
+    async def body(node: Node) -> None:
+        node.create(pod("plain"))
+        net_admin = pod("admin", securityContext={"capabilities": {"add": ["NET_ADMIN"],
+                                                                    "drop": ["KILL"]}})  # fmt: skip
+        node.create(net_admin)
+        node.create(pod("root", securityContext={"privileged": True}))
+        shared = pod("shared")
+        shared["spec"]["shareProcessNamespace"] = True
+        node.create(shared)
+        await node.settle()
+
+        def caps(name: str) -> set[str]:
+            config = node.process(name).config
+            return {containers.ALL_CAPABILITIES[n] for n in config.capabilities}
+
+        plain = node.process("plain").config
+        assert caps("plain") == set(containers.DEFAULT_CAPABILITIES)
+        assert "/proc/sysrq-trigger" in plain.readonly and "/proc/kcore" in plain.masked
+        assert not plain.privileged and not plain.share_pid and not plain.api_access
+        assert plain.layer_dir == str(Path(node.pod_dir("plain")) / "c" / "layer")
+        assert caps("admin") == set(containers.DEFAULT_CAPABILITIES) - {"KILL"} | {"NET_ADMIN"}
+        privileged = node.process("root").config
+        assert caps("root") == set(containers.ALL_CAPABILITIES) and privileged.privileged
+        assert privileged.masked == () and privileged.readonly == ()
+        assert node.process("shared").config.share_pid
+
+    scenario(tmp_path, body)
+
+
+def test_an_image_that_uses_the_api_finds_it_at_one_declared_path(tmp_path):
+    async def body(node: Node) -> None:
+        dns = pod("dns", image="registry.k8s.io/coredns/coredns:v1.11.3",
+                  args=["-conf", "/etc/coredns/Corefile"])  # fmt: skip
+        del dns["spec"]["containers"][0]["command"]
+        node.create(dns)
+        await node.settle()
+        config = node.process("dns").config
+        assert config.api_access
+        assert config.env["LABKIT_APISERVER"] == "/run/labkit/apiserver.sock"
+        assert config.env["LABKIT_POD"] == "default/dns"
+        assert node.process("dns").argv[1:4] == ["-m", "lab_kit.agents", "coredns"]
+
+    scenario(tmp_path, body)

@@ -69,8 +69,9 @@ def write_sandbox(rd: RunDir, obj: dict, pause_pid: int = 4242,
         for i, text in enumerate(runs):
             Path(directory, c["name"], f"{i}.log").write_text(text)
         containers[c["name"]] = {
-            "pid": None,
+            "pid": {"pid": pause_pid + 1 + len(containers), "start_ticks": 1},
             "env": {"PATH": "/usr/bin:/bin", "POD": meta.name(obj)},
+            "capabilities": ["CHOWN", "KILL"],
             "log": os.path.join(directory, c["name"], f"{max(len(runs) - 1, 0)}.log"),
         }
     state = {
@@ -98,21 +99,33 @@ class Steps:
 
 
 class FakePods:
-    """Stands in for entering a pod (`access.popen_in_pod`, which needs root): runs the
-    command here, with the container's environment, or prints the canned output given
-    for its program (`outputs`: argv[0] -> stdout). `calls`: (pause pid, argv, env)."""
+    """Stands in for entering a container (`access.exec_argv` builds an nsenter command,
+    which needs root): the command runs here instead, with the container's environment, or
+    prints the canned output given for its program (`outputs`: argv[0] -> stdout).
+    `calls`: (container pid, argv, capabilities)."""
 
     def __init__(self, outputs: dict[str, str] | None = None):
         self.outputs = outputs or {}
-        self.calls: list[tuple[int, list[str], dict]] = []
+        self.calls: list[tuple[int, list[str], list[str]]] = []
 
-    def __call__(self, pause: int, argv: list[str], env: dict, **popen_args):
-        import subprocess
-
-        self.calls.append((pause, argv, env))
+    def exec_argv(self, pid: int, capabilities: list[str], argv: list[str]) -> list[str]:
+        self.calls.append((pid, argv, capabilities))
         if argv[0] in self.outputs:
-            return subprocess.Popen(["printf", "%s", self.outputs[argv[0]]], **popen_args)
-        return subprocess.Popen(argv, env=env, **popen_args)
+            return ["printf", "%s", self.outputs[argv[0]]]
+        return argv
+
+    def command_exists(self, argv0: str, env: dict[str, str]) -> bool:
+        import shutil
+
+        return argv0 in self.outputs or shutil.which(argv0, path=env.get("PATH")) is not None
+
+    def install(self, monkeypatch) -> FakePods:
+        """Put it in place of `access.exec_argv` and `access.command_exists`."""
+        from lab_kit.lab import access
+
+        monkeypatch.setattr(access, "exec_argv", self.exec_argv)
+        monkeypatch.setattr(access, "command_exists", self.command_exists)
+        return self
 
 
 def ready_slice(service: str, namespace: str, ip: str = "10.244.1.2") -> dict:

@@ -32,9 +32,7 @@ def web(api, rundir):
 
 @pytest.fixture
 def pods(monkeypatch) -> FakePods:
-    fake = FakePods({"dig": DIG})
-    monkeypatch.setattr(access, "popen_in_pod", fake)
-    return fake
+    return FakePods({"dig": DIG}).install(monkeypatch)
 
 
 def test_hosts_are_entered_by_the_pid_the_network_recorded(rundir):
@@ -60,8 +58,8 @@ def test_exec_runs_with_the_containers_environment(lab, web, pods, capsys):
     out = lab.exec("web", "sh", "-c", "echo $POD; cat", stdin="in\n", echo=True)
     assert (out.returncode, out.stdout) == (0, "web\nin\n")
     assert capsys.readouterr().out == "web$ sh -c 'echo $POD; cat'\n"
-    pause, argv, env = pods.calls[0]
-    assert (pause, argv, env["PATH"]) == (4242, ["sh", "-c", "echo $POD; cat"], "/usr/bin:/bin")
+    pid, argv, caps = pods.calls[0]  # into the first container, with its capabilities
+    assert (pid, argv, caps) == (4243, ["sh", "-c", "echo $POD; cat"], ["CHOWN", "KILL"])
     side = lab.exec("web", "sh", "-c", "exit 3", container="side")
     assert side.returncode == 3 and str(side) == ""
 

@@ -8,7 +8,6 @@ import json
 import pytest
 from lab_fixtures import FakePods, pod, ready_status, seed_pod, write_sandbox
 
-from lab_kit.lab import access
 from lab_kit.lab.errors import LabError
 from lab_kit.lab.random_generator import replica_ids, stamped, who_answered
 from lab_kit.lab.widgets import wait_readiness
@@ -32,8 +31,7 @@ def test_replica_ids_asks_each_pod_from_the_client(lab, api, rundir, monkeypatch
     labels = {"app": "random-generator"}
     seed_pod(api, pod("rg-1", labels=labels), status=ready_status("10.244.1.5"))
     seed_pod(api, pod("rg-2", labels=labels), node=None)  # no IP yet: skipped
-    fake = FakePods({"curl": answer("id-1")})
-    monkeypatch.setattr(access, "popen_in_pod", fake)
+    fake = FakePods({"curl": answer("id-1")}).install(monkeypatch)
     assert replica_ids(lab, "toolbox") == {"id-1": "rg-1"}
     assert fake.calls[0][1] == ["curl", "-s", "-m", "2", "http://10.244.1.5:8080/"]
 
