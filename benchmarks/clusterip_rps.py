@@ -111,17 +111,16 @@ def parse_wrk(out: str) -> dict:
 
 
 def loadgen_pod(name: str) -> dict:
-    """A client pod like the toolbox (node1, this machine's tools), for one run only."""
+    """A client pod like the toolbox (node1, this machine's tools), for one run only.
+    Privileged, as on a real cluster: /proc/sys is read-only in other containers, and the
+    load generator sets net.ipv4.tcp_tw_reuse (its own network namespace's) below."""
+    container = {"name": "toolbox", "image": "busybox", "command": ["sleep", "infinity"],
+                 "securityContext": {"privileged": True}}  # fmt: skip
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": {"bench": "loadgen"}},
-        "spec": {
-            "nodeSelector": {"kubernetes.io/hostname": "node1"},
-            "containers": [
-                {"name": "toolbox", "image": "busybox", "command": ["sleep", "infinity"]}
-            ],
-        },
+        "spec": {"nodeSelector": {"kubernetes.io/hostname": "node1"}, "containers": [container]},
     }
 
 
