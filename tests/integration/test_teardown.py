@@ -60,14 +60,16 @@ def test_clean_removes_what_a_crashed_lab_left(run_dir, book):
 
     lab = Lab.up()
     lab.apply(str(book / "deployment.yml"), wait=True, timeout_s=60)
-    pauses = [lab.sandbox(p["metadata"]["name"])["pause"]["pid"] for p in lab.get("pods")]
+    records = [lab.sandbox(p["metadata"]["name"]) for p in lab.get("pods")]
+    pauses = [r["pause"]["pid"] for r in records]
+    apps = [c["pid"]["pid"] for r in records for c in r["containers"].values()]
     lab.client.close()
     for p in json.loads((run_dir / "state.json").read_text())["processes"]:
         os.kill(p["pid"], signal.SIGKILL)  # every agent dies at once: the pods and bridges stay
     assert Path("/sys/class/net/lk-s1").exists()
     assert lifecycle.clean(progress=lambda *_: None)
     assert not Path("/sys/class/net/lk-s1").exists() and not Path("/sys/class/net/lk-s2").exists()
-    for pid in pauses:
+    for pid in pauses + apps:  # the pods' pause and container processes too
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
     assert not run_dir.exists()
