@@ -33,9 +33,17 @@ from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
 from lab_kit.lab.errors import LabError
 from lab_kit.model import meta
+from lab_kit.model.constants import MAX_MANIFEST_BYTES
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import Kind, kind_of, lookup
-from lab_kit.model.manifests import Document, ManifestError, parse_manifests
+from lab_kit.model.manifests import (
+    Document,
+    ManifestError,
+    check_apply,
+    check_size,
+    parse_manifest_bytes,
+    parse_manifests,
+)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 OUTPUTS = ("wide", "yaml", "json", "name")  # `-o` formats
@@ -105,7 +113,7 @@ def read_documents(source: Any) -> list[Document]:
     text = str(source)
     one_line = "\n" not in text
     if text == "-":
-        return parse_manifests(sys.stdin.read(), "STDIN")
+        return read_stdin()
     path = Path(text)
     if one_line and path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES)
@@ -113,12 +121,29 @@ def read_documents(source: Any) -> list[Document]:
             raise ManifestError(
                 f'error: no objects passed to apply: "{source}" has no .yaml/.yml/.json files'
             )
+        # One apply is one request: the files together must fit in it (checked before reading).
+        check_size(sum(f.stat().st_size for f in files), text)
         return [d for f in files for d in read_documents(str(f))]
     if one_line and path.is_file():
-        return parse_manifests(path.read_text(), text)
+        return read_file(path, text)
     if not one_line or text.lstrip().startswith(("apiVersion", "{", "kind")):
         return parse_manifests(text, "<string>")
     raise ManifestError(f'error: the path "{source}" does not exist')
+
+
+def read_file(path: Path, name: str) -> list[Document]:
+    """A manifest file's documents; never more than the size limit is read."""
+    with path.open("rb") as f:
+        data = f.read(MAX_MANIFEST_BYTES + 1)
+    return parse_manifest_bytes(data, name)
+
+
+def read_stdin() -> list[Document]:
+    """`-f -`: stdin's bytes (or text, when it is no real file), within the size limit."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is not None:
+        return parse_manifest_bytes(raw.read(MAX_MANIFEST_BYTES + 1), "STDIN")
+    return parse_manifests(sys.stdin.read(MAX_MANIFEST_BYTES + 1), "STDIN")
 
 
 def documents(source: Any) -> list[Document]:
@@ -144,6 +169,10 @@ class Applied:
 def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
     """Create or update every document, all or nothing."""
     docs = documents(source)
+    try:
+        check_apply(docs)
+    except ManifestError as e:
+        raise LabError(str(e)) from e
     try:
         answer = client.apply([d.obj for d in docs], dry_run=dry_run)
     except ApiError as e:
