@@ -5,17 +5,27 @@ a watch streams events as writes happen, and `/lab/v1/converged` waits until eve
 has caught up. These two loops drive the handler's plans (`WatchStream`,
 `ConvergedWait`) for the aiohttp server (`lab_kit/agents/apiserver.py`) and for the
 in-process server tests use (`lab_kit/adapters/api_inprocess.py`), so both behave alike.
+
+A watch's queue of events not yet written is bounded (WATCH_QUEUE_EVENTS and
+WATCH_QUEUE_BYTES): a watcher that falls that far behind — its client stopped reading —
+is closed, as kube-apiserver's cacher closes an unresponsive watcher, and its client
+lists again (client-go's Reflector does; so does `lab_kit.agents.informer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 
 from lab_kit.api.handler import ApiHandler, ConvergedWait, WatchStream
+from lab_kit.model.constants import WATCH_QUEUE_BYTES, WATCH_QUEUE_EVENTS
 from lab_kit.store.store import Event
+
+log = logging.getLogger("apiserver")
 
 
 def encode(payload: dict) -> bytes:
@@ -27,12 +37,39 @@ class WatchFeed:
     """One watch being served: subscribed to the store from the moment it is made (so no
     write between the handler's backlog and the first line is lost), unsubscribed by
     `close()`. `lines()` yields the backlog, then live events until `timeoutSeconds`
-    (forever without one) or until the consumer stops iterating."""
+    (forever without one), until the consumer stops iterating, or until the queue
+    overflows (`overflowed`: the watch ends, the client lists again)."""
 
-    def __init__(self, handler: ApiHandler, watch: WatchStream):
+    def __init__(
+        self,
+        handler: ApiHandler,
+        watch: WatchStream,
+        max_events: int | None = None,
+        max_bytes: int | None = None,
+    ):
         self.watch = watch
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._unsubscribe = handler.registry.store.subscribe(self.queue.put_nowait)
+        self.max_events = WATCH_QUEUE_EVENTS if max_events is None else max_events
+        self.max_bytes = WATCH_QUEUE_BYTES if max_bytes is None else max_bytes
+        self.queue: deque[Event] = deque()
+        self.queued_bytes = 0
+        self.overflowed = False
+        self._ready = asyncio.Event()
+        self._unsubscribe = handler.registry.store.subscribe(self._offer)
+
+    def _offer(self, event: Event) -> None:
+        """The store's callback (synchronous): queue the event, or give up on a watcher
+        that is too far behind (forget its queue at once: that is the memory to free)."""
+        if len(self.queue) >= self.max_events or self.queued_bytes + event.size > self.max_bytes:
+            if not self.overflowed:
+                log.warning("closing a watch that fell %d events behind", len(self.queue))
+            self.overflowed = True
+            self.queue.clear()
+            self.queued_bytes = 0
+            self.close()
+        else:
+            self.queue.append(event)
+            self.queued_bytes += event.size
+        self._ready.set()
 
     def close(self) -> None:
         self._unsubscribe()
@@ -44,21 +81,34 @@ class WatchFeed:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    async def _next(self, left: float | None) -> Event | None:
+        """The next queued event, waiting up to `left` seconds (None: timed out or over)."""
+        while not self.queue and not self.overflowed:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), left)
+            except asyncio.TimeoutError:
+                return None
+        if self.overflowed:
+            return None
+        event = self.queue.popleft()
+        self.queued_bytes -= event.size
+        return event
+
     async def lines(self) -> AsyncIterator[bytes]:
-        watch, queue = self.watch, self.queue
+        watch = self.watch
         deadline = time.monotonic() + watch.timeout_s if watch.timeout_s else None
         for payload in watch.start():
             yield encode(payload)
-        while True:
-            if queue.empty():
+        while not self.overflowed:
+            if not self.queue:
                 for payload in watch.idle():
                     yield encode(payload)
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return
-            try:
-                event = await asyncio.wait_for(queue.get(), left)
-            except asyncio.TimeoutError:
+            event = await self._next(left)
+            if event is None:
                 return
             for payload in watch.offer(event):
                 yield encode(payload)

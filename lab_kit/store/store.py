@@ -3,6 +3,9 @@
 Mirrors what kube-apiserver gets from etcd (a revision per write, watch from a revision)
 and its watch cache (a bounded window of recent events; older versions answer
 `410 Gone: too old resource version`). In memory, single-threaded, no I/O.
+The window is bounded by events (WATCH_HISTORY_EVENTS) and by size (WATCH_HISTORY_BYTES:
+each event counts its object's and its previous version's JSON), so a churning large
+object cannot pin hundreds of old versions.
 
 Rules:
 1. Every write bumps `rv` by one and stamps it into the object's
@@ -17,13 +20,14 @@ Rules:
 from __future__ import annotations
 
 import builtins
+import json
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab_kit.model import meta
-from lab_kit.model.constants import WATCH_HISTORY_EVENTS
+from lab_kit.model.constants import WATCH_HISTORY_BYTES, WATCH_HISTORY_EVENTS
 from lab_kit.model.errors import err_gone
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
@@ -37,16 +41,28 @@ class Event:
     obj: dict
     rv: int
     prev: dict | None = None  # the object before a MODIFIED (filtered watches need it)
+    size: int = field(default=0, compare=False)  # JSON characters of obj and prev
+
+
+def encoded_size(obj: dict) -> int:
+    """What an object weighs on the wire (and, roughly, in memory): its JSON's length."""
+    return len(json.dumps(obj, separators=(",", ":")))
 
 
 class Store:
-    def __init__(self, history: int = WATCH_HISTORY_EVENTS):
+    def __init__(
+        self, history: int = WATCH_HISTORY_EVENTS, history_bytes: int = WATCH_HISTORY_BYTES
+    ):
         self.rv = 0
         self._objects: dict[str, dict[tuple[str, str], dict]] = {}
-        self._history: deque[Event] = deque(maxlen=history)
+        self._sizes: dict[Key, int] = {}  # encoded_size of each stored object
+        self._history: deque[Event] = deque()
+        self._history_events, self._history_bytes = history, history_bytes
+        self.history_size = 0  # the window's total `Event.size`
         self._subscribers: list[Callable[[Event], None]] = []
-        self._undo: list[tuple[Key, dict | None]] | None = None
+        self._undo: list[tuple[Key, dict | None, int]] | None = None
         self._pending: list[Event] = []
+        self._prev_size = 0  # set by _remember for the event being made
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
@@ -73,7 +89,9 @@ class Store:
         stored = {**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(self.rv)}}
         self._remember(key, previous)
         self._objects.setdefault(key[0], {})[(key[1], key[2])] = stored
-        self._emit(Event(ADDED if previous is None else MODIFIED, stored, self.rv, previous))
+        size = self._sizes[key] = encoded_size(stored)
+        etype = ADDED if previous is None else MODIFIED
+        self._emit(Event(etype, stored, self.rv, previous, size + self._prev_size))
         return stored
 
     def delete(self, kind: str, namespace: str, name: str) -> dict | None:
@@ -82,8 +100,9 @@ class Store:
             return None
         self.rv += 1
         self._remember((kind, namespace, name), previous)
+        self._sizes.pop((kind, namespace, name), None)
         gone = {**previous, "metadata": {**previous["metadata"], "resourceVersion": str(self.rv)}}
-        self._emit(Event(DELETED, gone, self.rv))
+        self._emit(Event(DELETED, gone, self.rv, None, self._prev_size))
         return gone
 
     # --- transactions ----------------------------------------------------------------------
@@ -98,11 +117,13 @@ class Store:
         try:
             yield
         except BaseException:
-            for (kind, ns, name), previous in reversed(self._undo):
+            for (kind, ns, name), previous, size in reversed(self._undo):
                 if previous is None:
                     self._objects.get(kind, {}).pop((ns, name), None)
+                    self._sizes.pop((kind, ns, name), None)
                 else:
                     self._objects.setdefault(kind, {})[(ns, name)] = previous
+                    self._sizes[(kind, ns, name)] = size
             self.rv = start_rv
             self._undo, self._pending = None, []
             raise
@@ -112,8 +133,10 @@ class Store:
             self._publish(event)
 
     def _remember(self, key: Key, previous: dict | None) -> None:
+        """Note the previous version (for a rollback) and its size (for the new event)."""
+        self._prev_size = self._sizes.get(key, 0) if previous is not None else 0
         if self._undo is not None:
-            self._undo.append((key, previous))
+            self._undo.append((key, previous, self._prev_size))
 
     def _emit(self, event: Event) -> None:
         if self._undo is not None:
@@ -123,6 +146,12 @@ class Store:
 
     def _publish(self, event: Event) -> None:
         self._history.append(event)
+        self.history_size += event.size
+        history = self._history
+        while len(history) > self._history_events or (
+            self.history_size > self._history_bytes and len(history) > 1
+        ):
+            self.history_size -= history.popleft().size
         for callback in list(self._subscribers):
             callback(event)
 
