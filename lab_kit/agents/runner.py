@@ -33,6 +33,7 @@ from lab_kit.adapters.apiclient import AsyncApiClient
 from lab_kit.adapters.clock import Clock, SystemClock, wait_event
 from lab_kit.adapters.processes import signal_ready
 from lab_kit.agents.informer import Informer
+from lab_kit.agents.logs import CappedStreamHandler, RepeatFilter
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.model.topology import ClusterSpec, parse_topology
 
@@ -223,8 +224,12 @@ def load_topology(path: str) -> ClusterSpec:
 
 
 def setup_logging(name: str, log_format: str = LOG_FORMAT) -> None:
+    """INFO to stderr (the agent's log file), through `lab_kit.agents.logs`: repeated lines
+    dropped and the whole log capped, so no agent can fill the disk."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    logging.basicConfig(level=logging.INFO, format=log_format.format(name=name))
+    handler = CappedStreamHandler(sys.stderr)
+    handler.addFilter(RepeatFilter())
+    logging.basicConfig(level=logging.INFO, format=log_format.format(name=name), handlers=[handler])
 
 
 async def until_stopped(task: asyncio.Future, log: logging.Logger) -> None:
