@@ -25,16 +25,26 @@ Routes (kube-apiserver's, plus the lab's own under /lab/v1):
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab_kit.api import queries
+from lab_kit.api.limits import check_media_type, err_request_entity_too_large
 from lab_kit.api.paths import RequestInfo, parse_path
 from lab_kit.api.registry import Registry
-from lab_kit.model.errors import ApiError, err_bad_request, err_method_not_allowed
+from lab_kit.model import constants as C
+from lab_kit.model.errors import (
+    ApiError,
+    err_bad_request,
+    err_invalid,
+    err_method_not_allowed,
+    not_supported,
+)
 from lab_kit.model.kinds import KINDS, Kind
+from lab_kit.model.manifests import json_type
 from lab_kit.store.store import Event
 
 VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-lab_kit", "platform": "linux/amd64"}
@@ -173,9 +183,20 @@ class ApiHandler:
         return off
 
     def handle(
-        self, method: str, path: str, query: Mapping[str, str], body: bytes = b""
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        body: bytes = b"",
+        content_type: str = "",
     ) -> Reply | WatchStream | ConvergedWait:
+        """One request. Every error is a `Status`: a malformed request is a 4xx, never a 500
+        (`content_type`: the request's Content-Type header, "" when it sent none)."""
         try:
+            if len(body) > C.MAX_REQUEST_BYTES:
+                raise err_request_entity_too_large(C.MAX_REQUEST_BYTES)
+            if body:
+                check_media_type(content_type)
             path = path.rstrip("/") or "/"
             if path in ("/healthz", "/readyz", "/livez"):
                 return Reply(200, "ok")
@@ -193,7 +214,6 @@ class ApiHandler:
         self, method: str, info: RequestInfo, q: Mapping[str, str], body: bytes
     ) -> Reply | WatchStream:
         reg = self.registry
-        dry = q.get("dryRun") == "All"
         if method == "GET" and not info.name:
             if q.get("watch") in ("1", "true"):
                 return self.watch(info, q)
@@ -205,27 +225,24 @@ class ApiHandler:
         if method == "GET":
             return Reply(200, reg.get(info.kind, info.namespace or "", info.name))
         if method == "POST" and info.subresource == "binding":
-            target = (_json(body).get("target") or {}).get("name", "")
-            return Reply(201, reg.bind(info.namespace or "", info.name, target))
+            return Reply(201, reg.bind(info.namespace or "", info.name, _binding_target(body)))
         if method == "POST" and not info.name:
+            dry = _dry_run(q, "CreateOptions")
             return Reply(201, reg.create(_json(body), info.namespace, dry_run=dry))
         if method == "PUT" and info.name:
-            obj = _json(body)
-            if (obj.get("metadata") or {}).get("name", info.name) != info.name:
-                raise err_bad_request("the name of the object does not match the name on the URL")
-            obj.setdefault("metadata", {})["name"] = info.name
+            dry = _dry_run(q, "UpdateOptions")
+            obj = _named(_json(body), info.name)
             return Reply(
                 200, reg.update(obj, info.namespace, subresource=info.subresource, dry_run=dry)
             )
         if method == "DELETE" and info.name:
-            options = _json(body) if body else {}
-            grace = q.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
-            uid = (options.get("preconditions") or {}).get("uid", "")
+            dry = _dry_run(q, "DeleteOptions")
+            grace, uid = _delete_options(q, _json(body) if body else {})
             obj = reg.delete(
                 info.kind,
                 info.namespace or "",
                 info.name,
-                grace_period_s=None if grace is None else int(grace),
+                grace_period_s=grace,
                 uid=uid,
                 dry_run=dry,
             )
@@ -238,21 +255,22 @@ class ApiHandler:
         keep = queries.make_filter(
             info.kind, info.namespace, q.get("labelSelector", ""), q.get("fieldSelector", "")
         )
-        since = q.get("resourceVersion", "")
+        since = _resource_version(q.get("resourceVersion", ""))
+        timeout_s = _seconds(q, "timeoutSeconds", whole=True)
         store = self.registry.store
-        if since in ("", "0"):
+        if since == 0:
             backlog = [
                 Event("ADDED", o, store.rv)
                 for o in self.registry.list(info.kind, info.namespace)
                 if keep(o)
             ]
         else:
-            backlog = store.events_since(int(since))
+            backlog = store.events_since(since)
         return WatchStream(
             info.kind,
             keep,
             q.get("allowWatchBookmarks") in ("1", "true"),
-            float(q.get("timeoutSeconds", 0)) or None,
+            timeout_s or None,
             backlog,
         )
 
@@ -261,8 +279,8 @@ class ApiHandler:
     ) -> Reply | ConvergedWait:
         reg = self.registry
         if path == "apply" and method == "POST":
-            request = _json(body)
-            results = reg.apply(request.get("items") or [], dry_run=bool(request.get("dryRun")))
+            items, dry_run = _apply_request(_json(body))
+            results = reg.apply(items, dry_run=dry_run)
             return Reply(
                 200,
                 {
@@ -274,19 +292,15 @@ class ApiHandler:
             self.agents.forget(path[len("agents/") :])  # an agent that stops for good
             return Reply(200, {"ok": True})
         if path.startswith("agents/") and method == "POST":
-            report = _json(body)
-            self.agents.report(
-                path[len("agents/") :],
-                int(report.get("resourceVersion", 0)),
-                report.get("info") or {},
-            )
+            rv, info = _report(_json(body))
+            self.agents.report(path[len("agents/") :], rv, info)
             return Reply(200, {"ok": True})
         if path == "agents":
             items = sorted(self.agents.applied.values(), key=lambda a: a["name"])
             return Reply(200, {"resourceVersion": reg.store.rv, "items": items})
         if path == "converged":
             need = [a for a in q.get("agents", "").split(",") if a]
-            return ConvergedWait(float(q.get("timeoutSeconds", 10)), need)
+            return ConvergedWait(_seconds(q, "timeoutSeconds", default=10), need)
         raise ApiError(404, "NotFound", f"no lab endpoint {path}")
 
     def convergence(self, agents: list[str]) -> dict:
@@ -302,14 +316,172 @@ class ApiHandler:
         return {"converged": False, "resourceVersion": rv, "behind": behind, "missing": missing}
 
 
+# --- reading a request: every field it reads, checked (a 4xx, never a 500) ----------------
+
+UNKNOWN_FORMAT = "the body of the request was in an unknown format"
+
+
 def _json(body: bytes) -> dict:
+    """A JSON object, as Go's decoder takes one: no NaN or Infinity, at most
+    MAX_NESTING_DEPTH deep (Go's encoding/json: "exceeded max depth")."""
     try:
-        value = json.loads(body or b"{}")
+        value = json.loads(body or b"{}", parse_constant=_no_constant)
+    except RecursionError:
+        raise err_bad_request(f"{UNKNOWN_FORMAT}: exceeded max depth") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise err_bad_request(f"the body of the request was in an unknown format: {e}") from e
+        raise err_bad_request(f"{UNKNOWN_FORMAT}: {e}") from e
     if not isinstance(value, dict):
-        raise err_bad_request("the body of the request was in an unknown format: not an object")
+        raise err_bad_request(f"{UNKNOWN_FORMAT}: not an object")
+    if max(_depths(value)) > C.MAX_NESTING_DEPTH:
+        raise err_bad_request(f"{UNKNOWN_FORMAT}: exceeded max depth of {C.MAX_NESTING_DEPTH}")
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def _depths(value: Any) -> Iterator[int]:
+    """The depth of every object and array in a JSON value (no recursion: a hostile body
+    is as deep as Python's JSON decoder goes)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            yield depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _cannot_unmarshal(value: Any, go_field: str, go_type: str) -> ApiError:
+    """Go's encoding/json words for a field of the wrong type."""
+    return err_bad_request(
+        f"json: cannot unmarshal {json_type(value)} into Go struct field {go_field} of type {go_type}"
+    )
+
+
+def _int64(value: Any, go_field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise _cannot_unmarshal(value, go_field, "int64")
+    return value
+
+
+def _query_int(q: Mapping[str, str], name: str) -> int | None:
+    """An integer query parameter (kube-apiserver's parameter codec: int64)."""
+    text = q.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return _int64(int(text, 10), name)
+    except (ValueError, ApiError):
+        raise err_bad_request(f'{name}: Invalid value: "{text}": must be an integer') from None
+
+
+def _seconds(q: Mapping[str, str], name: str, default: float = 0, whole: bool = False) -> float:
+    """A number of seconds: whole (a watch's timeoutSeconds is an int64) or not (the lab's
+    converged wait); never negative, NaN or infinite."""
+    text = q.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(int(text, 10) if whole else float(text))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        kind = "a whole number" if whole else "a number"
+        raise err_bad_request(f'{name}: Invalid value: "{text}": must be {kind} of seconds, >= 0')
+    return value
+
+
+def _resource_version(text: str) -> int:
+    """A watch's resourceVersion ("" or "0": from now, with the current objects)."""
+    if text in ("", "0"):
+        return 0
+    if not text.isdigit():
+        raise err_bad_request(
+            f'resourceVersion: Invalid value: "{text}": must be a non-negative integer'
+        )
+    return int(text)
+
+
+def _dry_run(q: Mapping[str, str], options: str) -> bool:
+    """`?dryRun=All` or nothing: any other value is the options' validation error."""
+    value = q.get("dryRun")
+    if value is None:
+        return False
+    if value != "All":
+        error = not_supported("dryRun", [value], ["All"])
+        raise err_invalid(options, "", [error], "meta.k8s.io")
+    return True
+
+
+def _named(obj: dict, name: str) -> dict:
+    """A PUT's object, named as its URL names it (a metadata of the wrong type is left for
+    the schema check to report)."""
+    md = obj.setdefault("metadata", {})
+    if isinstance(md, dict):
+        if md.get("name", name) != name:
+            raise err_bad_request("the name of the object does not match the name on the URL")
+        md["name"] = name
+    return obj
+
+
+def _binding_target(body: bytes) -> str:
+    target = _json(body).get("target") or {}
+    if not isinstance(target, dict):
+        raise _cannot_unmarshal(target, "Binding.target", "v1.ObjectReference")
+    name = target.get("name", "")
+    if not isinstance(name, str):
+        raise _cannot_unmarshal(name, "ObjectReference.target.name", "string")
+    return name
+
+
+# The longest grace period Go's time.Duration can hold (in seconds).
+MAX_GRACE_PERIOD_S = (2**63 - 1) // 1_000_000_000
+
+
+def _delete_options(q: Mapping[str, str], options: dict) -> tuple[int | None, str]:
+    """(gracePeriodSeconds, preconditions.uid) from the query or the DeleteOptions body.
+    A negative grace period is 1 s, as `rest.BeforeDelete` makes it."""
+    grace = _query_int(q, "gracePeriodSeconds")
+    if grace is None and options.get("gracePeriodSeconds") is not None:
+        grace = _int64(options["gracePeriodSeconds"], "DeleteOptions.gracePeriodSeconds")
+    if grace is not None and grace > MAX_GRACE_PERIOD_S:
+        raise err_bad_request(
+            f"gracePeriodSeconds: Invalid value: {grace}: must be at most {MAX_GRACE_PERIOD_S}"
+        )
+    preconditions = options.get("preconditions") or {}
+    if not isinstance(preconditions, dict):
+        raise _cannot_unmarshal(preconditions, "DeleteOptions.preconditions", "v1.Preconditions")
+    uid = preconditions.get("uid") or ""
+    if not isinstance(uid, str):
+        raise _cannot_unmarshal(uid, "Preconditions.uid", "types.UID")
+    if grace is not None and grace < 0:
+        grace = 1
+    return grace, uid
+
+
+def _apply_request(request: dict) -> tuple[list, bool]:
+    """The lab's batch: `items` (a list; each item is checked by the registry, which names
+    its index) and `dryRun` (a bool)."""
+    items = request.get("items") or []
+    if not isinstance(items, list):
+        raise _cannot_unmarshal(items, "ApplyRequest.items", "[]runtime.RawExtension")
+    dry_run = request.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise _cannot_unmarshal(dry_run, "ApplyRequest.dryRun", "bool")
+    return items, dry_run
+
+
+def _report(report: dict) -> tuple[int, dict]:
+    """An agent's report: the resourceVersion it applied and what it says about it."""
+    rv = _int64(report.get("resourceVersion", 0), "AgentReport.resourceVersion")
+    info = report.get("info") or {}
+    if not isinstance(info, dict):
+        raise _cannot_unmarshal(info, "AgentReport.info", "map[string]interface {}")
+    if not isinstance(info.get("pod", ""), str | None):  # read by `AgentReports.behind`
+        raise _cannot_unmarshal(info["pod"], "AgentReport.info.pod", "string")
+    return max(rv, 0), info
 
 
 def discovery(path: str) -> dict:

@@ -23,6 +23,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from lab_kit.api import strategies
 from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator
@@ -41,6 +42,7 @@ from lab_kit.model.errors import (
     err_not_found,
 )
 from lab_kit.model.kinds import Kind, by_kind_name, kind_of
+from lab_kit.model.manifests import json_type
 from lab_kit.model.meta import rfc3339
 from lab_kit.model.schema import check_schema
 from lab_kit.model.validation import validate
@@ -105,7 +107,7 @@ class Registry:
 
     # --- create --------------------------------------------------------------------------------
     def create(self, obj: dict, namespace: str | None = None, *, dry_run: bool = False) -> dict:
-        kind = kind_of(obj)
+        kind = kind_of(type_meta(obj))
         obj = self._prepare(kind, obj, namespace)
         self._check_namespace(kind, meta.namespace(obj))
         if not meta.name(obj) and meta.metadata(obj).get("generateName"):
@@ -129,7 +131,7 @@ class Registry:
         subresource: str = "",
         dry_run: bool = False,
     ) -> dict:
-        kind = kind_of(obj)
+        kind = kind_of(type_meta(obj))
         obj = self._prepare(kind, obj, namespace)
         old = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
         if old is None:
@@ -220,7 +222,11 @@ class Registry:
         return results
 
     def _apply_one(self, item: dict) -> tuple[str, dict]:
-        kind = kind_of(item)
+        kind = kind_of(type_meta(item))
+        item = self._decode(kind, item)  # wrong types are a 400 before anything reads them
+        generate = meta.metadata(item).get("generateName")
+        if not meta.name(item) and generate:  # kubectl apply's rule (apply.go), server-side too
+            raise err_bad_request(f"from {generate}: cannot use generate name with apply")
         desired = meta.deep_copy(item)
         md = desired.setdefault("metadata", {})
         md.setdefault("annotations", {})[LAST_APPLIED] = json.dumps(item, sort_keys=True) + "\n"
@@ -234,14 +240,23 @@ class Registry:
         return ("unchanged" if stored is old else "configured"), stored
 
     # --- internals -------------------------------------------------------------------------------
-    def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> dict:
-        """Strict decoding against the schema, then defaults; fixes the namespace."""
-        problems = check_schema(obj)
+    def _decode(self, kind: Kind, obj: dict) -> dict:
+        """Strict decoding against the schema (unknown fields, wrong types): a 400. Then
+        what Go's decoder makes of nulls in ObjectMeta: zero values, which are left out."""
+        problems = check_schema(obj) or _null_items(obj)
         if problems:
             raise err_bad_request(
                 f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
                 + "; ".join(problems)
             )
+        md = obj.get("metadata")
+        if md is None or any(v is None for v in md.values()):
+            obj = {**obj, "metadata": {k: v for k, v in (md or {}).items() if v is not None}}
+        return obj
+
+    def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> dict:
+        """Strict decoding against the schema, then defaults; fixes the namespace."""
+        obj = self._decode(kind, obj)
         obj = apply_defaults(obj)
         md = obj.setdefault("metadata", {})
         if kind.namespaced:
@@ -290,6 +305,40 @@ class Registry:
             self._rebuild_allocators()
             return obj
         return self.store.put(obj)
+
+
+def type_meta(obj: Any) -> dict:
+    """`obj`, if its apiVersion and kind can be read: what the serializer's
+    SimpleMetaFactory.Interpret reads first (a 400 when they are not strings)."""
+    if not isinstance(obj, dict):
+        raise err_bad_request(
+            f"couldn't get version/kind; json parse error: json: cannot unmarshal "
+            f"{json_type(obj)} into Go value of type struct"
+        )
+    for field in ("apiVersion", "kind"):
+        value = obj.get(field)
+        if value is not None and not isinstance(value, str):
+            raise err_bad_request(
+                f"couldn't get version/kind; json parse error: json: cannot unmarshal "
+                f"{json_type(value)} into Go struct field .{field} of type string"
+            )
+    return obj
+
+
+def _null_items(obj: dict) -> list[str]:
+    """A null inside a list (Go would decode a zero item; the lab's validation expects an
+    object or a value there): the first one's path, as one problem."""
+    stack: list[tuple[Any, str]] = [(obj, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}" if path else k) for k, v in value.items())
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if item is None:
+                    return [f"{path}[{i}]: null is not allowed in a list"]
+                stack.append((item, f"{path}[{i}]"))
+    return []
 
 
 def _merge_unmanaged_metadata(md: dict, old: dict) -> None:
