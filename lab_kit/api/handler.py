@@ -20,6 +20,11 @@ Routes (kube-apiserver's, plus the lab's own under /lab/v1):
     POST|DELETE /lab/v1/agents/N   an agent reports the resourceVersion it applied | leaves
     GET /lab/v1/agents             what every agent reported
     GET /lab/v1/converged          wait until every agent applied the newest version
+
+Every answer to a bad request is a `Status` with a 4xx, never a 500: the body must be a JSON
+object (no NaN, at most MAX_NESTING_DEPTH deep, at most 3 MiB, JSON by its Content-Type),
+and every field and query parameter the handler reads is checked, the wrong type answered
+in Go's decoder's words (`json: cannot unmarshal string into Go struct field ...`).
 """
 
 from __future__ import annotations
@@ -394,14 +399,16 @@ def _seconds(q: Mapping[str, str], name: str, default: float = 0, whole: bool = 
 
 
 def _resource_version(text: str) -> int:
-    """A watch's resourceVersion ("" or "0": from now, with the current objects)."""
-    if text in ("", "0"):
+    """A watch's resourceVersion ("" or "0": from now, with the current objects; a version
+    before the window, negative ones included, is the store's 410 Gone)."""
+    if text == "":
         return 0
-    if not text.isdigit():
+    try:
+        return int(text, 10)
+    except ValueError:
         raise err_bad_request(
-            f'resourceVersion: Invalid value: "{text}": must be a non-negative integer'
-        )
-    return int(text)
+            f'resourceVersion: Invalid value: "{text}": must be an integer'
+        ) from None
 
 
 def _dry_run(q: Mapping[str, str], options: str) -> bool:

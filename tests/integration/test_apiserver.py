@@ -121,3 +121,26 @@ def test_too_old_resource_version_is_410(http):
     # The window holds 100,000 events; version -5 is before anything existed.
     r = http.get("/api/v1/configmaps", params={"watch": "1", "resourceVersion": "-5"})
     assert r.status_code == 410 and r.json()["reason"] == "Expired"
+
+
+def test_hostile_requests_get_a_status_and_leave_the_server_serving(http):
+    """A few of the hostile corpus (tests/unit/hostile) against the lab's own API server
+    process: each a Status with its 4xx, none a 500, and nothing in its log but lines."""
+    from lab_kit.adapters.rundir import RunDir
+
+    path = "/api/v1/namespaces/default/configmaps"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answers = [
+        (http.post(path, content=b"[1, 2]"), 400, "BadRequest"),
+        (http.post(path, content=b"{" + b" " * (3 << 20) + b"}"), 413, "RequestEntityTooLarge"),
+        (http.post(path, content=b"a=1", headers=form), 415, "UnsupportedMediaType"),
+        (http.get(path, params={"watch": "1", "timeoutSeconds": "abc"}), 400, "BadRequest"),
+        (http.post(path, params={"dryRun": "yes"}, json=cm("d")), 422, "Invalid"),
+        (http.patch(f"{path}/x", content=b"{}"), 405, "MethodNotAllowed"),
+    ]
+    for r, code, reason in answers:
+        assert (r.status_code, r.json()["kind"], r.json()["reason"]) == (code, "Status", reason)
+    assert answers[1][0].json()["message"] == "Request entity too large: limit is 3145728"
+    assert http.get("/readyz").text == "ok"
+    with open(RunDir().log("apiserver")) as f:
+        assert "Traceback" not in f.read()

@@ -259,9 +259,9 @@ CASES: list[tuple[str, bytes, int, str, str]] = [
     (
         "watch-rv-negative",
         request("GET", f"{CMS}?watch=1&resourceVersion=-5"),
-        400,
-        "BadRequest",
-        'resourceVersion: Invalid value: "-5"',
+        410,
+        "Expired",
+        "too old resource version: -5",
     ),
     (
         "watch-timeout-abc",
