@@ -54,17 +54,19 @@ class Informer:
                 await self._list()
                 await self._watch()
                 backoff_s = 0.05
+                continue  # the watch ended normally (the server closed it): list again
             except ApiError as e:
-                if e.code != 410:
-                    log.warning("%s watch: %s", self.kind.plural, e)
+                if e.code == 410:  # the window moved on: list again at once, as client-go
+                    continue
+                log.warning("%s watch: %s; retrying in %.2fs", self.kind.plural, e, backoff_s)
             except Exception as e:  # connection dropped, server restarting: list again
                 log.warning(
                     "%s watch failed: %r; retrying in %.2fs", self.kind.plural, e, backoff_s
                 )
-                await self.clock.sleep(
-                    backoff_s
-                )  # back-off between reconnects, not a wait for state
-                backoff_s = min(backoff_s * 2, 2.0)
+            # Back off between retries (a 429 Too Many Requests, a restarting server), not a
+            # wait for state: client-go's reflector backs off the same way.
+            await self.clock.sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, 2.0)
 
     async def _list(self) -> None:
         body = await self.client.list(
