@@ -22,7 +22,8 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lab_kit.api import strategies
@@ -65,8 +66,15 @@ class Registry:
         self.store = store or Store()
         self.clock = clock
         self.rng = random.Random(seed)
-        self._seed = seed
         self._service_cidr, self._node_port_range = service_cidr, node_port_range
+        # Each allocator draws from its own seeded generator, so the n-th Service gets the
+        # same ClusterIP (and NodePort) on every run, whatever else was created in between:
+        # learners recognise the addresses from one run to the next. The generators live
+        # as long as the registry; a refused or dry-run write puts back their state too.
+        self._allocator_rngs = {
+            name: random.Random(None if seed is None else f"{seed}/{name}")
+            for name in ("clusterIPs", "nodePorts")
+        }
         self._rebuild_allocators()
 
     # --- bootstrapping -----------------------------------------------------------------------
@@ -82,18 +90,34 @@ class Registry:
                 )
 
     def _rebuild_allocators(self) -> None:
-        # Each allocator draws from its own seeded generator, so the n-th Service gets the
-        # same ClusterIP (and NodePort) on every run, whatever else was created in between:
-        # learners recognise the addresses from one run to the next.
-        def rng(name: str) -> random.Random:
-            return random.Random(None if self._seed is None else f"{self._seed}/{name}")
-
+        """The allocators' view of what is taken, rebuilt from the stored Services."""
         self.addresses = ServiceAddresses(
-            ClusterIPAllocator(self._service_cidr, rng("clusterIPs")),
-            NodePortAllocator(*self._node_port_range, rng("nodePorts")),
+            ClusterIPAllocator(self._service_cidr, self._allocator_rngs["clusterIPs"]),
+            NodePortAllocator(*self._node_port_range, self._allocator_rngs["nodePorts"]),
         )
         for svc in self.store.list("Service"):
             self.addresses.hold_existing(svc)
+
+    @contextmanager
+    def _allocating(self, dry_run: bool = False) -> Iterator[None]:
+        """Whatever is allocated inside is given back if it raises, or if it is a dry run:
+        the addresses, and the generators' state, so the next Service draws what it would
+        have drawn had this write never been tried (kube-apiserver's allocation
+        transactions revert too; resetting the generators instead would hand out
+        neighbours of the addresses already taken, one after another)."""
+        saved = {name: rng.getstate() for name, rng in self._allocator_rngs.items()}
+        try:
+            yield
+        except BaseException:
+            self._undo_allocations(saved)
+            raise
+        if dry_run:
+            self._undo_allocations(saved)
+
+    def _undo_allocations(self, saved: dict[str, Any]) -> None:
+        for name, state in saved.items():
+            self._allocator_rngs[name].setstate(state)
+        self._rebuild_allocators()
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, kind: Kind, namespace: str, name: str) -> dict:
@@ -119,8 +143,9 @@ class Registry:
         md["uid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         md["creationTimestamp"] = rfc3339(self.clock())
         md.pop("resourceVersion", None)
-        self._validate(kind, obj, None)
-        return self._write(kind, obj, None, dry_run)
+        with self._allocating(dry_run):
+            self._validate(kind, obj, None)
+            return self._write(kind, obj, None, dry_run)
 
     # --- update --------------------------------------------------------------------------------
     def update(
@@ -145,10 +170,11 @@ class Registry:
             if kind.kind == "Service":
                 patch_allocated_values(obj, old)  # before comparing specs for `generation`
             obj = strategies.prepare_for_update(obj, old)
-        self._validate(kind, obj, old)
-        if strategies.same_content(obj, old):
-            return old
-        return self._write(kind, obj, old, dry_run)
+        with self._allocating(dry_run):
+            self._validate(kind, obj, old)
+            if strategies.same_content(obj, old):
+                return old
+            return self._write(kind, obj, old, dry_run)
 
     def bind(self, namespace: str, name: str, node_name: str) -> dict:
         """pods/binding: what the scheduler posts to put a Pod on a Node."""
@@ -204,21 +230,19 @@ class Registry:
         where action is kubectl's word: created / configured / unchanged. On an error
         nothing is applied and the ApiError's details carry the failing item's `index`."""
         results: list[tuple[str, dict]] = []
-        try:
-            with self.store.transaction():
-                for index, item in enumerate(items):
-                    try:
-                        results.append(self._apply_one(item))
-                    except ApiError as e:
-                        e.details = {**e.details, "index": index}
-                        raise
-                if dry_run:
-                    raise _DryRun()
-        except _DryRun:
-            self._rebuild_allocators()
-        except ApiError:
-            self._rebuild_allocators()
-            raise
+        with self._allocating(dry_run):  # undone after the store's transaction rolled back
+            try:
+                with self.store.transaction():
+                    for index, item in enumerate(items):
+                        try:
+                            results.append(self._apply_one(item))
+                        except ApiError as e:
+                            e.details = {**e.details, "index": index}
+                            raise
+                    if dry_run:
+                        raise _DryRun()
+            except _DryRun:
+                pass
         return results
 
     def _apply_one(self, item: dict) -> tuple[str, dict]:
@@ -294,15 +318,12 @@ class Registry:
     def _validate(self, kind: Kind, obj: dict, old: dict | None) -> None:
         errors = validate(obj, old)
         if not errors and kind.kind == "Service":
-            errors = self.addresses.allocate(obj, old)
-            if errors:
-                self._rebuild_allocators()
+            errors = self.addresses.allocate(obj, old)  # given back by `_allocating`
         if errors:
             raise err_invalid(kind.kind, meta.name(obj), errors, kind.group)
 
     def _write(self, kind: Kind, obj: dict, old: dict | None, dry_run: bool) -> dict:
         if dry_run:
-            self._rebuild_allocators()
             return obj
         return self.store.put(obj)
 
