@@ -279,8 +279,9 @@ class Registry:
         return obj
 
     def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> dict:
-        """Strict decoding against the schema, then defaults; fixes the namespace."""
-        obj = self._decode(kind, obj)
+        """Strict decoding against the schema, the v1 conversion, then defaults; fixes the
+        namespace."""
+        obj = strategies.convert_from_v1(self._decode(kind, obj))
         obj = apply_defaults(obj)
         md = obj.setdefault("metadata", {})
         if kind.namespaced:

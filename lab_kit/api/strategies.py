@@ -8,6 +8,8 @@ observe: which fields the server sets on create, which survive an update, when
 
 from __future__ import annotations
 
+import base64
+
 from lab_kit.model import meta
 from lab_kit.model.meta import rfc3339
 
@@ -23,6 +25,24 @@ _SERVER_METADATA = (
     "deletionGracePeriodSeconds",
     "resourceVersion",
 )
+
+
+def convert_from_v1(obj: dict) -> dict:
+    """What decoding a v1 object into the API server's internal type changes
+    (`pkg/apis/core/v1/conversion.go`, Convert_v1_Secret_To_core_Secret): a Secret's
+    `stringData` is merged into `data` ("StringData overwrites Data"), base64-encoded as
+    `data` is, and is never stored. Applied to the decoded object, before defaults and
+    validation, on create and update alike."""
+    string_data = obj.get("stringData") if obj.get("kind") == "Secret" else None
+    if not isinstance(string_data, dict):
+        return obj
+    obj = {k: v for k, v in obj.items() if k != "stringData"}
+    data = dict(obj.get("data") or {})
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode("ascii")
+    if data:
+        obj["data"] = data
+    return obj
 
 
 def prepare_for_create(obj: dict, now: float) -> dict:

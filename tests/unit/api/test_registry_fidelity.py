@@ -8,8 +8,10 @@ import ipaddress
 
 import pytest
 
-from lab_kit.api.registry import Registry
+from lab_kit.api.registry import LAST_APPLIED, Registry
 from lab_kit.model.errors import ApiError
+from lab_kit.model.kinds import lookup
+from lab_kit.node import envvars
 
 
 @pytest.fixture
@@ -81,3 +83,51 @@ def test_a_refused_batch_still_gives_back_what_it_allocated(reg):
     assert reg.store.get("Service", "default", "fine") is None
     taken = reg.create(svc("fine"))["spec"]["clusterIP"]
     assert reg.addresses.ips.is_allocated(taken)
+
+
+# --- Secret stringData ---------------------------------------------------------------------------
+
+
+def secret(name: str = "creds", **fields: object) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, **fields}
+
+
+def test_string_data_is_merged_into_data_and_never_stored(reg):
+    """Convert_v1_Secret_To_core_Secret: "StringData overwrites Data", base64 in `data`."""
+    stored = reg.create(
+        secret(data={"user": "YWRtaW4=", "token": "b2xk"}, stringData={"token": "s3cr3t ✓"})
+    )
+    assert "stringData" not in stored
+    assert stored["data"] == {"user": "YWRtaW4=", "token": "czNjcjN0IOKckw=="}
+    assert reg.get(lookup("secrets"), "default", "creds") == stored
+
+
+def test_a_pod_reads_a_string_data_value_through_its_secret(reg):
+    """Before, the kubelet found no key in `data` and the pod stayed in
+    CreateContainerConfigError."""
+    stored = reg.create(secret(stringData={"password": "hunter2"}))
+    container = {"name": "c", "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {
+        "name": "creds", "key": "password"}}}]}  # fmt: skip
+    pod = {"metadata": {"name": "p", "namespace": "default"}, "spec": {}, "status": {}}
+    env = envvars.kubelet_env(container, pod, {}, {}, {("default", "creds"): stored})
+    assert env["PW"] == "hunter2"
+
+
+def test_string_data_apply_is_unchanged_the_second_time_and_keeps_kubectls_annotation(reg):
+    doc = secret(stringData={"a": "1"})
+    assert [a for a, _ in reg.apply([doc])] == ["created"]
+    ((action, stored),) = reg.apply([doc])
+    assert action == "unchanged" and stored["data"] == {"a": "MQ=="}
+    assert '"stringData": {"a": "1"}' in stored["metadata"]["annotations"][LAST_APPLIED]
+    ((action, stored),) = reg.apply([secret(stringData={"a": "2"})])
+    assert action == "configured" and stored["data"] == {"a": "Mg=="}
+
+
+def test_string_data_is_validated_as_data_and_frozen_by_immutable(reg):
+    with pytest.raises(ApiError) as e:
+        reg.create(secret(stringData={"a/b": "x"}))
+    assert 'data[a/b]: Invalid value: "a/b"' in e.value.message
+    reg.create(secret("frozen", stringData={"a": "1"}, immutable=True))
+    with pytest.raises(ApiError) as e:
+        reg.update(secret("frozen", stringData={"a": "2"}, immutable=True))
+    assert "data: Forbidden: field is immutable when `immutable` is set" in e.value.message
