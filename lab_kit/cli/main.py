@@ -2,12 +2,16 @@
 
     labkit up [--addons NAME,...] | down | status | clean
     labkit addons list | enable NAME | disable NAME
-    labkit apply -f FILE|DIR|- [--dry-run=server] [--wait]
-    labkit get KIND [NAME] [-n NS | -A] [-l SELECTOR] [-o wide|yaml|json|name]
-    labkit describe KIND [NAME] [-n NS]
-    labkit delete -f FILE | KIND NAME... | KIND -l SELECTOR [-n NS]
+    labkit apply -f FILE|DIR|- [--dry-run=server] [--wait [--timeout 60s]]
+    labkit get KIND[,KIND] [NAME...] | KIND/NAME... [-n NS | -A] [-l SELECTOR] [-o FORMAT]
+    labkit describe KIND [NAME...] | KIND/NAME... [-n NS]
+    labkit delete -f FILE | KIND NAME... | KIND/NAME... | KIND -l SELECTOR [-n NS]
     labkit exec POD -- CMD | host NODE -- CMD | logs POD | run NAME --image IMAGE
     labkit trace NODE SRC DST[:PORT] [-p udp] [--local] [--outcomes]
+
+Arguments go in any order kubectl (cobra) takes them: options before, between or after
+the names (`labkit get svc -n NS NAME`, `labkit describe -n NS pod X`), `-n NS` even
+before the command, everything after `--` the command to run.
 
 This module only parses arguments and prints: what each command does, and how kubectl
 words it, lives in the topic modules `Lab` uses too (lab_kit.lab.objects, waiting, access,
@@ -18,14 +22,18 @@ so tests run it against the in-process one.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from collections.abc import Callable
 
+import httpx
+
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table
-from lab_kit.lab import access, lifecycle, objects, proxy_view, waiting
+from lab_kit.lab import access, lifecycle, objects, proxy_view, status_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
 from lab_kit.lab.errors import LabError
 from lab_kit.model.errors import ApiError
@@ -46,6 +54,33 @@ EXAMPLES = """examples:
 """
 
 
+WAIT_HELP = """--wait (lab_kit's own: kubectl's `apply --wait` is about deletions) waits for
+what this apply created or changed, as `kubectl rollout status` and `kubectl wait` would:
+  - every agent has applied the change (controllers, kubelets, kube-proxies, DNS);
+  - each Pod it created or changed is Ready ("pod/web condition met");
+  - each Deployment or ReplicaSet it created or changed has rolled out: its current pods
+    Ready, old ones gone ('deployment "web" successfully rolled out');
+  - and the data plane has caught up with those pods (their endpoints are live).
+A pod that will not become Ready by itself (ErrImagePull, InvalidImageName,
+CreateContainerConfigError, CrashLoopBackOff, Failed, unschedulable) is named with its
+reason at once, with exit code 1; so is whatever is still waiting at --timeout. Pods this
+apply left untouched play no part."""
+
+
+def duration(text: str) -> float:
+    """`--timeout`: seconds (60, 2.5) or a Go duration as kubectl takes one (90s, 2m, 1m30s,
+    500ms)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f'invalid duration "{text}" (e.g. 60, 90s, 2m)')
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
 def _add_namespace(p: argparse.ArgumentParser, all_ns: bool = False) -> None:
     p.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     if all_ns:
@@ -63,6 +98,11 @@ def _sub(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return build_parsers()[0]
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """labkit's parser, and each command's own (by name)."""
     parser = argparse.ArgumentParser(
         prog="labkit",
         description="lab_kit: Kubernetes service discovery you can watch.",
@@ -89,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
     _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`")
-    return parser
+    return parser, sub.choices
 
 
 def _add_lifecycle(sub: argparse._SubParsersAction) -> None:
@@ -135,7 +175,7 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
         "apply",
         "create or update objects from manifests (all or nothing)",
         "examples:\n  labkit apply -f deployment.yml -f service.yml --wait\n"
-        "  cat pod.yml | labkit apply -f - --dry-run=server",
+        "  cat pod.yml | labkit apply -f - --dry-run=server\n\n" + WAIT_HELP,
     )
     p.add_argument(
         "-f", "--filename", action="append", required=True, help="file, directory or - for stdin"
@@ -144,28 +184,43 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
         "--dry-run", choices=["none", "server"], default="none", help="server: validate only"
     )
     p.add_argument(
-        "--wait", action="store_true", help="return when every agent has applied the change"
+        "--wait",
+        action="store_true",
+        help="return once what this apply created or changed has rolled out (see below)",
     )
-    p.add_argument("--timeout", type=float, default=60, help="seconds --wait waits (default 60)")
+    p.add_argument(
+        "--timeout",
+        type=duration,
+        default=60,
+        help="how long --wait waits: seconds or a duration like 90s, 2m (default 60s)",
+    )
 
     p = _sub(
         sub,
         "get",
         "list objects (kubectl-style tables)",
         "examples:\n  labkit get pods -o wide\n  labkit get svc/kube-dns -n kube-system "
-        "-o yaml\n  labkit get endpointslices -l kubernetes.io/service-name=web",
+        "-o yaml\n  labkit get svc -n kube-system kube-dns\n  labkit get pods,svc\n"
+        "  labkit get endpointslices -l kubernetes.io/service-name=web",
     )
     p.add_argument(
-        "kind", help="pods, services (svc), deployments (deploy), endpointslices, nodes, ..."
+        "kind",
+        help="pods, services (svc), deployments (deploy), endpointslices, nodes, ...; "
+        "KIND,KIND for several; or KIND/NAME",
     )
-    p.add_argument("names", nargs="*", help="object names (or KIND/NAME)")
+    p.add_argument("names", nargs="*", help="object names (or more KIND/NAME)")
     _add_namespace(p, all_ns=True)
     p.add_argument("-l", "--selector", default="", help="label selector, e.g. app=random-generator")
     p.add_argument("-o", "--output", choices=list(objects.OUTPUTS), help="output format")
 
-    p = _sub(sub, "describe", "show one object in detail (or every object of a kind)")
-    p.add_argument("kind")
-    p.add_argument("name", nargs="?")
+    p = _sub(
+        sub,
+        "describe",
+        "show objects in detail (the named ones, or every object of a kind)",
+        "examples:\n  labkit describe svc web\n  labkit describe -n kube-system pod/coredns-x",
+    )
+    p.add_argument("kind", help="a kind (pods, svc, ...) or KIND/NAME")
+    p.add_argument("names", nargs="*", help="object names (or more KIND/NAME)")
     _add_namespace(p)
 
     p = _sub(
@@ -173,10 +228,10 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
         "delete",
         "delete objects by name, label selector or manifest",
         "examples:\n  labkit delete pod web-1 web-2\n  labkit delete pods -l app=web\n"
-        "  labkit delete -f service.yml",
+        "  labkit delete -n shop svc/web deploy/web\n  labkit delete -f service.yml",
     )
-    p.add_argument("kind", nargs="?")
-    p.add_argument("names", nargs="*")
+    p.add_argument("kind", nargs="?", help="a kind (pods, svc, ...) or KIND/NAME")
+    p.add_argument("names", nargs="*", help="object names (or more KIND/NAME)")
     p.add_argument("-f", "--filename", help="delete what this manifest names")
     p.add_argument("-l", "--selector", default="", help="label selector, e.g. -l k8s-app=kube-dns")
     p.add_argument("--grace-period", type=int, default=None, help="seconds (pods)")
@@ -185,7 +240,7 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
 
 def _add_inside(sub: argparse._SubParsersAction) -> None:
     p = _sub(sub, "exec", "run a command in a pod: labkit exec POD -- CMD ...")
-    p.add_argument("pod")
+    p.add_argument("pod", help="POD or pod/POD")
     p.add_argument("-c", "--container", help="container name (default: the first)")
     p.add_argument("-i", "--stdin", action="store_true", help="pass standard input through")
     p.add_argument("-t", "--tty", action="store_true", help="(accepted for kubectl habits)")
@@ -197,7 +252,7 @@ def _add_inside(sub: argparse._SubParsersAction) -> None:
     p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
 
     p = _sub(sub, "logs", "print a container's output")
-    p.add_argument("pod")
+    p.add_argument("pod", help="POD or pod/POD")
     p.add_argument("-c", "--container")
     p.add_argument(
         "-p", "--previous", action="store_true", help="the previous (crashed) run's output"
@@ -268,23 +323,9 @@ def cmd_clean(args: Args) -> int:
 
 
 def cmd_status(args: Args) -> int:
-    info = lifecycle.status()
-    if not info.get("processes"):
-        print("No lab is running.")
-        return 1
-    state = "running" if info["running"] else "NOT running (crashed? `labkit clean`)"
-    print(f"Lab {state} (run dir {info['run_dir']})")
-    for p in info["processes"]:
-        if p["name"] == "tcpdump" and not p["alive"]:
-            continue  # finished captures are not part of the lab any more
-        print(f"  {p['name']:<20} pid {p['pid']:<8} {'running' if p['alive'] else 'gone'}")
-    print(f"Addons: {', '.join(info.get('addons') or []) or 'none'}")
-    agents = (info.get("agents") or {}).get("items", [])
-    if agents:
-        print(f"Agents (API resourceVersion {info['agents']['resourceVersion']}):")
-        for a in agents:
-            print(f"  {a['name']:<20} applied {a['appliedResourceVersion']}")
-    return 0 if info["running"] else 1
+    text, healthy = status_view.status_text(lifecycle.status())
+    print(text)
+    return 0 if healthy else 1
 
 
 def addons_table() -> str:
@@ -329,55 +370,83 @@ def cmd_cli(args: Args) -> int:
 
 
 def cmd_apply(args: Args, client: ApiClient) -> int:
-    namespaces: set[str] = set()
+    changed: list[dict] = []
     for f in args.filename:  # each file its own all-or-nothing batch
         applied = objects.apply(client, f, dry_run=args.dry_run == "server")
         print("\n".join(applied.lines))
-        namespaces.update(applied.namespaces)
+        changed += applied.changed
     if args.wait and args.dry_run == "none":
-        waiting.wait_applied(client, sorted(namespaces), args.timeout)
+        done = waiting.wait_applied(client, changed, args.timeout, report=_print_now)
+        for line in done:
+            print(line)
     return 0
 
 
+def _print_now(line: str) -> None:
+    print(line, flush=True)  # a wait's progress, seen as it happens even through a pipe
+
+
 def cmd_get(args: Args, client: ApiClient) -> int:
-    kind, names = objects.split_kind(args.kind, args.names)
-    listing = objects.get_listing(
-        client,
-        kind,
-        names,
-        args.namespace,
-        all_namespaces=args.all_namespaces,
-        selector=args.selector,
-        wide=args.output == "wide",
-    )
-    if not listing and args.output in (None, "wide"):
-        print(listing.empty_message(), file=sys.stderr)  # kubectl's, on stderr
-    else:
-        sys.stdout.write(objects.printed(listing, args.output, single=len(names) == 1))
+    groups = objects.resource_args([args.kind, *args.names])
+    listings = [
+        objects.get_listing(
+            client,
+            kind,
+            names,
+            args.namespace,
+            all_namespaces=args.all_namespaces,
+            selector=args.selector,
+            wide=args.output == "wide",
+        )
+        for kind, names in groups
+    ]
+    if not any(listings) and args.output in (None, "wide"):
+        print(listings[0].empty_message(), file=sys.stderr)  # kubectl's, on stderr
+        return 0
+    if len(listings) > 1 and args.output in ("yaml", "json"):  # one List of every kind
+        listings = [objects.Listing(listings[0].kind, [o for lst in listings for o in lst])]
+    single = len(groups) == 1 and len(groups[0][1]) == 1
+    texts = [objects.printed(lst, args.output, single=single) for lst in listings if lst]
+    sys.stdout.write(("\n" if args.output in (None, "wide") else "").join(texts))
     return 0
 
 
 def cmd_describe(args: Args, client: ApiClient) -> int:
-    kind, names = objects.split_kind(args.kind, [args.name] if args.name else [])
-    if names:
-        print(objects.describe(client, kind, names[0], args.namespace))
-    else:
-        print(objects.describe_all(client, kind, args.namespace))
+    texts = []
+    for kind, names in objects.resource_args([args.kind, *args.names]):
+        if names:
+            texts += [objects.describe(client, kind, n, args.namespace) for n in names]
+        else:
+            texts.append(objects.describe_all(client, kind, args.namespace))
+    print("\n\n".join(texts))
     return 0
 
 
 def cmd_delete(args: Args, client: ApiClient) -> int:
-    lines = objects.delete(
-        client,
-        args.kind,
-        args.names,
-        args.namespace,
-        filename=args.filename,
-        selector=args.selector,
-        grace_period_s=args.grace_period,
-    )
-    print("\n".join(lines))
+    by_name = args.kind and args.filename is None
+    groups = objects.resource_args([args.kind, *args.names]) if by_name else [(args.kind, [])]
+    for kind, names in groups:
+        lines = objects.delete(
+            client,
+            kind,
+            names,
+            args.namespace,
+            filename=args.filename,
+            selector=args.selector,
+            grace_period_s=args.grace_period,
+        )
+        print("\n".join(lines))
     return 0
+
+
+def pod_name(word: str) -> str:
+    """`web`, `pod/web`, `po/web`: the pod exec and logs act on."""
+    kind, slash, name = word.partition("/")
+    if not slash:
+        return word
+    if objects.resolve_kind(kind).kind != "Pod" or not name:
+        raise LabError(f'error: labkit takes a pod here (POD or pod/POD), not "{word}"')
+    return name
 
 
 def _argv(rest: list[str]) -> list[str]:
@@ -393,7 +462,7 @@ def cmd_exec(args: Args, client: ApiClient) -> int:
     interactive = args.stdin and sys.stdin.isatty()
     result = access.exec_in_pod(
         client,
-        args.pod,
+        pod_name(args.pod),
         argv,
         args.namespace,
         args.container,
@@ -407,7 +476,8 @@ def cmd_exec(args: Args, client: ApiClient) -> int:
 
 
 def cmd_logs(args: Args, client: ApiClient) -> int:
-    sys.stdout.write(access.logs(client, args.pod, args.namespace, args.container, args.previous))
+    pod = pod_name(args.pod)
+    sys.stdout.write(access.logs(client, pod, args.namespace, args.container, args.previous))
     return 0
 
 
@@ -478,17 +548,48 @@ OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
 }
 
 
+# Commands whose options may come before, between or after their names, as cobra allows
+# (argparse's intermixed parsing); `-n NS` may even come before the command.
+INTERMIXED = ("apply", "get", "describe", "delete", "exec", "logs", "run")
+
+
+def namespace_after_verb(argv: list[str]) -> list[str]:
+    """`labkit -n NS get pods` -> `labkit get -n NS pods`: kubectl's --namespace is a flag of
+    every command, so it may come before the command's name."""
+    moved: list[str] = []
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        word = argv[i]
+        if word in ("-n", "--namespace") and i + 1 < len(argv):
+            moved += argv[i : i + 2]
+            i += 2
+        elif word.startswith("--namespace=") or (word.startswith("-n") and word != "-n"):
+            moved.append(word)
+            i += 1
+        else:
+            return argv  # `--help`, or an option of labkit's own: as it was
+    if not moved or i >= len(argv) or argv[i] not in INTERMIXED:
+        return argv
+    return [argv[i], *moved, *argv[i + 1 :]]
+
+
 def parse_args(argv: list[str]) -> Args:
     """Our options, and everything after `--` as the command to run (exec, host, run)."""
     rest: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, rest = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    argv = namespace_after_verb(argv)
+    parser, commands = build_parsers()
+    if argv and argv[0] in INTERMIXED:
+        args = commands[argv[0]].parse_intermixed_args(argv[1:])
+        args.verb = argv[0]
+    else:
+        args = parser.parse_args(argv)
     if hasattr(args, "argv"):
         args.argv = [*args.argv, *rest]
     elif rest:
-        build_parser().error(f"unexpected arguments after --: {' '.join(rest)}")
+        commands.get(args.verb, parser).error(f"unexpected arguments after --: {' '.join(rest)}")
     return args
 
 
@@ -496,21 +597,33 @@ def main(argv: list[str] | None = None, *, connect: Connect = objects.connect) -
     """Run one labkit command; its exit code. `connect`: how to reach the lab's API."""
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        if args.verb in LIFECYCLE:
-            return LIFECYCLE[args.verb](args)
-        client = connect()
-        try:
-            return OBJECTS[args.verb](args, client)
-        finally:
-            client.close()
+        code = _run(args, connect)
+        sys.stdout.flush()  # here, so a closed pipe (`labkit status | head -1`) is caught
+        return code
     except LabError as e:
         print(str(e) if str(e).startswith(("error", "Error")) else f"error: {e}", file=sys.stderr)
         return 1
     except ApiError as e:
         print(f"Error from server ({e.reason}): {e.message}", file=sys.stderr)
         return 1
+    except httpx.TransportError:  # the API server went away or froze mid-command
+        print(f"error: {lifecycle.api_problem()}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader left: say nothing more (Python's own recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe stopped
     except KeyboardInterrupt:
         return 130
+
+
+def _run(args: Args, connect: Connect) -> int:
+    if args.verb in LIFECYCLE:
+        return LIFECYCLE[args.verb](args)
+    client = connect()
+    try:
+        return OBJECTS[args.verb](args, client)
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

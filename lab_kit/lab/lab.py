@@ -95,10 +95,12 @@ class Lab:
         self, source: Any, *, wait: bool = False, timeout_s: float = 60, dry_run: bool = False
     ) -> list[str]:
         """Create or update every document, all or nothing; returns kubectl's result lines.
-        `wait`: then wait until the pods of the namespaces applied to are Ready."""
+        `wait`: then wait until what it created or changed has rolled out (the pods of its
+        Pods, Deployments and ReplicaSets Ready; a LabError at once for a pod that will not
+        be) and every agent has applied it (`labkit apply --wait`)."""
         applied = objects.apply(self.client, source, dry_run=dry_run)
         if wait and not dry_run:
-            waiting.wait_applied(self.client, applied.namespaces, timeout_s)
+            waiting.wait_applied(self.client, applied.changed, timeout_s)
         return applied.lines
 
     def refusal(self, source: Any, *, dry_run: bool = False) -> str:

@@ -2,7 +2,9 @@
 (notebooks) and `labkit` (terminal).
 
     read_documents   files, directories, "-", YAML text, dicts -> Documents (file + index)
-    apply            one all-or-nothing batch; "deployment.apps/web created" lines
+    apply            one all-or-nothing batch; "deployment.apps/web created" lines, and
+                     what it created or changed (what `--wait` waits for)
+    resource_args    `KIND NAME...`, `KIND,KIND`, `KIND/NAME...` -> (kind, names) pairs
     get / describe   a Listing that prints as `kubectl get`; `kubectl describe` text
     delete           by name, by label selector, or what a manifest names
     run_pod          the Pod `kubectl run` creates
@@ -21,7 +23,7 @@ import html
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,32 @@ def split_kind(kind: str, names: list[str]) -> tuple[str, list[str]]:
         k, _, n = kind.partition("/")
         return k, [n, *names]
     return kind, names
+
+
+RESOURCE_NAME_TYPE = (
+    "error: there is no need to specify a resource type as a separate argument when passing "
+    "arguments in resource/name form (e.g. 'labkit get resource/<resource_name>' instead of "
+    "'labkit get resource resource/<resource_name>'"
+)
+
+
+def resource_args(words: list[str]) -> list[tuple[str, list[str]]]:
+    """What the words after `get`/`describe`/`delete` name, by kubectl's rules
+    (cli-runtime's ResourceTypeOrNameArgs): `KIND [NAME...]`, `KIND,KIND [NAME...]` or
+    `KIND/NAME...`. One (kind, names) pair per kind, in the order first named."""
+    if not any("/" in w for w in words):
+        return [(kind, words[1:]) for kind in words[0].split(",")] if words else []
+    if "/" not in words[0]:
+        raise LabError(RESOURCE_NAME_TYPE)
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for word in words:
+        kind, slash, name = word.partition("/")
+        if not slash or not kind or not name or "/" in name:
+            raise LabError(
+                "error: arguments in resource/name form must have a single resource and name"
+            )
+        groups.setdefault(resolve_kind(kind).kind, (kind, []))[1].append(name)
+    return list(groups.values())
 
 
 def no_resources(
@@ -163,7 +191,10 @@ def documents(source: Any) -> list[Document]:
 @dataclass(frozen=True)
 class Applied:
     lines: list[str]  # kubectl's: "service/web created", "... configured (server dry run)"
-    namespaces: list[str]  # where the applied objects live (what `--wait` waits for)
+    namespaces: list[str]  # where the applied objects live
+    # What this apply created or configured (not what it left unchanged, nor a dry run's):
+    # what `--wait` waits for.
+    changed: list[dict] = field(default_factory=list)
 
 
 def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
@@ -182,6 +213,7 @@ def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
     return Applied(
         [f"{resource_name(r['object'])} {r['action']}{suffix}" for r in results],
         sorted({meta.namespace(r["object"]) for r in results} - {""}),
+        [] if dry_run else [r["object"] for r in results if r["action"] != "unchanged"],
     )
 
 

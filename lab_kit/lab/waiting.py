@@ -4,7 +4,9 @@ what was still missing when it gives up.
     converged          every agent has applied the store's newest version (the API's
                        /lab/v1/converged, fed by the agents' reports)
     wait_ready         ... and every Pod (of some namespaces) is Ready (`kubectl wait`)
-    wait_applied       `apply --wait`: the namespaces applied to are Ready
+    wait_applied       `apply --wait`: what the apply created or changed rolled out (its
+                       pods Ready, or a pod that will not be, named at once), the data
+                       plane converged
     wait_pod_finished  a pod's container ran to its end: its exit code
     wait_listening     something listens on a host's TCP port
 
@@ -20,13 +22,15 @@ from collections.abc import Callable
 
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.api import printers
-from lab_kit.lab import access
+from lab_kit.lab import access, rollout
 from lab_kit.lab.errors import LabError
 from lab_kit.model import meta
 from lab_kit.model.kinds import by_kind_name
 
 Now = Callable[[], float]
-PODS = by_kind_name("Pod")
+Report = Callable[[str], None]
+PODS, REPLICASETS = by_kind_name("Pod"), by_kind_name("ReplicaSet")
+DEPLOYMENTS = by_kind_name("Deployment")
 # A container waiting for one of these will not start by itself: stop waiting for its end.
 STUCK = ("ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError")
 
@@ -90,10 +94,71 @@ def wait_ready(
         client.watch_change(PODS, max(0.1, deadline - now()))
 
 
-def wait_applied(client: ApiClient, namespaces: list[str], timeout_s: float = 60) -> None:
-    """`apply --wait`: wait until the Pods of the namespaces applied to are Ready (of
-    "default" when only cluster-scoped objects were applied)."""
-    wait_ready(client, timeout_s, namespaces=namespaces or ["default"])
+def wait_applied(
+    client: ApiClient,
+    changed: list[dict],
+    timeout_s: float = 60,
+    *,
+    now: Now = time.monotonic,
+    report: Report | None = None,
+) -> list[str]:
+    """`apply --wait`: wait until every agent has applied the change, then until each Pod,
+    Deployment and ReplicaSet in `changed` (what the apply created or configured) has its
+    pods Ready or has one that will not become Ready, then until the data plane has caught
+    up with those pods. Returns kubectl's final lines ("deployment "web" successfully
+    rolled out"); `report` sees each new "Waiting for ..." line as it comes. A LabError
+    names every workload that will not become Ready (at once) or is still waiting (at the
+    timeout). Pods this apply did not touch play no part."""
+    wanted = rollout.targets(changed)
+    if not wanted:  # a Service, a ConfigMap ...: the data plane is all there is to wait for
+        converged(client, timeout_s)
+        return []
+    deadline = now() + timeout_s
+    shown: set[str] = set()
+    while True:
+        converged(client, max(1.0, deadline - now()))
+        world, rv = _observe(client, wanted)
+        states = [rollout.observe(world, t) for t in wanted]
+        _report_new(states, shown, report)
+        if all(s.settled for s in states):
+            converged(client, max(1.0, deadline - now()))  # endpoints of pods now Ready
+            return _settled(states)
+        if now() >= deadline:
+            raise _timed_out(states, timeout_s)
+        client.watch_change(PODS, max(0.1, deadline - now()), rv)
+
+
+def _observe(client: ApiClient, wanted: list[rollout.Target]) -> tuple[rollout.World, int]:
+    """The pods (and, if a workload is waited for, replicasets and deployments) now, and
+    the version of the pod list (a watch from it misses no change)."""
+    pods = client.list(PODS)
+    world = rollout.World(pods["items"])
+    if any(t.kind != "Pod" for t in wanted):
+        world.replicasets = client.list(REPLICASETS)["items"]
+        world.deployments = client.list(DEPLOYMENTS)["items"]
+    return world, int(pods["metadata"]["resourceVersion"])
+
+
+def _report_new(states: list[rollout.State], shown: set[str], report: Report | None) -> None:
+    """Each "Waiting for ..." line once, as `kubectl rollout status` prints them."""
+    for s in states:
+        if s.waiting_for and s.message not in shown and report is not None:
+            shown.add(s.message)
+            report(s.message)
+
+
+def _settled(states: list[rollout.State]) -> list[str]:
+    """The final lines, or a LabError naming every workload that will not become Ready."""
+    failed = [s.message for s in states if s.failure]
+    if failed:
+        raise LabError("\n".join(failed))
+    return [s.line for s in states]
+
+
+def _timed_out(states: list[rollout.State], timeout_s: float) -> LabError:
+    late = "; ".join(s.waiting_for for s in states if not s.settled)
+    failed = [s.message for s in states if s.failure]
+    return LabError("\n".join([f"timed out after {timeout_s:.0f} s waiting for {late}", *failed]))
 
 
 def exit_code(pod: dict) -> int | None:

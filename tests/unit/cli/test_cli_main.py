@@ -140,9 +140,12 @@ def test_apply_from_stdin_dry_run_and_wait(labkit, monkeypatch):
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}  # fmt: skip
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(pod)))
-    late = labkit("apply", "-f", "-", "--wait", "--timeout", "0")
-    assert late.code == 1 and late.out == "pod/p created\n"
-    assert "error: timed out after 0 s waiting for pods to be Ready: default/p: Pending" in late.err
+    late = labkit("apply", "-f", "-", "--wait", "--timeout", "0s")
+    assert late == Result(
+        1,
+        'pod/p created\nWaiting for pod "p" to be Ready (Pending)...\n',
+        'error: timed out after 0 s waiting for pod "p" to be Ready (Pending)\n',
+    )
 
 
 def test_describe_one_or_every_object_of_a_kind(labkit, manifests):

@@ -43,14 +43,15 @@ def test_a_notebooks_session_on_objects(lab):
     assert str(lab.get("deployments")) == "No resources found."
 
 
-def test_apply_and_wait_waits_for_the_applied_namespaces_pods(lab, api):
-    seed_pod(api, pod("elsewhere", "kube-system"), status={"phase": "Pending"})  # not counted
+def test_apply_and_wait_waits_for_what_it_created_or_changed(lab, api):
+    seed_pod(api, pod("before"), status={"phase": "Pending"})  # untouched: not counted
     assert lab.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
                      wait=True, timeout_s=0) == ["configmap/c created"]  # fmt: skip
-    with pytest.raises(LabError, match=r"waiting for pods to be Ready: default/lonely: Pending"):
-        lab.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lonely"},
-                   "spec": {"containers": [{"name": "c", "image": "busybox"}]}},
-                  wait=True, timeout_s=0)  # fmt: skip
+    lonely = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lonely"},
+              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}  # fmt: skip
+    with pytest.raises(LabError, match=r'waiting for pod "lonely" to be Ready \(Pending\)'):
+        lab.apply(lonely, wait=True, timeout_s=0)
+    assert lab.apply(lonely, wait=True, timeout_s=0) == ["pod/lonely unchanged"]  # nothing new
     lab.wait()  # no agent is behind
 
 
