@@ -18,6 +18,7 @@ Simplifications (said here so nobody has to discover them):
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import json
 import random
 import time
@@ -28,12 +29,18 @@ from typing import Any
 
 from lab_kit.api import strategies
 from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator
-from lab_kit.api.services import ServiceAddresses, patch_allocated_values
+from lab_kit.api.services import (
+    ServiceAddresses,
+    ip_family,
+    ip_family_errors,
+    patch_allocated_values,
+)
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.model.defaults import apply_defaults
 from lab_kit.model.errors import (
     ApiError,
+    FieldError,
     err_already_exists,
     err_bad_request,
     err_conflict,
@@ -67,6 +74,8 @@ class Registry:
         self.clock = clock
         self.rng = random.Random(seed)
         self._service_cidr, self._node_port_range = service_cidr, node_port_range
+        # The families the service CIDR serves: one, as with a single --service-cluster-ip-range.
+        self.ip_families = (ip_family(str(ipaddress.ip_network(service_cidr).network_address)),)
         # Each allocator draws from its own seeded generator, so the n-th Service gets the
         # same ClusterIP (and NodePort) on every run, whatever else was created in between:
         # learners recognise the addresses from one run to the next. The generators live
@@ -132,7 +141,7 @@ class Registry:
     # --- create --------------------------------------------------------------------------------
     def create(self, obj: dict, namespace: str | None = None, *, dry_run: bool = False) -> dict:
         kind = kind_of(type_meta(obj))
-        obj = self._prepare(kind, obj, namespace)
+        obj, asked = self._prepare(kind, obj, namespace)
         self._check_namespace(kind, meta.namespace(obj))
         if not meta.name(obj) and meta.metadata(obj).get("generateName"):
             obj["metadata"]["name"] = self._generate_name(kind, obj)
@@ -144,7 +153,7 @@ class Registry:
         md["creationTimestamp"] = rfc3339(self.clock())
         md.pop("resourceVersion", None)
         with self._allocating(dry_run):
-            self._validate(kind, obj, None)
+            self._validate(kind, obj, None, asked)
             return self._write(kind, obj, None, dry_run)
 
     # --- update --------------------------------------------------------------------------------
@@ -157,7 +166,7 @@ class Registry:
         dry_run: bool = False,
     ) -> dict:
         kind = kind_of(type_meta(obj))
-        obj = self._prepare(kind, obj, namespace)
+        obj, asked = self._prepare(kind, obj, namespace)
         old = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
         if old is None:
             raise err_not_found(kind.plural, meta.name(obj), kind.group)
@@ -171,7 +180,7 @@ class Registry:
                 patch_allocated_values(obj, old)  # before comparing specs for `generation`
             obj = strategies.prepare_for_update(obj, old)
         with self._allocating(dry_run):
-            self._validate(kind, obj, old)
+            self._validate(kind, obj, old, asked)
             if strategies.same_content(obj, old):
                 return old
             return self._write(kind, obj, old, dry_run)
@@ -278,10 +287,11 @@ class Registry:
             obj = {**obj, "metadata": {k: v for k, v in (md or {}).items() if v is not None}}
         return obj
 
-    def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> dict:
+    def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> tuple[dict, dict]:
         """Strict decoding against the schema, the v1 conversion, then defaults; fixes the
-        namespace."""
+        namespace. Also returns the spec as asked for, before defaults."""
         obj = strategies.convert_from_v1(self._decode(kind, obj))
+        asked: dict = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
         obj = apply_defaults(obj)
         md = obj.setdefault("metadata", {})
         if kind.namespaced:
@@ -293,7 +303,7 @@ class Registry:
             md["namespace"] = given or namespace or C.DEFAULT_NAMESPACE
         else:
             md.pop("namespace", None)
-        return obj
+        return obj, asked
 
     def _check_namespace(self, kind: Kind, namespace: str) -> None:
         if not kind.namespaced:
@@ -316,8 +326,14 @@ class Registry:
                 return prefix + suffix
         raise err_already_exists(kind.plural, prefix, kind.group)
 
-    def _validate(self, kind: Kind, obj: dict, old: dict | None) -> None:
-        errors = validate(obj, old)
+    def _validate(self, kind: Kind, obj: dict, old: dict | None, asked: dict) -> None:
+        """Validation, and for a Service its IP families then its addresses (`asked`: the
+        spec as sent, before defaults)."""
+        errors: builtins.list[FieldError] = []
+        if kind.kind == "Service":  # kube-apiserver's BeginCreate/BeginUpdate come first
+            old_spec = meta.spec(old) if old is not None else None
+            errors = ip_family_errors(meta.spec(obj), asked, old_spec, self.ip_families)
+        errors = errors or validate(obj, old)
         if not errors and kind.kind == "Service":
             errors = self.addresses.allocate(obj, old)  # given back by `_allocating`
         if errors:

@@ -1,16 +1,23 @@
 """Service address bookkeeping in the API server's create/update/delete path.
 
-Mirrors `pkg/registry/core/service/storage` (the REST storage's allocation transactions
-and `patchAllocatedValues`): ClusterIPs and NodePorts are allocated *synchronously* when a
-Service is written, so a clash is an API error the user sees at `apply` time, not a
-controller event later.
+Mirrors `pkg/registry/core/service/storage` (the REST storage's allocation transactions,
+`patchAllocatedValues`, and the refusals of `initIPFamilyFields` in `alloc.go`):
+ClusterIPs and NodePorts are allocated *synchronously* when a Service is written, so a
+clash is an API error the user sees at `apply` time, not a controller event later; and a
+Service asking for an IP family the cluster does not serve is refused in the API server's
+words, never stored half-done.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator, RangeFull
 from lab_kit.model import meta
 from lab_kit.model.errors import FieldError, invalid
+from lab_kit.model.validation_common import go_invalid, go_string_slice
+from lab_kit.model.validation_formats import parse_ip_sloppy
+from lab_kit.model.validation_service import validate_cluster_ips_related_fields
 
 
 def needs_cluster_ip(svc: dict) -> bool:
@@ -64,6 +71,71 @@ def patch_allocated_values(new: dict, old: dict) -> None:
         and not ns.get("healthCheckNodePort")
     ) and os_.get("healthCheckNodePort"):
         ns["healthCheckNodePort"] = os_["healthCheckNodePort"]
+
+
+def ip_family(ip: str) -> str:
+    """ "IPv4" or "IPv6", as Go's familyOf reads an address (an IPv4-mapped IPv6 address
+    is IPv4); "" when it does not parse."""
+    parsed = parse_ip_sloppy(ip)
+    if parsed is None:
+        return ""
+    if parsed.version == 4 or getattr(parsed, "ipv4_mapped", None) is not None:
+        return "IPv4"
+    return "IPv6"
+
+
+def ip_family_policy(given: dict, old_spec: dict | None) -> str:
+    """The policy initIPFamilyFields settles on: the one given, else the stored one on an
+    update, else RequireDualStack for a headless Service without selector, else
+    SingleStack."""
+    if given.get("ipFamilyPolicy"):
+        return str(given["ipFamilyPolicy"])
+    if old_spec and old_spec.get("ipFamilyPolicy"):
+        return str(old_spec["ipFamilyPolicy"])
+    if given.get("clusterIP") == "None" and not given.get("selector"):
+        return "RequireDualStack"
+    return "SingleStack"
+
+
+def ip_family_errors(
+    spec: dict, given: dict, old_spec: dict | None, served: Sequence[str]
+) -> list[FieldError]:
+    """What initIPFamilyFields refuses, for a cluster whose service CIDRs serve the
+    families `served` (this lab: ["IPv4"]). `spec` is the Service as it will be allocated
+    (its clusterIPs normalized and, on update, patched from the stored one); `given` is
+    the spec the user sent, before defaults (which families and which policy they asked
+    for). Checked before validation, as kube-apiserver's BeginCreate runs before its
+    strategy's Validate; malformed clusterIPs are left to validation."""
+    if spec.get("type") == "ExternalName" or validate_cluster_ips_related_fields(spec):
+        return []
+    policy = ip_family_policy(given, old_spec)
+    ips, families = list(spec.get("clusterIPs") or []), list(given.get("ipFamilies") or [])
+    errs: list[FieldError] = []
+    if policy == "SingleStack":
+        for count, what in ((len(ips), "cluster IPs"), (len(families), "IP families")):
+            if count == 2:
+                detail = f"must be 'RequireDualStack' or 'PreferDualStack' when multiple {what} are specified"
+                errs.append(invalid("spec.ipFamilyPolicy", policy, detail))
+    for i, ip in enumerate(ips):
+        if ip == "None":
+            break
+        family = ip_family(ip)
+        if i < len(families):
+            continue
+        if family in served:
+            families.append(family)  # inferred from the address, as kube-apiserver does
+        else:
+            detail = f"{family} is not configured on this cluster"
+            errs.append(go_invalid(f"spec.clusterIPs[{i}]", ips, go_string_slice(ips), detail))
+    if errs or (spec.get("clusterIP") == "None" and not spec.get("selector")):
+        return errs  # headless without selector: any families, as on any cluster
+    if policy == "RequireDualStack" and len(served) < 2:
+        detail = "this cluster is not configured for dual-stack services"
+        errs.append(invalid("spec.ipFamilyPolicy", policy, detail))
+    for i, family in enumerate(families):
+        if family not in served:
+            errs.append(invalid(f"spec.ipFamilies[{i}]", family, "not configured on this cluster"))
+    return errs
 
 
 class ServiceAddresses:

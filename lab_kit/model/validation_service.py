@@ -68,7 +68,7 @@ def validate_service(svc: dict, old: dict | None = None) -> Errors:
     if spec.get("selector") is not None:
         errs += validate_labels(spec["selector"], "spec.selector")
     errs += _session_affinity(spec)
-    errs += _cluster_ips_related(spec)
+    errs += validate_cluster_ips_related_fields(spec)
     errs += _external_ips(spec.get("externalIPs") or [])
     errs += _service_type(spec)
     errs += _node_ports(spec)
@@ -161,7 +161,7 @@ def _client_ip_config(config: Any) -> Errors:
     return []
 
 
-def _cluster_ips_related(spec: dict) -> Errors:
+def validate_cluster_ips_related_fields(spec: dict) -> Errors:
     """ValidateServiceClusterIPsRelatedFields (skipped for ExternalName, checked above)."""
     if spec.get("type") == "ExternalName":
         return []

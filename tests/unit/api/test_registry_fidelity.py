@@ -131,3 +131,105 @@ def test_string_data_is_validated_as_data_and_frozen_by_immutable(reg):
     with pytest.raises(ApiError) as e:
         reg.update(secret("frozen", stringData={"a": "2"}, immutable=True))
     assert "data: Forbidden: field is immutable when `immutable` is set" in e.value.message
+
+
+# --- IPv6 and dual-stack on a single-stack IPv4 cluster ------------------------------------------
+
+NOT_DUAL = "this cluster is not configured for dual-stack services"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            {"clusterIP": "fd00::10"},
+            'spec.clusterIPs[0]: Invalid value: []string{"fd00::10"}: IPv6 is not configured on this cluster',
+        ),
+        (
+            {"ipFamilies": ["IPv6"]},
+            'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster',
+        ),
+        (
+            {"ipFamilyPolicy": "RequireDualStack"},
+            f'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": {NOT_DUAL}',
+        ),
+        (
+            {"ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv4", "IPv6"]},
+            f'[spec.ipFamilyPolicy: Invalid value: "RequireDualStack": {NOT_DUAL}, '
+            'spec.ipFamilies[1]: Invalid value: "IPv6": not configured on this cluster]',
+        ),
+        (
+            {"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv4", "IPv6"]},
+            'spec.ipFamilies[1]: Invalid value: "IPv6": not configured on this cluster',
+        ),
+        (
+            {
+                "ipFamilyPolicy": "RequireDualStack",
+                "clusterIP": "10.96.5.5",
+                "clusterIPs": ["10.96.5.5", "fd00::5"],
+            },
+            'spec.clusterIPs[1]: Invalid value: []string{"10.96.5.5", "fd00::5"}: '
+            "IPv6 is not configured on this cluster",
+        ),  # fmt: skip
+        (
+            {"ipFamilies": ["IPv4", "IPv6"]},
+            'spec.ipFamilyPolicy: Invalid value: "SingleStack": must be '
+            "'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified",
+        ),
+        (
+            {"clusterIP": "None", "selector": {"app": "x"}, "ipFamilies": ["IPv6"]},
+            'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster',
+        ),
+    ],
+)
+def test_ipv6_and_dual_stack_requests_are_refused_in_kube_apiservers_words(reg, spec, message):
+    """initIPFamilyFields (pkg/registry/core/service/storage/alloc.go) on a cluster with one
+    IPv4 --service-cluster-ip-range. Before, these were stored half-done (ipFamilies
+    ["IPv6"] with an IPv4 clusterIP; RequireDualStack with one family; a second clusterIP
+    silently dropped)."""
+    rv = reg.store.rv
+    with pytest.raises(ApiError) as e:
+        reg.create(svc("v6", **spec))
+    assert e.value.code == 422 and e.value.reason == "Invalid"
+    assert e.value.message == f'Service "v6" is invalid: {message}'
+    assert reg.store.rv == rv
+
+
+@pytest.mark.parametrize(
+    "spec, families, policy",
+    [
+        ({"ipFamilyPolicy": "PreferDualStack"}, ["IPv4"], "PreferDualStack"),
+        (
+            {"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv4"]},
+            ["IPv4"],
+            "PreferDualStack",
+        ),
+        ({"clusterIP": "None", "selector": None}, ["IPv4", "IPv6"], "RequireDualStack"),
+        (
+            {"clusterIP": "None", "selector": None, "ipFamilies": ["IPv6"]},
+            ["IPv6", "IPv4"],
+            "RequireDualStack",
+        ),
+        ({"ipFamilies": ["IPv4"]}, ["IPv4"], "SingleStack"),
+    ],  # fmt: skip
+)
+def test_what_a_single_stack_cluster_accepts(reg, spec, families, policy):
+    """PreferDualStack falls back to the one family; a headless Service without selector
+    may name both (its endpoints come from elsewhere)."""
+    stored = reg.create(svc("ok", **spec))["spec"]
+    assert (stored["ipFamilies"], stored["ipFamilyPolicy"]) == (families, policy)
+
+
+def test_an_update_asking_for_dual_stack_is_refused_and_leaves_the_service(reg):
+    before = reg.create(svc("web"))
+    with pytest.raises(ApiError, match=NOT_DUAL):
+        reg.update(svc("web", ipFamilyPolicy="RequireDualStack"))
+    with pytest.raises(ApiError, match=r'spec.ipFamilies\[1\]: Invalid value: "IPv6"'):
+        reg.apply([svc("web", ipFamilyPolicy="PreferDualStack", ipFamilies=["IPv4", "IPv6"])])
+    assert reg.get(lookup("services"), "default", "web") == before
+
+
+def test_an_ipv6_external_ip_is_accepted_as_kube_apiserver_accepts_it(reg):
+    """No family check on externalIPs upstream: kube-proxy ignores the other family's."""
+    stored = reg.create(svc("ext", externalIPs=["2001:db8::1", "192.0.2.50"]))
+    assert stored["spec"]["externalIPs"] == ["2001:db8::1", "192.0.2.50"]
