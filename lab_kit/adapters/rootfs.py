@@ -1,7 +1,8 @@
 """A container's own root filesystem, built between fork and exec (what runc's rootfs setup
 does), and the pod's pause process.
 
-    join the pod's network, UTS and IPC namespaces (the pause process holds them)
+    join the pod's network, UTS and IPC namespaces (the pause process holds them; a
+        hostNetwork pod's network namespace is the node's)
     a new mount namespace, private: nothing mounted here is seen by the node or the machine
     the writable layer: a tmpfs (in RAM, gone with the container) holding an overlay's
         upper and work directories, over the machine's root as the read-only lower layer
@@ -168,12 +169,18 @@ def container_setup(pause_pid: int, fs: Rootfs, share_pid: bool = False) -> Call
     return setup
 
 
-def pause_setup(hostname: str) -> Callable[[], None]:
+def pause_setup(hostname: str, new_network: bool = True) -> Callable[[], None]:
     """A preexec_fn for the pause process: the pod's new network, UTS, IPC and mount
-    namespaces (its PID namespace comes from `unshare --pid --fork` after exec)."""
+    namespaces (its PID namespace comes from `unshare --pid --fork` after exec).
+
+    Without `new_network` (a hostNetwork pod) it stays in the node's network namespace, as
+    containerd's sandbox does with NamespaceMode NODE. containerd then shares the node's
+    UTS namespace too; the lab's nodes share the machine's, so the pod gets one of its own
+    that holds the node's name, which is what it would see on a real node."""
+    flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (CLONE_NEWNET if new_network else 0)
 
     def setup() -> None:
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET), "unshare")
+        _check(_libc.unshare(flags), "unshare")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
         socket.sethostname(hostname)
 

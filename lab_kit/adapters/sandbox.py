@@ -1,15 +1,19 @@
 """Pod sandboxes and containers, as a container runtime makes them (CRI in miniature).
 
     RunPodSandbox    the pause process (catatonit -P, PID 1 of the pod's PID namespace) in
-                     new network, UTS, IPC and mount namespaces, with the pod's hostname
+                     new network, UTS, IPC and mount namespaces, with the pod's hostname;
+                     with hostNetwork in the node's network namespace instead (a UTS
+                     namespace of its own still, holding the node's name)
     CNI ADD / DEL    `plug_pod` / `unplug_pod`: a veth pair to the node, point-to-point
+                     (never for hostNetwork pods: they have the node's interfaces)
     CreateContainer  the container's own root filesystem and mount namespace
     + StartContainer (`rootfs.py`), joined to the pod's network, UTS and IPC; its own PID
                      namespace where its process is PID 1 (or the pod's, with
                      shareProcessNamespace); capabilities and /proc as containerd sets them
                      (`container_init.py`); output appended to its log file
     ExecSync / Exec  `nsenter` into the container's namespaces and root, capabilities bounded
-                     the same way (`setpriv`): what `kubectl exec` and exec probes run
+                     the same way (`setpriv`): what `kubectl exec`, exec probes and exec
+                     lifecycle hooks run
     StopContainer    a signal to the container's process (PID 1 in its namespace: it gets
                      SIGTERM only if it handles it, as in a real cluster; SIGKILL always)
     RemovePodSandbox SIGKILL to the pause process: the pod's PID namespace ends with it
@@ -26,7 +30,7 @@ the container's process (which the kubelet signals).
 
 The seam: `Sandbox` is what the kubelet's pod worker asks of the node. `NamespaceSandbox` is
 the real one (root, inside the node's namespaces); `FakeSandbox` records every call and lets
-a test decide when containers exit and what exec probes answer.
+a test decide when containers exit and what exec probes and hooks answer.
 """
 
 from __future__ import annotations
@@ -51,6 +55,16 @@ from lab_kit.adapters.rootfs import API_SOCKET, Rootfs, container_setup, joiner,
 PYTHON = os.path.realpath(sys.executable)
 PACKAGE = Path(__file__).resolve().parents[1]  # lab_kit itself
 PAUSE = ("catatonit", "-P")  # a static PID 1 that reaps and waits, as the pause image does
+EXEC_OUTPUT_MAX = 16 * 1024  # what ExecSync keeps of a hook's output, for the kubelet's log
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """ExecSync's answer: the exit code (None: killed at the timeout) and the output
+    (stdout then stderr, cut at EXEC_OUTPUT_MAX)."""
+
+    exit_code: int | None
+    output: str = ""
 
 
 def veth_name(pod_uid: str) -> str:
@@ -234,8 +248,9 @@ class ContainerProcess(Protocol):
 class Sandbox(Protocol):
     """What the pod worker needs from the node to run a pod."""
 
-    def create(self, hostname: str) -> int:
-        """RunPodSandbox: the pause process in fresh namespaces; returns its PID."""
+    def create(self, hostname: str, host_network: bool = False) -> int:
+        """RunPodSandbox: the pause process in fresh namespaces (with `host_network`, the
+        node's network namespace); returns its PID."""
         ...
 
     async def plug(self, pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
@@ -252,6 +267,13 @@ class Sandbox(Protocol):
         env: dict[str, str], timeout_s: float,
     ) -> bool:  # fmt: skip
         """ExecSync for an exec probe: True when argv exits 0 within `timeout_s`."""
+        ...
+
+    async def exec_sync(
+        self, container_pid: int, capabilities: list[str], argv: list[str],
+        env: dict[str, str], timeout_s: float,
+    ) -> ExecResult:  # fmt: skip
+        """ExecSync for an exec lifecycle hook: the exit code and output."""
         ...
 
     def kill(self, pid: int, sig: int) -> None:
@@ -297,12 +319,13 @@ class NamespaceSandbox:
         self.installation, self.api_socket = installation, api_socket
         self._pauses: dict[int, subprocess.Popen] = {}
 
-    def create(self, hostname: str) -> int:
+    def create(self, hostname: str, host_network: bool = False) -> int:
         pause = shutil.which(PAUSE[0])
         argv = [pause, *PAUSE[1:]] if pause else ["sleep", "infinity"]
         proc = subprocess.Popen(
             [_which("unshare"), "--pid", "--fork", "--kill-child", "--mount-proc", "--", *argv],
-            preexec_fn=pause_setup(hostname), stdin=subprocess.DEVNULL,
+            preexec_fn=pause_setup(hostname, new_network=not host_network),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         self._pauses[proc.pid] = proc
@@ -349,6 +372,25 @@ class NamespaceSandbox:
             kill_tree(proc.pid)
             return False
 
+    async def exec_sync(
+        self, container_pid: int, capabilities: list[str], argv: list[str],
+        env: dict[str, str], timeout_s: float,
+    ) -> ExecResult:  # fmt: skip
+        if not command_exists(argv[0], env):
+            message = f'exec: "{argv[0]}": executable file not found in $PATH'
+            return ExecResult(127, message)
+        proc = await asyncio.create_subprocess_exec(
+            *exec_argv(container_pid, capabilities, argv), env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        try:
+            output = await asyncio.wait_for(_read_bounded(proc.stdout), timeout_s)
+            return ExecResult(await proc.wait(), output)
+        except asyncio.TimeoutError:
+            kill_tree(proc.pid)
+            return ExecResult(None)
+
     def kill(self, pid: int, sig: int) -> None:
         signal_process(pid, sig)
 
@@ -363,6 +405,15 @@ class NamespaceSandbox:
 
     async def unplug(self, pod_uid: str) -> None:
         await unplug_pod(pod_uid)
+
+
+async def _read_bounded(stream: asyncio.StreamReader, limit: int = EXEC_OUTPUT_MAX) -> str:
+    """All of a pipe until EOF, keeping the first `limit` bytes (the rest is read and
+    dropped, so a chatty command never blocks on a full pipe)."""
+    kept = bytearray()
+    while chunk := await stream.read(65536):
+        kept += chunk[: max(0, limit - len(kept))]
+    return kept.decode("utf-8", "replace")
 
 
 class FakeProcess:
@@ -393,7 +444,9 @@ class FakeSandbox:
 
     - containers (`processes`, in start order) run until `FakeProcess.exit`, SIGKILL, or
       SIGTERM (unless `ignore_sigterm` is set on the process or here, for new ones);
-    - an exec probe answers `exec_results[tuple(argv)]`, else `exec_default`;
+    - an exec probe or exec hook answers `exec_results[tuple(argv)]`, else `exec_default`
+      (a hook: exit 0 or 1); a hook whose argv has an event in `exec_gates` runs until the
+      test sets it;
     - a command in `missing` cannot start (FileNotFoundError, as exec says);
     - `network_ready` cleared holds every new pod in its set-up (the CNI ADD), and
       `network_error` makes that set-up fail."""
@@ -402,9 +455,11 @@ class FakeSandbox:
         self.calls: list[tuple[Any, ...]] = []
         self.processes: list[FakeProcess] = []
         self.pauses: set[int] = set()  # live sandboxes (pause PIDs)
+        self.host_network: set[int] = set()  # the pause PIDs in the node's network
         self.plugged: dict[str, str] = {}  # pod UID -> pod IP
         self.exec_results: dict[tuple[str, ...], bool] = {}
         self.exec_default = True
+        self.exec_gates: dict[tuple[str, ...], asyncio.Event] = {}
         self.missing: set[str] = set()
         self.ignore_sigterm = False
         self.network_ready = asyncio.Event()  # CNI ADD waits for it: clear it to hold pods
@@ -412,10 +467,12 @@ class FakeSandbox:
         self.network_error: Exception | None = None  # what CNI ADD raises, if anything
         self._pids = itertools.count(1000)
 
-    def create(self, hostname: str) -> int:
+    def create(self, hostname: str, host_network: bool = False) -> int:
         pid = next(self._pids)
         self.calls.append(("create", hostname))
         self.pauses.add(pid)
+        if host_network:
+            self.host_network.add(pid)
         return pid
 
     async def plug(self, pause_pid: int, pod_uid: str, pod_ip: str, gateway: str) -> str:
@@ -443,6 +500,17 @@ class FakeSandbox:
         self.calls.append(("exec", container_pid, argv))
         return self.exec_results.get(tuple(argv), self.exec_default)
 
+    async def exec_sync(
+        self, container_pid: int, capabilities: list[str], argv: list[str],
+        env: dict[str, str], timeout_s: float,
+    ) -> ExecResult:  # fmt: skip
+        self.calls.append(("exec_sync", container_pid, argv))
+        gate = self.exec_gates.get(tuple(argv))
+        if gate is not None:
+            await gate.wait()
+        ok = self.exec_results.get(tuple(argv), self.exec_default)
+        return ExecResult(0 if ok else 1, "" if ok else "hook failed\n")
+
     def kill(self, pid: int, sig: int) -> None:
         self.calls.append(("kill", pid, sig))
         for proc in self.processes:
@@ -457,6 +525,7 @@ class FakeSandbox:
     def remove(self, pause_pid: int) -> None:
         self.calls.append(("remove", pause_pid))
         self.pauses.discard(pause_pid)
+        self.host_network.discard(pause_pid)
 
     async def unplug(self, pod_uid: str) -> None:
         self.calls.append(("unplug", pod_uid))

@@ -4,8 +4,9 @@
     ConfigMaps and Secrets that containers' environments are built from
     -> start(): register the Node (create it, or update its status if it exists)
     -> sync(): a pod worker per Pod (`lab_kit.agents.pod_worker`), handed each new version:
-       an IP from the node's pod CIDR, resolv.conf and /etc/hosts, a sandbox, containers,
-       probes; status written back; a deletionTimestamp stops it (SIGTERM, grace, SIGKILL)
+       an IP from the node's pod CIDR (hostNetwork: the node's own), resolv.conf and
+       /etc/hosts, a sandbox, containers, probes, lifecycle hooks; status written back; a
+       deletionTimestamp stops it (preStop hook, SIGTERM, the rest of the grace, SIGKILL)
     -> report once every worker has written its news (`labkit apply --wait`)
 
 The decisions (environment, DNS files, probe thresholds, status) are pure functions in
@@ -226,6 +227,21 @@ class Kubelet(Agent):
         the lab's own upstream on the "internet" host, never this machine's resolvers."""
         upstream = self.spec.host_role("internet")
         return f"nameserver {upstream.ip}\n" if upstream else ""
+
+    def node_hosts_file(self) -> str:
+        """The node's /etc/hosts, which hostNetwork pods get (under the kubelet's header).
+        The lab's nodes have none of their own (they see the machine's, which is not the
+        lab's business), so this is the one a kind node gets from its container runtime:
+        localhost, the IPv6 names, and the node's address and name."""
+        return (
+            "127.0.0.1\tlocalhost\n"
+            "::1\tlocalhost ip6-localhost ip6-loopback\n"
+            "fe00::0\tip6-localnet\n"
+            "ff00::0\tip6-mcastprefix\n"
+            "ff02::1\tip6-allnodes\n"
+            "ff02::2\tip6-allrouters\n"
+            f"{self.node.ip}\t{self.node.name}\n"
+        )
 
     async def stop(self) -> None:
         """`labkit down`: stop every pod at once (no API writes: the lab is going away)."""

@@ -1,19 +1,23 @@
 """One Pod on one node, from sandbox to deletion (the kubelet's pod worker).
 
     _setup:      IP, resolv.conf + /etc/hosts + /etc/hostname, pause process, veth to the node
+                 (hostNetwork: the node's network and IP, no veth, no address of its own)
     _container:  resolve image -> its isolation (lab_kit.node.containers) -> start it in the
                  pod's network with a root, PID namespace and capabilities of its own
-                 -> wait -> restart policy
+                 -> postStart hook -> wait -> restart policy
     _probe:      every periodSeconds run the check; thresholds decide ready / live / started
     _publish:    render the Pod status from what is known; write it when it changed
-    terminate:   SIGTERM, grace period, SIGKILL, remove the sandbox, delete the Pod (grace 0)
+    terminate:   per running container, as killContainer: the preStop hook (within the
+                 grace period), SIGTERM, SIGKILL once the rest of it (at least 2 s) is
+                 gone; then remove the sandbox and delete the Pod (grace 0)
 
 Unlike the real kubelet there is no container runtime and no image: a container's root
 is the machine's, read-only under a writable layer of its own, and its image is resolved to
 a built-in workload or to the machine's tools (`lab_kit.agents.images`). Every side effect goes through the kubelet's
 seams — the sandbox (`lab_kit.adapters.sandbox`: namespaces, veths, processes, exec
-probes) and the prober (`lab_kit.adapters.prober`: HTTP and TCP probes) — and all time
-(probe periods, back-off, grace periods, timestamps) comes from the kubelet's clock, so
+probes and hooks) and the prober (`lab_kit.adapters.prober`: HTTP and TCP probes, httpGet
+hooks; `lab_kit.agents.hooks` runs the hooks) — and all time (probe periods, back-off,
+grace periods, sleep hooks, timestamps) comes from the kubelet's clock, so
 tests run a pod's whole life on virtual time. The files a pod gets (resolv.conf, hosts,
 hostname, container logs and layers, sandbox.json — readable by root only, as it holds the
 containers' environments, Secret values included) live in its directory,
@@ -34,11 +38,12 @@ from lab_kit.adapters.rootfs import API_SOCKET
 from lab_kit.adapters.rundir import SANDBOX_RECORD
 from lab_kit.adapters.sandbox import ContainerConfig, ContainerProcess
 from lab_kit.agents import images
+from lab_kit.agents.hooks import HandlerRunner
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
-from lab_kit.node import containers, dnsconfig, envvars, probes
+from lab_kit.node import containers, dnsconfig, envvars, lifecycle, probes
 from lab_kit.node.podstatus import ContainerFacts, render_status, status_changed, timestamp
 
 if TYPE_CHECKING:
@@ -60,7 +65,7 @@ class ContainerRun:
         )
         self.proc: ContainerProcess | None = None
         self.env: dict[str, str] = {}
-        self.probe_tasks: list[asyncio.Task] = []
+        self.probe_tasks: dict[str, asyncio.Task] = {}  # by kind: startup, liveness, readiness
         self.last_run: dict | None = None  # the API's lastState of the run that just ended
 
 
@@ -69,6 +74,8 @@ class PodWorker:
         self.kubelet, self.pod = kubelet, pod
         self.clock, self.sandbox = kubelet.ctx.clock, kubelet.sandbox
         self.uid = meta.uid(pod)
+        self.host_network = bool(meta.spec(pod).get("hostNetwork"))
+        self.hooks = HandlerRunner(kubelet.sandbox, kubelet.prober, self.clock)
         self.pod_ip = ""
         self.pause_pid: int | None = None
         self.files: list[tuple[str, str]] = []  # the pod's files every container gets
@@ -77,15 +84,17 @@ class PodWorker:
         self.start_time = self.clock.time()
         self.dirty = asyncio.Event()
         self.terminating = False
+        self.gone = False  # removed from the API (force-deleted): nothing to write any more
         self.finished = False
         self._torn_down = False
         self._publishing = False
         self._tasks: list[asyncio.Task] = []
+        self._terminating: asyncio.Task | None = None
 
     @property
     def settled(self) -> bool:
         """No status change waiting to be written (what `apply --wait` waits for)."""
-        return not self.dirty.is_set() and not self._publishing
+        return self.gone or (not self.dirty.is_set() and not self._publishing)
 
     # --- driven by the kubelet --------------------------------------------------------------------
     def start(self) -> None:
@@ -96,13 +105,25 @@ class PodWorker:
         self.pod = pod
         if meta.is_deleting(pod) and not self.terminating:
             self.terminating = True
-            self._tasks.append(asyncio.create_task(self.terminate()))
+            self._terminating = asyncio.create_task(self.terminate())
+            self._tasks.append(self._terminating)
 
     def vanished(self) -> None:
-        """The Pod was removed from the API without us (force delete): just stop."""
-        if not self.finished:
-            self.terminating = True
-            self._tasks.append(asyncio.create_task(self.kill_now()))
+        """The Pod was removed from the API without us (a force delete, grace 0). As the
+        kubelet does, it still gets a short grace: 1 s for preStop, SIGTERM, 2 s, SIGKILL
+        (pod_workers' "no matter what, we always supply a grace period of 1"). A graceful
+        termination already under way starts over with that shorter grace, unless its
+        containers are already stopped (then it was our own final delete)."""
+        if self.finished or self.gone:
+            return
+        self.gone = True
+        if self._torn_down:
+            return
+        if self._terminating is not None:
+            self._terminating.cancel()
+        self.terminating = True
+        self._terminating = asyncio.create_task(self.terminate(override_s=0, delete_pod=False))
+        self._tasks.append(self._terminating)
 
     # --- set-up ---------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -120,12 +141,17 @@ class PodWorker:
         await self._publish_loop()
 
     async def _setup(self) -> None:
-        self.pod_ip = self.kubelet.ipam.allocate()
-        hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN)
+        """RunPodSandbox and CNI ADD. A hostNetwork pod is in the node's network: the
+        node's address is its podIP, no IPAM address, no veth (no CNI call at all)."""
+        node = self.kubelet.node
+        self.pod_ip = node.ip if self.host_network else self.kubelet.ipam.allocate()
+        hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN, node.name)
         self.files = self._write_pod_files(hostname)
-        self.pause_pid = self.sandbox.create(hostname)
+        self.pause_pid = self.sandbox.create(hostname, host_network=self.host_network)
         self._save_state()
-        await self.sandbox.plug(self.pause_pid, self.uid, self.pod_ip, self.kubelet.ipam.gateway)
+        if not self.host_network:
+            gateway = self.kubelet.ipam.gateway
+            await self.sandbox.plug(self.pause_pid, self.uid, self.pod_ip, gateway)
         self.dirty.set()
 
     def _write_pod_files(self, hostname: str) -> list[tuple[str, str]]:
@@ -137,7 +163,9 @@ class PodWorker:
             "resolv.conf": dnsconfig.resolv_conf(
                 self.pod, [C.CLUSTER_DNS_IP], C.CLUSTER_DOMAIN, self.kubelet.node_resolv_conf()
             ),
-            "hosts": dnsconfig.hosts_file(self.pod, self.pod_ip, C.CLUSTER_DOMAIN),
+            "hosts": dnsconfig.hosts_file(
+                self.pod, self.pod_ip, C.CLUSTER_DOMAIN, node_hosts=self.kubelet.node_hosts_file()
+            ),
             "hostname": hostname + "\n",
         }
         for name, text in contents.items():
@@ -212,15 +240,19 @@ class PodWorker:
         if not await self._launch(c, program):
             return 128
         assert c.proc is not None
-        c.probe_tasks = [
-            asyncio.create_task(self._probe(c, kind))
-            for kind in ("startup", "liveness", "readiness")
-            if f"{kind}Probe" in c.spec
-        ]
+        if lifecycle.hook_of(c.spec, "postStart") is not None and not await self._post_start(c):
+            # FailedPostStartHook: killContainer (preStop included), then as any exit
+            await self._kill(c, lifecycle.kill_grace_period_s(self.pod, c.spec))
+        else:
+            c.probe_tasks = {
+                kind: asyncio.create_task(self._probe(c, kind))
+                for kind in ("startup", "liveness", "readiness")
+                if f"{kind}Probe" in c.spec
+            }
         code = await c.proc.wait()
         if code < 0:  # killed by signal N: runtimes report 128+N
             code = 128 - code
-        for t in c.probe_tasks:
+        for t in c.probe_tasks.values():
             t.cancel()
         finished_at = self.clock.time()
         c.last_run = {
@@ -252,13 +284,36 @@ class PodWorker:
             )
             self.dirty.set()
             return False
-        c.facts.state, c.facts.reason, c.facts.message = "running", "", ""
         c.facts.started_at, c.facts.container_id = self.clock.time(), f"lab_kit://{c.proc.pid}"
+        self._save_state()
+        if lifecycle.hook_of(c.spec, "postStart") is None:
+            self._running(c)
+        return True
+
+    def _running(self, c: ContainerRun) -> None:
+        """The status says running (after the postStart hook, if there is one)."""
+        c.facts.state, c.facts.reason, c.facts.message = "running", "", ""
         c.facts.ready = "readinessProbe" not in c.spec
         c.facts.started = "startupProbe" not in c.spec
-        self._save_state()
         self.dirty.set()
+
+    async def _post_start(self, c: ContainerRun) -> bool:
+        """startContainer's step 4: the postStart hook, right after the container started
+        (not before its entrypoint: they run side by side). The status stays
+        ContainerCreating until it returns, as Kubernetes documents."""
+        assert c.proc is not None
+        handler = lifecycle.hook_of(c.spec, "postStart") or {}
+        error = await self.hooks.run(
+            self.pod, c.spec, handler, pid=c.proc.pid, env=c.env, pod_ip=self.pod_ip
+        )
+        if error and not self.terminating:
+            log.warning("%s: PostStartHook failed: %s", self._name(c), error)
+            return False
+        self._running(c)
         return True
+
+    def _name(self, c: ContainerRun) -> str:
+        return f"{meta.namespace(self.pod)}/{meta.name(self.pod)}/{c.name}"
 
     def _config(self, c: ContainerRun, program: images.Program) -> ContainerConfig:
         """What the runtime needs to create the container: command, files, isolation."""
@@ -280,17 +335,22 @@ class PodWorker:
 
     # --- probes -------------------------------------------------------------------------------------
     async def _probe(self, c: ContainerRun, kind: str) -> None:
+        """worker.go doProbe on a loop. Once the Pod is being deleted, liveness and startup
+        stop (their result set to Success "to ensure quiet shutdown"); readiness goes on,
+        so the endpoint's `serving` follows it while the container stops."""
         probe = c.spec[f"{kind}Probe"]
         tracker = probes.ProbeTracker(kind, probe, c.facts.started_at or self.clock.time())
-        while True:
+        while not (self.terminating and kind != "readiness"):
             if kind != "startup" and not c.facts.started:
                 await self.clock.sleep(STARTUP_POLL_S)  # the others begin once it passed
                 continue
             wait = tracker.seconds_until_due(self.clock.time())
             if wait > 0:
                 await self.clock.sleep(wait)
+                if self.terminating and kind != "readiness":
+                    return  # the Pod started terminating meanwhile
             try:
-                ok = await self._check(c, probe, tracker.timeout_s)
+                ok = await self._check(c, probe, tracker.timeout_s, kind)
                 result = tracker.record(ok, self.clock.time())
             except probes.ProbeError:
                 result = tracker.record_error(self.clock.time())
@@ -299,14 +359,11 @@ class PodWorker:
             elif kind == "startup" and result == "Success":
                 self._set(c, started=True)
                 return
-            elif result == "Failure" and c.proc is not None:
-                log.info(
-                    "%s/%s: %s probe failed, killing the container",
-                    meta.name(self.pod),
-                    c.name,
-                    kind,
-                )
-                self.sandbox.kill(c.proc.pid, signal.SIGTERM)
+            elif result == "Failure" and c.proc is not None and not self.terminating:
+                # "Container c failed liveness probe, will be restarted": killContainer with
+                # that probe's grace period (preStop first, as for any kill).
+                log.info("%s: %s probe failed, killing the container", self._name(c), kind)
+                await self._kill(c, lifecycle.kill_grace_period_s(self.pod, c.spec, kind))
                 return
 
     def _set(
@@ -319,12 +376,15 @@ class PodWorker:
             c.facts.started = started
             self.dirty.set()
 
-    async def _check(self, c: ContainerRun, probe: dict, timeout_s: float) -> bool:
+    async def _check(self, c: ContainerRun, probe: dict, timeout_s: float, probe_kind: str) -> bool:
         """One probe run (raises ProbeError when it cannot be made: bad port, no handler)."""
         kind, params = probes.handler_of(probe, c.spec, self.pod_ip)
         if kind == "httpGet":
-            status = await self.kubelet.prober.http_get(params["url"], params["headers"], timeout_s)
-            return status is not None and probes.http_success(status)
+            answer = await self.kubelet.prober.http_get(params["url"], params["headers"], timeout_s)
+            result, output = probes.http_result(answer.status, answer.body, answer.error)
+            if result == "Warning":  # the kubelet's ProbeWarning event, as a log line
+                log.warning("%s: %s", self._name(c), probes.probe_warning(probe_kind, output))
+            return result != "Failure"
         if kind == "tcpSocket":
             return await self.kubelet.prober.tcp_open(params["host"], params["port"], timeout_s)
         if kind == "exec" and c.proc is not None:
@@ -366,18 +426,71 @@ class PodWorker:
             self.pod = updated
 
     # --- stopping ---------------------------------------------------------------------------------
-    async def terminate(self) -> None:
-        """Graceful deletion: SIGTERM, up to the grace period, SIGKILL, then delete the Pod."""
-        grace = meta.metadata(self.pod).get("deletionGracePeriodSeconds", 30)
-        running = [c.proc for c in self.containers if c.proc and c.proc.returncode is None]
-        for proc in running:
-            self.sandbox.kill(proc.pid, signal.SIGTERM)
+    async def terminate(self, override_s: int | None = None, delete_pod: bool = True) -> None:
+        """SyncTerminatingPod: stop every running container at once, each as killContainer
+        does (`_kill`), with the pod's effective grace period (pod_workers'
+        calculateEffectiveGracePeriod); then remove the sandbox and delete the Pod."""
+        grace_s = lifecycle.pod_grace_period_s(self.pod, override_s)
+        for c in self.containers:  # a liveness kill under way gives way to this one
+            for kind in ("liveness", "startup"):
+                if kind in c.probe_tasks:
+                    c.probe_tasks[kind].cancel()
+        running = [c for c in self.containers if c.proc and c.proc.returncode is None]
         if running:
-            await self._wait_for_exit(running, grace)
-            for proc in running:
-                if proc.returncode is None:
-                    self.sandbox.kill(proc.pid, signal.SIGKILL)
+            log.info("%s: terminating with a grace period of %ds",
+                     meta.name(self.pod), grace_s)  # fmt: skip
+        await asyncio.gather(*(self._kill(c, grace_s) for c in running))
         await self._teardown()
+        if delete_pod:
+            await self._delete_pod()
+        self.finished = True
+        self.dirty.set()
+        self.kubelet.ctx.changed()
+
+    async def _kill(self, c: ContainerRun, grace_s: int) -> None:
+        """killContainer: the preStop hook if there is one (for at most `grace_s`), then
+        StopContainer with the rest of the grace period (at least 2 s): SIGTERM to the
+        container's process — PID 1 of its namespace, so it ends only if it handles
+        SIGTERM — and SIGKILL if it is still running when that time is up."""
+        proc = c.proc
+        if proc is None or proc.returncode is not None:
+            return
+        hook_s = (
+            await self._pre_stop(c, grace_s) if lifecycle.runs_pre_stop(c.spec, grace_s) else 0.0
+        )
+        timeout_s = lifecycle.stop_timeout_s(grace_s, hook_s)
+        log.info("%s: stopping the container with a grace period of %ds", self._name(c), timeout_s)
+        self.sandbox.kill(proc.pid, signal.SIGTERM)
+        await self._wait_for_exit([proc], timeout_s)
+        if proc.returncode is None:
+            log.info("%s: still running after %ds: SIGKILL", self._name(c), timeout_s)
+            self.sandbox.kill(proc.pid, signal.SIGKILL)
+
+    async def _pre_stop(self, c: ContainerRun, grace_s: int) -> float:
+        """executePreStopHook: run the hook, wait for it at most `grace_s` on the clock;
+        returns the seconds it took. A hook that fails is logged, and stopping goes on."""
+        assert c.proc is not None
+        handler = lifecycle.hook_of(c.spec, "preStop") or {}
+        started = self.clock.monotonic()
+        log.info("%s: running the preStop hook", self._name(c))
+        hook = asyncio.ensure_future(
+            self.hooks.run(self.pod, c.spec, handler, pid=c.proc.pid, env=c.env, pod_ip=self.pod_ip)
+        )
+        timer = asyncio.ensure_future(self.clock.sleep(grace_s))
+        try:
+            await asyncio.wait({hook, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not hook.done():  # the kubelet stops waiting; what the hook started ends
+                hook.cancel()  # with the container
+                log.info("%s: PreStop hook not completed in grace period %ds",
+                         self._name(c), grace_s)  # fmt: skip
+        if hook.done() and not hook.cancelled() and hook.result():
+            log.warning("%s: PreStop hook failed: %s", self._name(c), hook.result())
+        return self.clock.monotonic() - started
+
+    async def _delete_pod(self) -> None:
+        """The status manager's final delete (grace 0, this Pod's UID only)."""
         try:
             await self.kubelet.ctx.client.delete(
                 by_kind_name("Pod"),
@@ -389,9 +502,6 @@ class PodWorker:
         except ApiError as e:
             if e.code not in (404, 409):
                 log.warning("pod %s: final delete failed: %s", meta.name(self.pod), e)
-        self.finished = True
-        self.dirty.set()
-        self.kubelet.ctx.changed()
 
     async def _wait_for_exit(self, procs: list[ContainerProcess], timeout_s: float) -> None:
         """Until every process has exited, or `timeout_s` on the clock has passed."""
@@ -404,7 +514,7 @@ class PodWorker:
                 waiting.cancel()
 
     async def kill_now(self) -> None:
-        """`labkit down` or a force-deleted Pod: SIGKILL at once, no API writes."""
+        """`labkit down` (the node itself going away): SIGKILL at once, no API writes."""
         for c in self.containers:
             if c.proc and c.proc.returncode is None:
                 self.sandbox.kill(c.proc.pid, signal.SIGKILL)
@@ -422,12 +532,13 @@ class PodWorker:
         self._torn_down = True
         if self.pause_pid is not None:
             self.sandbox.remove(self.pause_pid)
-        try:
-            await self.sandbox.unplug(self.uid)
-        except Exception:  # the netns going away may have taken the veth already
-            pass
-        if self.pod_ip:
-            self.kubelet.ipam.release(self.pod_ip)
+        if not self.host_network:  # CNI DEL; a hostNetwork pod's address is the node's
+            try:
+                await self.sandbox.unplug(self.uid)
+            except Exception:  # the netns going away may have taken the veth already
+                pass
+            if self.pod_ip:
+                self.kubelet.ipam.release(self.pod_ip)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- inputs -------------------------------------------------------------------------------------
@@ -439,6 +550,7 @@ class PodWorker:
             envvars.service_env(self.kubelet.ctx.items("services"), self.pod),
             self._objects("config_maps"),
             self._objects("secrets"),
+            hostname=dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN, self.kubelet.node.name),
         )
 
     def _pod_with_ips(self) -> dict:

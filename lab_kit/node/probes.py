@@ -6,8 +6,10 @@ Mirrors `kubernetes/kubernetes`:
   container is replaced, probing nothing but startup until the container has started;
 - `pkg/probe/util.go` ResolveContainerPort, `pkg/probe/http/request.go`
   (NewRequestForHTTPGetAction, formatURL, default User-Agent and Accept headers),
-  `pkg/probe/http/http.go` (2xx/3xx succeed), `pkg/kubelet/prober/prober.go` (which host
-  each handler probes);
+  `pkg/probe/http/http.go` (DoHTTPProbe: 2xx succeeds, a 3xx left unfollowed is a Warning
+  that counts as success; RedirectChecker: redirects to the same host are followed, up to
+  10, one to another host is not), `pkg/kubelet/prober/prober.go` (which host each handler
+  probes; the "<Kind> probe warning: ..." text of the ProbeWarning event);
 - `pkg/kubelet/kuberuntime/kuberuntime_manager.go` doBackOff with
   `client-go/util/flowcontrol/backoff.go` (CrashLoopBackOff: 10 s doubling to 300 s, reset
   after 10 minutes without a crash) and `pkg/kubelet/container/helpers.go`
@@ -18,14 +20,16 @@ random jitter after a kubelet restart; here runs are `periodSeconds` apart, the 
 `initialDelaySeconds`). Kept: while a container is not ready, the kubelet's first pod
 status sync after the container started (the PLEG relist, every 1 s) triggers an extra
 readiness run (prober_manager UpdatePodStatus), which is why a pod whose server needs a
-moment to start is Ready after about a second rather than a whole period, redirects (followed by the caller's HTTP client), the body limit,
-terminationGracePeriodSeconds on probes, and restartable init containers.
+moment to start is Ready after about a second rather than a whole period. Also left out:
+restartable init containers.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 from lab_kit.model import constants as C
 from lab_kit.model import meta
@@ -179,14 +183,14 @@ def canonical_header(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-def _http_headers(action: dict) -> dict[str, str]:
+def _http_headers(action: dict, user_agent: str) -> dict[str, str]:
     """The request headers: the probe's (repeated names joined with ", "), then the
     defaults User-Agent and Accept unless set; an empty Accept removes the header."""
     headers: dict[str, str] = {}
     for header in action.get("httpHeaders") or []:
         name, value = canonical_header(header.get("name", "")), header.get("value", "")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    headers.setdefault("User-Agent", KUBE_PROBE_USER_AGENT)
+    headers.setdefault("User-Agent", user_agent)
     if "Accept" not in headers:
         headers["Accept"] = "*/*"
     elif headers["Accept"] == "":
@@ -194,7 +198,11 @@ def _http_headers(action: dict) -> dict[str, str]:
     return headers
 
 
-def _http_params(action: dict, container: dict | None, pod_ip: str) -> dict:
+def http_get_params(
+    action: dict, container: dict | None, pod_ip: str, user_agent: str = KUBE_PROBE_USER_AGENT
+) -> dict:
+    """NewRequestForHTTPGetAction: the request an httpGet action makes (a probe's, or a
+    lifecycle hook's with User-Agent kube-lifecycle/<version>); see handler_of."""
     scheme = (action.get("scheme") or "HTTP").lower()
     host = action.get("host") or pod_ip
     port = resolve_port(action.get("port"), container)
@@ -202,7 +210,7 @@ def _http_params(action: dict, container: dict | None, pod_ip: str) -> dict:
     hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     # url.URL.String puts a "/" between host and a relative path.
     url = f"{scheme}://{hostport}{'' if path.startswith('/') else '/'}{path}"
-    headers = _http_headers(action)
+    headers = _http_headers(action, user_agent)
     return {
         "scheme": scheme.upper(),
         "host": host,
@@ -225,7 +233,7 @@ def handler_of(probe: dict, container: dict | None = None, pod_ip: str = "") -> 
     if probe.get("exec") is not None:
         return "exec", {"command": list(probe["exec"].get("command") or [])}
     if probe.get("httpGet") is not None:
-        return "httpGet", _http_params(probe["httpGet"], container, pod_ip)
+        return "httpGet", http_get_params(probe["httpGet"], container, pod_ip)
     if probe.get("tcpSocket") is not None:
         action = probe["tcpSocket"]
         port = resolve_port(action.get("port"), container)
@@ -241,6 +249,76 @@ def http_success(status_code: int) -> bool:
     """http.go DoHTTPProbe: 200-399 is Success (a 3xx not followed is a Warning, which
     counts as success); anything else is Failure."""
     return 200 <= status_code < 400
+
+
+def http_result(status: int | None, body: str = "", error: str = "") -> tuple[str, str]:
+    """DoHTTPProbe: (result, output) of one HTTP probe run. `status` None: no response
+    (`error` says why). A 3xx here is a redirect the prober did not follow (to another
+    host, or one Go's client never follows): "Warning", which counts as success."""
+    if status is None:
+        return "Failure", error
+    if http_success(status):
+        if status >= 300:
+            return "Warning", f"Probe terminated redirects, Response body: {body}"
+        return "Success", body
+    # Never the body here: a user-facing message (kubernetes issue 99425).
+    return "Failure", f"HTTP probe failed with statuscode: {status}"
+
+
+def probe_warning(kind: str, output: str) -> str:
+    """The ProbeWarning event's message (prober.go): "Readiness probe warning: ..."."""
+    return f"{kind.capitalize()} probe warning: {output}"
+
+
+# --- redirects ---------------------------------------------------------------------------------
+
+MAX_REDIRECTS = 10  # net/http's default CheckRedirect, kept by RedirectChecker
+REDIRECT_CODES = (301, 302, 303, 307, 308)  # redirectBehavior: the 3xx Go's client follows
+
+
+class RedirectError(Exception):
+    """Following stopped with an error (the client's Do fails: the probe is a Failure)."""
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """The next request of a redirect chain: its URL, and whether a custom Host header
+    goes along (only for a relative Location, as net/http does since Go issue 22233)."""
+
+    url: str
+    keep_host: bool
+
+
+def next_redirect(
+    first_url: str,
+    url: str,
+    status: int,
+    location: str | None,
+    hops: int,
+    *,
+    follow_non_local: bool = False,
+) -> Redirect | None:
+    """What net/http's Client does with the response to `url` (the `hops`-th redirect
+    of a chain that began at `first_url`), under RedirectChecker(follow_non_local):
+
+    None: this response is the answer (not a redirect Go follows, no Location, or —
+    ErrUseLastResponse — a Location on another host than the first request's, unless
+    `follow_non_local`, as for lifecycle hooks); a Redirect to request next; RedirectError
+    after 10 redirects ("stopped after 10 redirects") or for an unparsable Location."""
+    if status not in REDIRECT_CODES or not location:
+        return None
+    try:
+        target = urljoin(url, location)
+        same_host = urlsplit(target).hostname == urlsplit(first_url).hostname
+    except ValueError as e:
+        raise RedirectError(
+            f'Get "{url}": failed to parse Location header "{location}": {e}'
+        ) from e
+    if not same_host and not follow_non_local:
+        return None
+    if hops + 1 >= MAX_REDIRECTS:  # len(via) >= 10: ten requests made, all redirected
+        raise RedirectError(f'Get "{target}": stopped after {MAX_REDIRECTS} redirects')
+    return Redirect(target, keep_host=not urlsplit(location).scheme)
 
 
 # --- restarts ----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ sandbox and prober: no root, no namespaces, no sleeps.
 What a learner would see on a node: the Node registers; a Pod bound here gets an address
 from the node's pod CIDR, its resolv.conf and /etc/hosts, its containers with their
 environment, and a Running/Ready status; probes move Ready and restart containers with
-CrashLoopBackOff; deletion is SIGTERM, the grace period, SIGKILL, and the Pod gone.
+CrashLoopBackOff; deletion is SIGTERM, the grace period, SIGKILL, and the Pod gone
+(lifecycle hooks and the rest of termination: test_kubelet_termination.py).
 """
 
 from __future__ import annotations
@@ -636,16 +637,21 @@ def test_stop_kills_every_pod_at_once_without_writing_to_the_api(tmp_path):
     scenario(tmp_path, body)
 
 
-def test_a_force_deleted_pod_is_killed_at_once(tmp_path):
+def test_a_force_deleted_pod_still_gets_sigterm_and_two_seconds_before_sigkill(tmp_path):
     async def body(node: Node) -> None:
+        node.sandbox.ignore_sigterm = True
         node.create(pod("gone"))
         await node.settle()
         process = node.process("gone")
+        rv = node.api.registry.store.rv
         node.delete("gone", grace_period_s=0)  # removed from the API without the kubelet
         await node.settle()
-        assert process.signals == [signal.SIGKILL]
+        assert process.signals == [signal.SIGTERM]  # "a small grace period" (1 s, then 2 s)
+        await node.advance(2)
+        assert process.signals == [signal.SIGTERM, signal.SIGKILL]
         assert node.sandbox.pauses == set()
         assert node.kubelet.workers == {}
+        assert node.api.registry.store.rv == rv + 1  # the delete only: nothing written after
 
     scenario(tmp_path, body)
 

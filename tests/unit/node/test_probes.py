@@ -303,6 +303,70 @@ def test_http_success(code, success):
     assert probes.http_success(code) is success
 
 
+@pytest.mark.parametrize(
+    "status, body, error, expected",
+    [
+        (200, "ok", "", ("Success", "ok")),
+        (302, "moved", "", ("Warning", "Probe terminated redirects, Response body: moved")),
+        (304, "", "", ("Warning", "Probe terminated redirects, Response body: ")),
+        (503, "busy", "", ("Failure", "HTTP probe failed with statuscode: 503")),  # no body
+        (None, "", 'Get "http://x/": refused', ("Failure", 'Get "http://x/": refused')),
+    ],
+)
+def test_http_result_is_do_http_probe(status, body, error, expected):
+    assert probes.http_result(status, body, error) == expected
+
+
+def test_a_probe_warning_reads_like_the_kubelets_event():
+    assert probes.probe_warning("liveness", "Probe terminated redirects, Response body: x") == (
+        "Liveness probe warning: Probe terminated redirects, Response body: x"
+    )
+
+
+# --- redirects (http.go RedirectChecker over net/http's Client) -----------------------------------
+
+FIRST = "http://10.244.1.5:8080/healthz"
+
+
+@pytest.mark.parametrize(
+    "status, location, expected",
+    [
+        (302, "/ready", probes.Redirect("http://10.244.1.5:8080/ready", keep_host=True)),
+        (301, "ready", probes.Redirect("http://10.244.1.5:8080/ready", keep_host=True)),
+        (307, "http://10.244.1.5:9090/x", probes.Redirect("http://10.244.1.5:9090/x", False)),
+        (308, "https://10.244.1.5/x", probes.Redirect("https://10.244.1.5/x", False)),
+        (303, "http://10.244.1.6:8080/", None),  # another host: the 303 is the answer
+        (302, "http://example.com/", None),
+        (302, None, None),  # no Location: the response as it is
+        (302, "", None),
+        (300, "/other", None),  # not a redirect Go's client follows
+        (304, "/other", None),
+        (200, "/other", None),
+    ],
+)
+def test_which_redirects_are_followed(status, location, expected):
+    assert probes.next_redirect(FIRST, FIRST, status, location, 0) == expected
+
+
+def test_the_host_compared_is_the_first_requests_not_the_port():
+    hop = "http://10.244.1.5:9090/a"
+    assert probes.next_redirect(FIRST, hop, 302, "http://10.244.1.5:7070/b", 3) == probes.Redirect(
+        "http://10.244.1.5:7070/b", keep_host=False
+    )
+
+
+def test_a_hook_follows_redirects_to_any_host():
+    step = probes.next_redirect(FIRST, FIRST, 302, "http://10.244.1.6/", 0, follow_non_local=True)
+    assert step == probes.Redirect("http://10.244.1.6/", keep_host=False)
+
+
+def test_ten_redirects_are_the_most():
+    assert probes.next_redirect(FIRST, FIRST, 302, "/again", 8) is not None  # the 9th
+    with pytest.raises(probes.RedirectError) as stopped:
+        probes.next_redirect(FIRST, FIRST, 302, "/again", 9)
+    assert str(stopped.value) == 'Get "http://10.244.1.5:8080/again": stopped after 10 redirects'
+
+
 # --- restarts ----------------------------------------------------------------------------------
 
 RESTARTS = [
