@@ -31,11 +31,13 @@ Lab extensions under /lab/v1 (not in Kubernetes): `apply` (an all-or-nothing bat
 (wait until every agent has applied the store's latest version).
 
 Run: python -m lab_kit.agents apiserver --socket /run/labkit/apiserver.sock [--ready-fd N]
+     [--service-cluster-ip-range 10.96.0.0/12]   (`labkit up` passes the topology's service_cidr)
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import resource
@@ -63,6 +65,7 @@ from lab_kit.api.registry import Registry
 from lab_kit.model import constants as C
 from lab_kit.model import schema
 from lab_kit.model.errors import ApiError
+from lab_kit.model.topology import service_cidr_problems
 
 log = logging.getLogger("apiserver")
 LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
@@ -359,10 +362,14 @@ def connection_cap(open_files: int, limits: Limits) -> int:
 
 
 async def serve(
-    socket_path: str, tcp: str | None, ready_fd: int | None, advertise: str | None
+    socket_path: str,
+    tcp: str | None,
+    ready_fd: int | None,
+    advertise: str | None,
+    service_cidr: str = C.SERVICE_CIDR,
 ) -> None:
     schema.warm_up()
-    registry = Registry()
+    registry = Registry(service_cidr=service_cidr)
     registry.bootstrap()
     open_files = raise_open_files_limit()
     limits = Limits(max_connections=connection_cap(open_files, Limits()))
@@ -391,11 +398,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--advertise-address", help="IP:port published as the kubernetes Service's endpoint"
     )
+    parser.add_argument(
+        "--service-cluster-ip-range",
+        default=C.SERVICE_CIDR,
+        metavar="CIDR",
+        help=f"the ClusterIPs' range; `kubernetes` gets its first address (default {C.SERVICE_CIDR})",
+    )
     args = parser.parse_args(argv)
     if not args.socket:
         parser.error("--socket PATH is required (the Unix socket to serve on)")
+    service_cidr = args.service_cluster_ip_range
+    problems = service_cidr_problems(service_cidr) if _is_cidr(service_cidr) else ["not a CIDR"]
+    if problems:
+        parser.error(f"--service-cluster-ip-range {service_cidr}: {problems[0]}")
     setup_logging("apiserver", LOG_FORMAT)
-    asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address))
+    asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address, service_cidr))
+
+
+def _is_cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text)
+    except ValueError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -94,9 +94,9 @@ class Registry:
                 if not self.store.get("Namespace", "", ns):
                     self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
             if not self.store.get("Service", "default", "kubernetes"):
-                self.create(
-                    strategies.kubernetes_service(C.KUBERNETES_SERVICE_IP, C.API_SERVER_PORT)
-                )
+                # ServiceIPRange: the first address of the service CIDR (10.96.0.1 by default)
+                first = str(ipaddress.ip_network(self._service_cidr).network_address + 1)
+                self.create(strategies.kubernetes_service(first, C.API_SERVER_PORT))
 
     def _rebuild_allocators(self) -> None:
         """The allocators' view of what is taken, rebuilt from the stored Services."""

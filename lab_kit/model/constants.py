@@ -9,6 +9,7 @@ NODE_CIDR = "172.18.0.0/16"  # kind's docker network; nodes are .2, .3, ...
 CLUSTER_CIDR = "10.244.0.0/16"  # pod addresses (kubeadm/flannel default), one /24 per node
 NODE_POD_PREFIX = 24
 SERVICE_CIDR = "10.96.0.0/12"  # kubeadm's default serviceSubnet
+MAX_SERVICE_CIDR_BITS = 20  # kube-apiserver's maxCIDRBits: no IPv4 service range above a /12
 KUBERNETES_SERVICE_IP = "10.96.0.1"  # first address of SERVICE_CIDR
 CLUSTER_DNS_IP = "10.96.0.10"  # kubeadm: the 10th address of SERVICE_CIDR
 NODE_PORT_RANGE = (30000, 32767)  # --service-node-port-range, inclusive

@@ -7,6 +7,12 @@ must be inside node_network 172.18.0.0/16`. Nothing else configures the lab.
 
 Outside hosts may only use the documentation ranges (RFC 5737), so lab traffic can never
 be mistaken for, or routed to, a real network.
+
+`cluster.service_cidr` is the API server's --service-cluster-ip-range (its ClusterIP
+allocator, and the `kubernetes` Service at its first address). The lab honours any range
+kube-apiserver would take that also holds kube-dns's 10.96.0.10, where its kubelets point
+every pod's resolv.conf (kubeadm's 10th address of 10.96.0.0/12), and overlaps no other
+lab network; anything else is refused here, before a lab is built.
 """
 
 from __future__ import annotations
@@ -137,6 +143,8 @@ def parse_topology(text: str, source: str = "<topology>") -> ClusterSpec:
     }
     for key, value in nets.items():
         errors += _cidr(value, f"cluster.{key}")
+    if not errors:
+        errors += _service_cidr(nets)
     if errors:
         raise TopologyError(_message(source, errors))
     nodes = _parse_nodes(data.get("nodes"), nets, errors)
@@ -174,6 +182,43 @@ def _cidr(value: object, path: str) -> list[FieldError]:
         ipaddress.ip_network(str(value))
     except ValueError:
         return [invalid(path, value, "must be a valid CIDR, e.g. 10.244.0.0/16")]
+    return []
+
+
+def service_cidr_problems(cidr: str) -> list[str]:
+    """What kube-apiserver refuses in --service-cluster-ip-range (validateClusterIPFlags and
+    ServiceIPRange, in its words), and what the lab cannot serve: an IPv6 range (it is
+    single-stack IPv4)."""
+    net = ipaddress.ip_network(cidr)
+    if net.version != 4:
+        return ["must be an IPv4 CIDR (the lab is single-stack IPv4)"]
+    if net.prefixlen < 32 - C.MAX_SERVICE_CIDR_BITS:
+        return [
+            "specified --service-cluster-ip-range is too large; for 32-bit addresses, "
+            f"the mask must be >= {32 - C.MAX_SERVICE_CIDR_BITS}"
+        ]
+    if net.num_addresses < 8:
+        return ["the service cluster IP range must be at least 8 IP addresses"]
+    return []
+
+
+def _service_cidr(nets: dict) -> list[FieldError]:
+    value, path = str(nets["service_cidr"]), "cluster.service_cidr"
+    errors = [invalid(path, value, problem) for problem in service_cidr_problems(value)]
+    if errors:
+        return errors
+    net = ipaddress.ip_network(value)
+    if ipaddress.ip_address(C.CLUSTER_DNS_IP) not in net:
+        detail = (
+            f"must contain {C.CLUSTER_DNS_IP}, the cluster DNS address (kube-dns) the lab's "
+            "kubelets and its CoreDNS addon use"
+        )
+        return [invalid(path, value, detail)]
+    for other in ("pod_cidr", "node_network"):
+        if net.overlaps(ipaddress.ip_network(nets[other])):
+            return [invalid(path, value, f"must not overlap cluster.{other} {nets[other]}")]
+    if any(net.overlaps(r) for r in DOCUMENTATION_RANGES):
+        return [invalid(path, value, "must not overlap the outside hosts' documentation ranges")]
     return []
 
 

@@ -8,6 +8,7 @@ import ipaddress
 
 import pytest
 
+from lab_kit.agents import apiserver
 from lab_kit.api.registry import LAST_APPLIED, Registry
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import lookup
@@ -233,3 +234,52 @@ def test_an_ipv6_external_ip_is_accepted_as_kube_apiserver_accepts_it(reg):
     """No family check on externalIPs upstream: kube-proxy ignores the other family's."""
     stored = reg.create(svc("ext", externalIPs=["2001:db8::1", "192.0.2.50"]))
     assert stored["spec"]["externalIPs"] == ["2001:db8::1", "192.0.2.50"]
+
+
+# --- the service CIDR ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cidr, kubernetes_ip", [("10.96.0.0/12", "10.96.0.1"), ("10.96.0.8/29", "10.96.0.9")]
+)
+def test_the_kubernetes_service_takes_the_first_address_of_the_service_cidr(cidr, kubernetes_ip):
+    r = Registry(service_cidr=cidr)
+    r.bootstrap()
+    assert r.get(lookup("services"), "default", "kubernetes")["spec"]["clusterIP"] == kubernetes_ip
+
+
+def test_cluster_ips_come_from_the_service_cidr_and_nowhere_else():
+    r = Registry(service_cidr="10.96.0.0/24")
+    r.bootstrap()
+    ips = [r.create(svc(f"s{i}"))["spec"]["clusterIP"] for i in range(20)]
+    assert all(ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/24") for ip in ips)
+    with pytest.raises(ApiError) as e:
+        r.create(svc("out", clusterIP="10.96.1.5"))
+    assert e.value.message == (
+        'Service "out" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.1.5"}: '
+        "failed to allocate IP 10.96.1.5: provided IP is not in the valid range. "
+        "The range of valid IPs is 10.96.0.0/24"
+    )
+
+
+def test_the_api_server_takes_the_range_from_its_flag(monkeypatch):
+    taken: list[tuple] = []
+
+    async def serve(*args: object) -> None:
+        taken.append(args)
+
+    monkeypatch.setattr(apiserver, "serve", serve)
+    monkeypatch.setattr(apiserver, "setup_logging", lambda *a: None)
+    apiserver.main(["--socket", "/tmp/x.sock", "--service-cluster-ip-range", "10.96.0.0/16"])
+    apiserver.main(["--socket", "/tmp/x.sock"])
+    assert [args[-1] for args in taken] == ["10.96.0.0/16", "10.96.0.0/12"]
+
+
+def test_the_api_server_refuses_a_range_kube_apiserver_refuses(capsys):
+    with pytest.raises(SystemExit) as e:
+        apiserver.main(["--socket", "/tmp/x.sock", "--service-cluster-ip-range", "10.0.0.0/8"])
+    assert e.value.code == 2
+    assert (
+        "--service-cluster-ip-range 10.0.0.0/8: specified --service-cluster-ip-range is too "
+        "large; for 32-bit addresses, the mask must be >= 12" in capsys.readouterr().err
+    )
