@@ -17,11 +17,14 @@ Pure functions over API objects (dicts), mirroring three parts of kube-proxy:
   Local set is the same rule applied to endpoints on this node.
 
 Not modelled: topology hints / trafficDistribution (every ready endpoint is eligible),
-IPv6 and dual-stack (IPv4 slices only), SCTP conntrack specifics.
+IPv6 and dual-stack (IPv4 slices only; as an IPv4 proxier does, the IPv6 externalIPs,
+load-balancer IPs and source ranges of a Service are ignored), SCTP conntrack specifics.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from lab_kit.model import constants as C
@@ -105,12 +108,27 @@ def skip_service(svc: dict) -> bool:
     return spec.get("clusterIP") in (None, "", "None")
 
 
+def _ipv4(values: Iterable[str]) -> tuple[str, ...]:
+    """The IPv4 addresses or ranges among `values`: serviceport.go's MapIPsByIPFamily and
+    MapCIDRsByIPFamily for an IPv4 proxier, which ignores the others (one V(4) log line
+    upstream), so an IPv6 externalIP never reaches iptables-restore."""
+    kept = []
+    for value in values:
+        try:
+            if ipaddress.ip_network(value, strict=False).version != 4:
+                continue
+        except ValueError:
+            pass  # validated by the API server; left as it is
+        kept.append(value)
+    return tuple(kept)
+
+
 def service_ports(svc: dict) -> list[ServicePort]:
     if skip_service(svc):
         return []
     meta, spec = svc["metadata"], svc["spec"]
     status_lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    lb_ips = tuple(i["ip"] for i in status_lb if i.get("ip") and i.get("ipMode", "VIP") == "VIP")
+    lb_ips = _ipv4(i["ip"] for i in status_lb if i.get("ip") and i.get("ipMode", "VIP") == "VIP")
     affinity = None
     if spec.get("sessionAffinity") == "ClientIP":
         cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
@@ -126,10 +144,10 @@ def service_ports(svc: dict) -> list[ServicePort]:
             port=int(p["port"]),
             cluster_ip=spec["clusterIP"],
             node_port=int(p.get("nodePort") or 0),
-            external_ips=tuple(spec.get("externalIPs") or ()),
+            external_ips=_ipv4(spec.get("externalIPs") or ()),
             load_balancer_ips=lb_ips if is_lb else (),
             # kube-proxy trims stray spaces around source ranges rather than failing
-            source_ranges=tuple(r.strip() for r in spec.get("loadBalancerSourceRanges") or ())
+            source_ranges=_ipv4(r.strip() for r in spec.get("loadBalancerSourceRanges") or ())
             if is_lb
             else (),
             health_check_node_port=int(spec.get("healthCheckNodePort") or 0)

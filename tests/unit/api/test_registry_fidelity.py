@@ -13,6 +13,8 @@ from lab_kit.api.registry import LAST_APPLIED, Registry
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import lookup
 from lab_kit.node import envvars
+from lab_kit.render.proxy_endpoints import service_ports
+from lab_kit.render.proxy_rules import render
 
 
 @pytest.fixture
@@ -230,10 +232,23 @@ def test_an_update_asking_for_dual_stack_is_refused_and_leaves_the_service(reg):
     assert reg.get(lookup("services"), "default", "web") == before
 
 
-def test_an_ipv6_external_ip_is_accepted_as_kube_apiserver_accepts_it(reg):
-    """No family check on externalIPs upstream: kube-proxy ignores the other family's."""
-    stored = reg.create(svc("ext", externalIPs=["2001:db8::1", "192.0.2.50"]))
+def test_an_ipv6_external_ip_is_accepted_and_kube_proxy_ignores_it(reg):
+    """No family check on externalIPs upstream; an IPv4 kube-proxy ignores the other
+    family's addresses and ranges (serviceport.go). Before, the lab's wrote
+    `-d 2001:db8::1` into iptables-restore, which refuses the whole node's rules."""
+    stored = reg.create(
+        svc("ext", type="LoadBalancer", externalIPs=["2001:db8::1", "192.0.2.50"],
+            loadBalancerSourceRanges=["2001:db8::/64", "192.0.2.0/24"])
+    )  # fmt: skip
     assert stored["spec"]["externalIPs"] == ["2001:db8::1", "192.0.2.50"]
+    stored["status"] = {
+        "loadBalancer": {"ingress": [{"ip": "2001:db8::9"}, {"ip": "198.51.100.9"}]}
+    }
+    (port,) = service_ports(stored)
+    assert port.external_ips == ("192.0.2.50",) and port.load_balancer_ips == ("198.51.100.9",)
+    assert port.source_ranges == ("192.0.2.0/24",)
+    text = render([stored], [], "node1").text()
+    assert "2001:db8" not in text and "-d 192.0.2.50 --dport 80 -j REJECT" in text
 
 
 # --- the service CIDR ----------------------------------------------------------------------------
