@@ -10,6 +10,11 @@ A watch's queue of events not yet written is bounded (WATCH_QUEUE_EVENTS and
 WATCH_QUEUE_BYTES): a watcher that falls that far behind — its client stopped reading —
 is closed, as kube-apiserver's cacher closes an unresponsive watcher, and its client
 lists again (client-go's Reflector does; so does `lab_kit.agents.informer`).
+
+A watch that asked for bookmarks gets one after every WATCH_BOOKMARK_PERIOD_S without
+an event, as kube-apiserver's cacher sends them periodically: the client learns the
+version, and learns that the watch is alive — an informer that hears nothing at all for
+longer takes the server for frozen and lists again.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 
+from lab_kit.api import queries
 from lab_kit.api.handler import ApiHandler, ConvergedWait, WatchStream
 from lab_kit.model.constants import WATCH_QUEUE_BYTES, WATCH_QUEUE_EVENTS
 from lab_kit.store.store import Event
 
 log = logging.getLogger("apiserver")
+WATCH_BOOKMARK_PERIOD_S = 15.0  # a bookmark on a watch quiet this long (informers: 45 s)
 
 
 def encode(payload: dict) -> bytes:
@@ -48,6 +55,7 @@ class WatchFeed:
         max_bytes: int | None = None,
     ):
         self.watch = watch
+        self.store = handler.registry.store
         self.max_events = WATCH_QUEUE_EVENTS if max_events is None else max_events
         self.max_bytes = WATCH_QUEUE_BYTES if max_bytes is None else max_bytes
         self.queue: deque[Event] = deque()
@@ -107,11 +115,28 @@ class WatchFeed:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return
-            event = await self._next(left)
-            if event is None:
-                return
-            for payload in watch.offer(event):
-                yield encode(payload)
+            wait = self._quiet_limit(left)
+            event = await self._next(wait)
+            if event is not None:
+                for payload in watch.offer(event):
+                    yield encode(payload)
+            elif wait == left or self.overflowed:
+                return  # timeoutSeconds reached, or the watcher fell too far behind
+            else:
+                yield encode(self.heartbeat())
+
+    def _quiet_limit(self, left: float | None) -> float | None:
+        """How long to wait for an event: until the deadline, or the next bookmark."""
+        if not self.watch.bookmarks:
+            return left
+        return WATCH_BOOKMARK_PERIOD_S if left is None else min(left, WATCH_BOOKMARK_PERIOD_S)
+
+    def heartbeat(self) -> dict:
+        """A bookmark at the store's version: with nothing queued, this watch has been
+        offered every event up to it."""
+        version = max(self.watch.last_sent, self.store.rv)
+        self.watch.last_sent = version
+        return queries.bookmark(self.watch.kind, version)
 
 
 async def converged(handler: ApiHandler, wait: ConvergedWait) -> dict:

@@ -3,7 +3,9 @@
 The sync `ApiClient` serves the CLI and notebooks; the async `AsyncApiClient` serves the
 agents (controller-manager, kubelet, kube-proxy, DNS). Both build the same requests (see
 `_Calls`), raise `ApiError` with the server's `Status`, and stream watches as one JSON
-event per line, as client-go's watch decoder reads them.
+event per line, as client-go's watch decoder reads them. Each keeps the warnings of its
+last answer in `warnings` (the `Warning: 299` headers, as client-go hands them to its
+WarningHandler); `labkit apply` prints them as kubectl does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from lab_kit.api.warning import parse_warning_headers
 from lab_kit.controllers.state import Action, Create, Delete, Update
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
@@ -92,6 +95,12 @@ class _Calls:
         raise TypeError(action)
 
 
+def _warnings(response: httpx.Response) -> list[str]:
+    """The texts of the response's `299` warnings (the only code kubectl prints)."""
+    found = parse_warning_headers(response.headers.get_list("Warning"))
+    return [text for code, _agent, text in found if code == 299]
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
@@ -111,6 +120,7 @@ class ApiClient:
         self.socket_path = socket_path
         uds = httpx.HTTPTransport(uds=socket_path) if socket_path else None
         self.http = httpx.Client(transport=transport or uds, base_url=BASE, timeout=timeout_s)
+        self.warnings: list[str] = []  # of the last answer
 
     def close(self) -> None:
         self.http.close()
@@ -122,6 +132,7 @@ class ApiClient:
             params=call.params,
             content=None if call.body is None else json.dumps(call.body),
         )
+        self.warnings = _warnings(response)
         _raise_for(response)
         return response.json()
 
@@ -176,9 +187,9 @@ class ApiClient:
         except httpx.HTTPError:
             return
 
-    def healthy(self) -> bool:
+    def healthy(self, timeout_s: float = 2) -> bool:
         try:
-            return self.http.get("/readyz", timeout=2).status_code == 200
+            return self.http.get("/readyz", timeout=timeout_s).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -207,6 +218,7 @@ class AsyncApiClient:
         self.socket_path = socket_path
         uds = httpx.AsyncHTTPTransport(uds=socket_path) if socket_path else None
         self.http = httpx.AsyncClient(transport=transport or uds, base_url=BASE, timeout=timeout_s)
+        self.warnings: list[str] = []  # of the last answer
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -220,6 +232,7 @@ class AsyncApiClient:
         )
         if response.status_code >= 400:
             await response.aread()
+        self.warnings = _warnings(response)
         _raise_for(response)
         return response.json()
 

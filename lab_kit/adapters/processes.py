@@ -44,14 +44,17 @@ class ProcessRecord:
         return cls(d["name"], d["pid"], d["start_ticks"], d["argv"], d.get("log", ""))
 
 
-def start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int, proc: str = "/proc") -> int | None:
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(f"{proc}/{pid}/stat") as f:
             stat = f.read()
     except OSError:
         return None
     # The command name (field 2) may contain spaces and parentheses: split after the last ")".
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
 
 
 def is_alive(record: ProcessRecord) -> bool:
@@ -84,11 +87,22 @@ class Starting:
             os.close(self.read_fd)
         return self.record
 
+    def detach(self) -> ProcessRecord:
+        """Do not wait for "ready" (the supervisor's restarts): close our end of the pipe."""
+        os.close(self.read_fd)
+        return self.record
+
 
 def signal_ready(fd: int | None) -> None:
-    """The child's end of the ready pipe: say "ready" on the fd `start` passed (--ready-fd)."""
-    if fd is not None:
+    """The child's end of the ready pipe: say "ready" on the fd `start` passed (--ready-fd).
+    Nobody listening any more (a restart the supervisor did not wait for) is fine."""
+    if fd is None:
+        return
+    try:
         os.write(fd, b"ready\n")
+    except BrokenPipeError:
+        pass
+    finally:
         os.close(fd)
 
 
@@ -194,6 +208,8 @@ class StartingProcess(Protocol):
 
     def wait_ready(self, timeout_s: float = 30.0) -> ProcessRecord: ...
 
+    def detach(self) -> ProcessRecord: ...
+
 
 class Processes(Protocol):
     def start(
@@ -249,6 +265,9 @@ class FakeStarting:
         if failure is not None:
             self.table.alive.pop(self.record.pid, None)
             raise StartError(f"{self.record.name} {failure}; see {self.record.log}:\n")
+        return self.record
+
+    def detach(self) -> ProcessRecord:
         return self.record
 
 

@@ -1,7 +1,9 @@
 """The run directory: where a running lab keeps everything it made, in one layout.
 
     /run/labkit/                 (LABKIT_RUN_DIR overrides it; tests use a private one)
-      state.json                 processes `up` started (PID + start time), enabled addons
+      state.json                 processes `up` started (PID + start time), enabled addons,
+                                 the phase, restarts (lab_kit/adapters/records.py: LabState)
+      state.lock                 taken while state.json is read and rewritten
       apiserver.sock             the API server's Unix socket
       topology.toml              the running lab's copy of its topology
       network.json               the network agent's record: each host's shell PID, links
@@ -43,6 +45,10 @@ class RunDir:
         return self._join("state.json")
 
     @property
+    def state_lock(self) -> str:
+        return self._join("state.lock")
+
+    @property
     def socket(self) -> str:
         return self._join("apiserver.sock")
 
@@ -80,6 +86,12 @@ class RunDir:
     @property
     def captures(self) -> str:
         return self._join("captures")
+
+    def names_this(self, argv: list[str]) -> bool:
+        """Does a command line name this run dir (the directory itself or a path in it)?
+        How `labkit clean` recognises the lab's processes when state.json is gone."""
+        root = self.path.rstrip("/") or "/"
+        return any(a == root or a.startswith(root + "/") for a in argv)
 
     def make(self) -> None:
         """Create the directory and its logs/ (for `up`)."""

@@ -5,6 +5,13 @@ Mirrors client-go's Reflector + Indexer: on a `410 Gone` (the watch window moved
 dropped connection it lists again; BOOKMARK events advance `seen_rv` without touching the
 cache, so an agent can say "I have applied everything up to version N" even when none of
 N's changes were its kinds.
+
+A watch can also break without ending: a frozen API server keeps the connection open and
+says nothing. The server sends a BOOKMARK on every quiet watch now and then
+(`lab_kit.adapters.api_serving`), so with `silence_s` set an informer that hears nothing
+at all for that long gives the watch up and lists again, as client-go's HTTP/2 health
+check drops a connection that stops answering its pings. A bookmark that brings no newer
+version only proves the watch alive: it does not wake the agent.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from lab_kit.model.kinds import Kind
 log = logging.getLogger("informer")
 
 
+class WatchSilent(Exception):
+    """No event and no bookmark for `silence_s`: the watch is taken for broken."""
+
+
 class Informer:
     def __init__(
         self,
@@ -32,6 +43,7 @@ class Informer:
         label_selector: str = "",
         field_selector: str = "",
         clock: Clock | None = None,
+        silence_s: float | None = None,
     ):
         self.client, self.kind, self.on_change = client, kind, on_change
         self.namespace, self.label_selector, self.field_selector = (
@@ -40,9 +52,11 @@ class Informer:
             field_selector,
         )
         self.clock: Clock = clock or SystemClock()
+        self.silence_s = silence_s
         self.cache: dict[tuple[str, str], dict] = {}
         self.seen_rv = 0
         self.synced = asyncio.Event()
+        self.heard_at = 0.0  # clock.monotonic() of the watch's last line
 
     def items(self) -> list[dict]:
         return list(self.cache.values())
@@ -52,7 +66,7 @@ class Informer:
         while True:
             try:
                 await self._list()
-                await self._watch()
+                await self._watch_until_silent()
                 backoff_s = 0.05
                 continue  # the watch ended normally (the server closed it): list again
             except ApiError as e:
@@ -77,13 +91,39 @@ class Informer:
         self.synced.set()
         self.on_change()
 
+    async def _watch_until_silent(self) -> None:
+        """The watch, given up (WatchSilent) once it has been silent for `silence_s`."""
+        if self.silence_s is None:
+            await self._watch()
+            return
+        self.heard_at = self.clock.monotonic()
+        watch = asyncio.ensure_future(self._watch())
+        try:
+            while not watch.done():
+                left = self.heard_at + self.silence_s - self.clock.monotonic()
+                if left <= 0:
+                    raise WatchSilent(f"no event or bookmark for {self.silence_s:.0f} s")
+                timer = asyncio.ensure_future(self.clock.sleep(left))
+                await asyncio.wait({watch, timer}, return_when=asyncio.FIRST_COMPLETED)
+                timer.cancel()
+            watch.result()  # its exception, if it ended with one
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
     async def _watch(self) -> None:
         async for event in self.client.watch(
             self.kind, self.namespace, self.seen_rv, self.label_selector, self.field_selector
         ):
+            self.heard_at = self.clock.monotonic()
             obj, etype = event["object"], event["type"]
             if etype == "ERROR":
                 raise ApiError.from_status(obj)
+            if etype == "BOOKMARK":
+                if meta.resource_version(obj) > self.seen_rv:
+                    self.seen_rv = meta.resource_version(obj)
+                    self.on_change()
+                continue
             key = (meta.namespace(obj), meta.name(obj))
             cached = self.cache.get(key)
             if cached is not None and meta.resource_version(cached) > meta.resource_version(obj):

@@ -5,6 +5,7 @@
     loop: a change, or `resync_s` without one (-> agent.periodic())
           -> at least `min_sync_period_s` after the last sync -> agent.sync()
           -> report the resourceVersion the caches had reached (`labkit apply --wait`)
+    a start, sync or periodic check that raises -> logged, retried after a back-off
     SIGTERM / SIGINT -> agent.stop() -> goodbye to the API (agents in pods) -> exit
 
 Like client-go's shared informers plus a controller's worker loop, minus work queues:
@@ -14,6 +15,15 @@ the API client, signals, the ready pipe — comes from `run()`, reached through 
 `lab_kit/agents/table.py`. Time comes from an injected `Clock` and the API from an
 injected client, so tests drive an agent on virtual time against the in-process API
 (`lab_kit.adapters.api_inprocess`), with no root and no sleeps.
+
+Nothing an API outage does ends an agent, as no outage ends a kubelet: informers list
+and watch again with back-off (and give up on a watch that has been silent past
+WATCH_SILENCE_S: a frozen server), and a `start()`, `sync()` or `periodic()` that raises
+— an API call failing mid-sync, a registration the API could not take — is logged and
+tried again after a back-off on the clock (RETRY_INITIAL_S doubling to RETRY_MAX_S, as
+client-go's rate-limited work queues retry a failed key). `create()` is retried too while
+the API cannot be reached. An agent that dies all the same is restarted by the lab's
+supervisor (`lab_kit/agents/supervisor.py`).
 """
 
 from __future__ import annotations
@@ -29,15 +39,60 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import httpx
+
 from lab_kit.adapters.apiclient import AsyncApiClient
 from lab_kit.adapters.clock import Clock, SystemClock, wait_event
 from lab_kit.adapters.processes import signal_ready
 from lab_kit.agents.informer import Informer
 from lab_kit.agents.logs import CappedStreamHandler, RepeatFilter
+from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
 from lab_kit.model.topology import ClusterSpec, parse_topology
 
 LOG_FORMAT = "%(asctime)s {name} %(levelname)s %(message)s"
+RETRY_INITIAL_S = 0.2  # a failed start/sync is tried again after this, doubled per failure
+RETRY_MAX_S = 10.0
+# A watch with no event and no bookmark for this long is taken for broken (the API server
+# sends a bookmark every WATCH_BOOKMARK_PERIOD_S on a quiet watch): client-go's HTTP/2
+# health check gives up on a silent connection after 30 s + a 15 s ping timeout.
+WATCH_SILENCE_S = 45.0
+
+
+def api_unavailable(error: BaseException) -> bool:
+    """Is this the API server being away (down, frozen, restarting, overloaded), rather
+    than an answer about the request?"""
+    if isinstance(error, ApiError):
+        return error.code >= 500 or error.code == 429
+    return isinstance(error, httpx.TransportError)
+
+
+class Backoff:
+    """Exponential back-off on a clock: `await backoff.wait()` sleeps the next delay,
+    `reset()` after a success (wait.Backoff in client-go's terms)."""
+
+    def __init__(
+        self, clock: Clock, initial_s: float = RETRY_INITIAL_S, max_s: float = RETRY_MAX_S
+    ):
+        self.clock, self.initial_s, self.max_s = clock, initial_s, max_s
+        self.next_s = initial_s
+        self.failures = 0
+
+    async def wait(self) -> None:
+        delay, self.next_s = self.next_s, min(self.next_s * 2, self.max_s)
+        self.failures += 1
+        await self.clock.sleep(delay)
+
+    def reset(self) -> None:
+        self.next_s, self.failures = self.initial_s, 0
+
+
+def log_failure(log: logging.Logger, what: str, error: BaseException, retry_s: float) -> None:
+    """One line for the API being away; a traceback for anything else (a bug to fix)."""
+    if api_unavailable(error):
+        log.warning("%s failed: %r; retrying in %.1f s", what, error, retry_s)
+    else:
+        log.error("%s failed; retrying in %.1f s", what, retry_s, exc_info=error)
 
 
 @dataclass(frozen=True)
@@ -53,9 +108,18 @@ class Watch:
 class Context:
     """What the runner hands an agent: the API client, the clock, the informer caches."""
 
-    def __init__(self, client: AsyncApiClient, clock: Clock | None = None):
+    def __init__(
+        self,
+        client: AsyncApiClient,
+        clock: Clock | None = None,
+        watch_silence_s: float | None = None,
+    ):
+        """`watch_silence_s`: give up on a watch silent this long (the process sets
+        WATCH_SILENCE_S; tests on virtual time, whose server sends no bookmarks on the
+        clock, leave it off)."""
         self.client = client
         self.clock: Clock = clock or SystemClock()
+        self.watch_silence_s = watch_silence_s
         self.informers: dict[str, Informer] = {}
         self.wake = asyncio.Event()
 
@@ -68,6 +132,7 @@ class Context:
             label_selector=watch.label_selector,
             field_selector=watch.field_selector,
             clock=self.clock,
+            silence_s=self.watch_silence_s,
         )
         self.informers[name] = informer
         return informer
@@ -141,34 +206,63 @@ class Runner:
         for name, watch in agent.watches.items():
             if name not in self.ctx.informers:
                 self.ctx.watch(name, watch)
-        self.syncs = 0
+        self.syncs = 0  # successful syncs
+        self.failures = 0  # starts, syncs and periodic checks that raised
+        self.backoff = Backoff(self.ctx.clock)
+        self.log = logging.getLogger(agent.log_name())
         self._last_start = float("-inf")
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        """Informers listed and watching, `agent.start()` done, the first sync done."""
+        """Informers listed and watching, `agent.start()` done, the first sync done (each
+        tried again, after a back-off, until it succeeds)."""
         self._tasks = [asyncio.create_task(i.run()) for i in self.ctx.informers.values()]
         await asyncio.gather(*(i.synced.wait() for i in self.ctx.informers.values()))
-        await self.agent.start()
+        while not await self._attempt("start", self.agent.start):
+            pass
         self.ctx.wake.clear()
-        await self.sync_once()
+        while not await self.sync_once():
+            pass
 
-    async def sync_once(self) -> None:
+    async def _attempt(self, what: str, step: Callable[[], Awaitable[Any]]) -> bool:
+        """Run one step; if it raises, log it, wait the back-off, and say False."""
+        try:
+            await step()
+        except Exception as e:  # the API away mid-call, or a bug: never the end of the agent
+            self.failures += 1
+            log_failure(self.log, what, e, self.backoff.next_s)
+            await self.backoff.wait()
+            return False
+        return True
+
+    async def sync_once(self) -> bool:
+        """One sync and its report; False if the sync raised (another one is asked for,
+        after the back-off)."""
         self._last_start = self.ctx.clock.monotonic()
         seen = self.ctx.seen_rv
-        info = await self.agent.sync()
+        info: dict | None = None
+
+        async def sync() -> None:
+            nonlocal info
+            info = await self.agent.sync()
+
+        if not await self._attempt("sync", sync):
+            self.ctx.changed()  # the state it could not apply is still to be applied
+            return False
+        self.backoff.reset()
         self.syncs += 1
         if info is not None and self.agent.report_as:
             try:
                 await self.ctx.client.report_applied(self.agent.report_as, seen, info)
             except Exception as e:  # the API restarting: the next sync reports again
-                logging.getLogger(self.agent.log_name()).warning("reporting: %r", e)
+                self.log.warning("reporting: %r", e)
+        return True
 
     async def step(self) -> None:
         """Wait for a change (or the resync period), then sync once."""
         clock = self.ctx.clock
         if not await wait_event(self.ctx.wake, self.agent.resync_s, clock):
-            await self.agent.periodic()
+            await self._attempt("periodic check", self.agent.periodic)
         wait = self._last_start + self.agent.min_sync_period_s - clock.monotonic()
         if wait > 0:
             await clock.sleep(wait)  # minSyncPeriod: a rate limit, as kube-proxy's runner
@@ -205,9 +299,13 @@ class Runner:
 
 
 def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    # "resolve": node agents declare --run-dir again (add_node_arguments), for their own use
+    parser = argparse.ArgumentParser(prog=prog, description=description, conflict_handler="resolve")
     parser.add_argument("--socket", help="the API server's Unix socket")
     parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once serving")
+    # On every command line `labkit up` writes: it names the lab the process belongs to,
+    # so `labkit clean` finds it even without state.json (lab_kit/adapters/records.py).
+    parser.add_argument("--run-dir", help="the lab's run directory (default: LABKIT_RUN_DIR)")
     return parser
 
 
@@ -262,16 +360,31 @@ def socket_from(options: argparse.Namespace) -> str:
     return socket_path
 
 
+async def _create(
+    agent_class: type[Agent], ctx: Context, options: argparse.Namespace, log: logging.Logger
+) -> Agent:
+    """`agent_class.create`, tried again while the API it asks cannot be reached."""
+    backoff = Backoff(ctx.clock)
+    while True:
+        try:
+            made = agent_class.create(ctx, options)
+            return await made if inspect.isawaitable(made) else made
+        except Exception as e:
+            if not api_unavailable(e):
+                raise
+            log_failure(log, "starting", e, backoff.next_s)
+            await backoff.wait()
+
+
 async def _serve(agent_class: type[Agent], options: argparse.Namespace, name: str) -> None:
     # Every agent that talks to the API gets the socket (`create` may already ask it, and
     # watches may be declared per instance); one that needs none (world-dns) gets no socket.
     socket_path = options.socket or os.environ.get("LABKIT_APISERVER")
-    ctx = Context(AsyncApiClient(socket_path))
-    made = agent_class.create(ctx, options)
-    agent = await made if inspect.isawaitable(made) else made
+    ctx = Context(AsyncApiClient(socket_path), watch_silence_s=WATCH_SILENCE_S)
+    log = logging.getLogger(name)
+    agent = await _create(agent_class, ctx, options, log)
     if agent.watches and not socket_path:
         socket_from(options)  # exits, saying where the socket comes from
-    log = logging.getLogger(name)
     runner = Runner(agent)
     task = asyncio.ensure_future(runner.run(lambda: signal_ready(options.ready_fd)))
     try:

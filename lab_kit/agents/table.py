@@ -3,10 +3,14 @@
     python -m lab_kit.agents NAME [OPTIONS]      runs AGENTS[NAME] (`--help` for its options)
 
 `labkit up` reads this table to start the lab (`lab_kit/lab/lifecycle.py`): the
-control plane in order, then the network, then on every node each `node` agent (all at
-once), then each `host:<role>` agent on the outside host with that role. `pod` agents are
-not started by `up`: they are what a built-in image runs (`lab_kit/agents/images.py`), so
-the kubelet starts them in a pod, as a cluster runs CoreDNS.
+supervisor first, the control plane in order, then the network, then on every node each
+`node` agent (all at once), then each `host:<role>` agent on the outside host with that
+role. `pod` agents are not started by `up`: they are what a built-in image runs
+(`lab_kit/agents/images.py`), so the kubelet starts them in a pod, as a cluster runs CoreDNS.
+
+Each entry also says what happens when its process dies: `restart` is the supervisor's
+policy for it (`lab_kit/agents/supervisor.py`, as systemd's `Restart=always` for a kubelet),
+and `when_down` is what `labkit status` tells a user that its absence means.
 
 Adding an agent: write its logic as an `Agent` subclass (`lab_kit/agents/runner.py`: it
 declares what it watches and writes `sync()`), then add one entry here. The loaders
@@ -33,11 +37,21 @@ Program: TypeAlias = "type[Agent] | Callable[[list[str]], None]"
 class AgentEntry:
     name: str  # the process name: `python -m lab_kit.agents NAME`, logs/NAME[-node].log
     load: Callable[[], Program]
-    where: str  # "control-plane" | "network" | "node" | "host:<role>" | "pod"
+    where: str  # "supervisor" | "control-plane" | "network" | "node" | "host:<role>" | "pod"
     summary: str
+    # "Always": the supervisor restarts it when it dies; "Never": its death ends the lab
+    # (the API server keeps the cluster in memory, the network's namespaces die with it).
+    restart: str = "Always"
+    when_down: str = ""  # what its absence means ("{node}": the node or host it runs on)
 
     def program(self) -> Program:
         return self.load()
+
+
+def _supervisor() -> Program:
+    from lab_kit.agents import supervisor
+
+    return supervisor.main
 
 
 def _apiserver() -> Program:
@@ -85,20 +99,77 @@ def _coredns() -> Program:
 AGENTS: dict[str, AgentEntry] = {
     e.name: e
     for e in (
-        AgentEntry("apiserver", _apiserver, "control-plane", "the API server (REST + watch)"),
+        AgentEntry(
+            "supervisor",
+            _supervisor,
+            "supervisor",
+            "restarts the lab's agents when they die",
+            restart="Never",
+            when_down="agents that die are no longer restarted",
+        ),
+        AgentEntry(
+            "apiserver",
+            _apiserver,
+            "control-plane",
+            "the API server (REST + watch)",
+            restart="Never",
+            when_down="nothing can be read or changed, and the cluster's objects (kept in its "
+            "memory) are lost: `labkit down`, then `labkit up`",
+        ),
         AgentEntry(
             "controller-manager",
             _controller_manager,
             "control-plane",
             "every controller and the scheduler",
-        ),  # fmt: skip
-        AgentEntry("network", _network, "network", "holds the Mininet network"),
-        AgentEntry("kubelet", _kubelet, "node", "runs the node's pods"),
-        AgentEntry("kube-proxy", _kube_proxy, "node", "writes the node's Service rules"),
-        AgentEntry("world-dns", _world_dns, "host:internet", "the outside world's resolver"),
+            when_down="pods are not scheduled; Deployments, ReplicaSets and EndpointSlices "
+            "are not reconciled",
+        ),
+        AgentEntry(
+            "network",
+            _network,
+            "network",
+            "holds the Mininet network",
+            restart="Never",
+            when_down="the router and the outside hosts are gone (their namespaces died with "
+            "it): `labkit down`, then `labkit up`",
+        ),
+        AgentEntry(
+            "kubelet",
+            _kubelet,
+            "node",
+            "runs the node's pods",
+            when_down="pods on {node} are not started, stopped or probed",
+        ),
+        AgentEntry(
+            "kube-proxy",
+            _kube_proxy,
+            "node",
+            "writes the node's Service rules",
+            when_down="Service changes do not reach {node}",
+        ),
+        AgentEntry(
+            "world-dns",
+            _world_dns,
+            "host:internet",
+            "the outside world's resolver",
+            when_down="names outside the cluster do not resolve",
+        ),
         AgentEntry("coredns", _coredns, "pod", "cluster DNS, run by the coredns image"),
     )
 }
+
+
+def entry_of(process: str) -> AgentEntry | None:
+    """The entry a running process belongs to: "kube-proxy/node2" -> AGENTS["kube-proxy"]."""
+    return AGENTS.get(process.partition("/")[0])
+
+
+def when_down(process: str) -> str:
+    """ "kube-proxy/node2 is not running: Service changes do not reach node2"."""
+    entry = entry_of(process)
+    meaning = entry.when_down if entry else ""
+    node = process.partition("/")[2]
+    return f"{process} is not running" + (f": {meaning.format(node=node)}" if meaning else "")
 
 
 def command(name: str, *args: str) -> list[str]:

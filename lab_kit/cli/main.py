@@ -613,6 +613,8 @@ def main(argv: list[str] | None = None, *, connect: Connect = objects.connect) -
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe stopped
     except KeyboardInterrupt:
+        if args.verb == "up":  # lifecycle.up stopped what it had started before it gave up
+            print("interrupted: the lab's processes were stopped again", file=sys.stderr)
         return 130
 
 

@@ -65,8 +65,14 @@ class Lab:
         addons: list[str] | None = None,
     ) -> Lab:
         """Build the lab (default topology unless named; default addons and `addons`) and
-        connect to it."""
+        connect to it. A lab left running (a notebook that failed before its `down()`, a
+        kernel that died) is taken down first, saying so: one lab per machine, and the
+        notebook that runs now is the one that wants it."""
         progress = (lambda *_: None) if quiet else print
+        left = lifecycle.lab_left()
+        if left:
+            print(f"A lab was left running ({left}); taking it down first")
+            lifecycle.down(progress=progress)
         try:
             lifecycle.up(topology, progress, control_plane_only, addons)
         except (TopologyError, KeyError) as e:  # a bad topology, an unknown addon

@@ -1,55 +1,86 @@
 """Bring the lab up and down, and say what runs.
 
-    up:   API server, controller-manager                  (agents/table.py: control-plane)
+    up:   the supervisor                                   (agents/table.py: supervisor)
+          API server, controller-manager                  (control-plane)
           network: Mininet from the topology               (network)
           on every node at once: kubelet, kube-proxy       (node)
           addons: coredns, and those asked for             (lab/addons/)
           on outside hosts: the world's DNS                (host:<role>)
           -> every Node Ready, every node's rules written, every addon ready
-    down: everything recorded, newest first; then pods and links a crash left behind
+          -> phase "running": from now on the supervisor restarts an agent that dies
+    down: the supervisor first, then everything recorded, newest first; then whatever
+          the records missed: the lab's processes found through /proc, pods, links
 
-Everything `up` makes is recorded in the run dir's `state.json` as it is made (process
-PIDs with their start times, enabled addons), so `down` — or `clean` after a crash —
-removes exactly that and nothing else. Where things live is `lab_kit.adapters.rundir`'s
-business; which agents exist and where they run is `lab_kit.agents.table`'s.
+Everything `up` makes is recorded in the run dir's `state.json` as it is made — each
+process before `up` waits for it — so `down`, or `clean` after a crash, removes exactly
+that. An interrupted `up` (Ctrl-C, or SIGTERM, which it takes as Ctrl-C) stops what it
+had started before it gives up; and since every agent's command line names the run dir,
+`down`/`clean`/`status` also find the lab's processes when state.json is gone
+(`lab_kit.adapters.records`). Where things live is `lab_kit.adapters.rundir`'s business;
+which agents exist, where they run and whether they are restarted is
+`lab_kit.agents.table`'s.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 
+import httpx
+
+from lab_kit.adapters import records
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import Processes, ProcessRecord, StartError, SystemProcesses
+from lab_kit.adapters.records import RUNNING, STOPPING, LabState, locked_state
 from lab_kit.adapters.rundir import NoSuchHost, RunDir
-from lab_kit.agents.table import AGENTS, AgentEntry, command
+from lab_kit.agents.table import AGENTS, AgentEntry, command, entry_of, when_down
 from lab_kit.lab import addon_install
 from lab_kit.lab.addons import ADDONS, lookup
 from lab_kit.lab.errors import LabError
 from lab_kit.lab.topologies import load_topology
 from lab_kit.model.topology import ClusterSpec
 
-__all__ = ["LabError", "LabState", "up", "down", "clean", "status"]
+__all__ = ["LabError", "LabState", "up", "down", "clean", "status", "api_problem", "lab_left"]
 
 Progress = Callable[[str], None]
+FOUND = " (found by its command line)"  # how `down` names what state.json did not list
+API_ANSWER_S = 5.0  # a live API server that has not answered in this long is "not answering"
 
-# The seams `up` and `down` act through (tests swap in FakeProcesses and the in-process API).
+# The seams `up`, `down` and `status` act through (tests swap in FakeProcesses, the
+# in-process API, and a /proc of their own).
 PROCESSES: Processes = SystemProcesses()
 
 
-def api_client(rd: RunDir) -> ApiClient:
+def api_client(rd: RunDir, timeout_s: float = 30) -> ApiClient:
     """A client of the lab's API server (its Unix socket)."""
-    return ApiClient(rd.socket)
+    return ApiClient(rd.socket, timeout_s=timeout_s)
 
 
 def network_exists() -> bool:
     """Does a lab network (its first switch, a bridge in this namespace) already exist?"""
     return os.path.exists("/sys/class/net/lk-s1")
+
+
+def find_processes(rd: RunDir) -> list[ProcessRecord]:
+    """The lab's processes as /proc shows them, recorded or not."""
+    return records.lab_processes(rd)
+
+
+def find_links() -> list[str]:
+    """The `lk-*` links in this namespace."""
+    return records.lab_links()
+
+
+def other_networks(rd: RunDir) -> list[str]:
+    """Run dirs of other labs whose network runs on this machine."""
+    return records.other_networks(rd)
 
 
 def run_dir() -> str:
@@ -60,47 +91,17 @@ def socket_path(directory: str | None = None) -> str:
     return RunDir(directory).socket
 
 
-@dataclass
-class LabState:
-    directory: str
-    started_at: float = 0.0
-    processes: list[ProcessRecord] = field(default_factory=list)
-    addons: list[str] = field(default_factory=list)  # enabled, in the order applied
+def alive(state: LabState) -> list[ProcessRecord]:
+    return [p for p in state.processes if PROCESSES.is_alive(p)]
 
-    @property
-    def path(self) -> str:
-        return RunDir(self.directory).state_file
 
-    def save(self) -> None:
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(
-                {
-                    "started_at": self.started_at,
-                    "processes": [p.to_dict() for p in self.processes],
-                    "addons": self.addons,
-                },
-                f,
-                indent=1,
-            )
-        os.replace(tmp, self.path)
-
-    @classmethod
-    def load(cls, directory: str) -> LabState | None:
-        try:
-            with open(RunDir(directory).state_file) as f:
-                data = json.load(f)
-        except (OSError, ValueError):
-            return None
-        return cls(
-            directory,
-            data.get("started_at", 0.0),
-            [ProcessRecord.from_dict(p) for p in data.get("processes", [])],
-            list(data.get("addons", [])),
-        )
-
-    def alive(self) -> list[ProcessRecord]:
-        return [p for p in self.processes if PROCESSES.is_alive(p)]
+def unrecorded(rd: RunDir, state: LabState | None) -> list[ProcessRecord]:
+    """The lab's running processes that state.json does not list (it is gone, or `up` was
+    cut short between starting one and writing it down), in the agent table's order."""
+    known = {(p.pid, p.start_ticks) for p in (state.processes if state else [])}
+    found = [p for p in find_processes(rd) if (p.pid, p.start_ticks) not in known]
+    order = list(AGENTS)
+    return sorted(found, key=lambda p: order.index(e.name) if (e := entry_of(p.name)) else 99)
 
 
 def _entries(where: str) -> list[AgentEntry]:
@@ -113,7 +114,8 @@ def up(topology: str | None = None, progress: Progress = print, control_plane_on
     the default addons (and `addons`) and the outside hosts' agents; return once every Node
     is registered and Ready, every node's rules are written and every addon is ready.
     `control_plane_only`: API server and controllers only (no network, no nodes: pods stay
-    Pending, as on a cluster with no nodes; no addons)."""
+    Pending, as on a cluster with no nodes; no addons). Interrupted (Ctrl-C, SIGTERM) or
+    failed, it stops what it started before it raises."""
     spec = load_topology(topology)  # a bad topology fails here, before anything is made
     wanted = [a.name for a in ADDONS.values() if a.default]
     for name in addons or []:
@@ -121,13 +123,7 @@ def up(topology: str | None = None, progress: Progress = print, control_plane_on
         if name not in wanted:
             wanted.append(name)
     rd = RunDir()
-    existing = LabState.load(rd.path)
-    if existing and existing.alive():
-        pids = ", ".join(f"{p.name} (pid {p.pid})" for p in existing.alive())
-        raise LabError(f"a lab is already running ({pids}); `labkit down` stops it first")
-    if existing:
-        progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({rd.path})")
-        clean(progress=lambda *_: None)
+    _refuse_a_running_lab(rd, progress)
     if not control_plane_only and network_exists():
         raise LabError(
             "a lab network already exists on this machine (bridge lk-s1): another lab runs with "
@@ -138,38 +134,114 @@ def up(topology: str | None = None, progress: Progress = print, control_plane_on
     state = LabState(rd.path, time.time())
     state.save()
     shutil.copyfile(spec.source, rd.topology_file)
-    try:
-        for entry in _entries("control-plane"):
-            _start(state, entry.name, command(entry.name, "--socket", rd.socket), progress)
-        if control_plane_only:
-            return state
-        for entry in _entries("network"):
-            argv = command(entry.name, "--run-dir", rd.path, "--topology-file", rd.topology_file)
-            _start(state, entry.name, argv, progress)
-        for line in rd.network().get("warnings", []):
-            progress(f"  warning: {line}")
-        _start_node_agents(state, spec, progress)
-        # After the nodes are Ready, so the scheduler spreads the addons' pods the same way
-        # every run (coredns on node1 and node2) and every lab's pods get the same addresses.
-        client = api_client(rd)
+    with _sigterm_as_interrupt():
         try:
-            applied_at = time.monotonic()
-            for name in wanted:
-                addon_install.apply_addon(client, ADDONS[name])
-                state.addons.append(name)
-            state.save()
-            _start_host_agents(state, spec, progress)
-            for name in wanted:
-                addon_install.wait_ready(client, ADDONS[name])
-                took = time.monotonic() - applied_at
-                progress(f"  {'addon ' + name:<20} ready {took:.2f} s after its apply "
-                         f"({ADDONS[name].description})")  # fmt: skip
-        finally:
-            client.close()
-    except (StartError, LabError, NoSuchHost) as e:
-        down(progress=lambda *_: None)
-        raise LabError(str(e)) from e
+            _start_all(state, spec, wanted, control_plane_only, progress)
+        except BaseException as e:
+            with _deferred_interrupts():  # a second Ctrl-C does not cut the clean-up short
+                down(progress=lambda *_: None)
+            if isinstance(e, (StartError, LabError, NoSuchHost)):
+                raise LabError(str(e)) from e
+            raise
     return state
+
+
+def _refuse_a_running_lab(rd: RunDir, progress: Progress) -> None:
+    """One lab per run dir: refuse if one runs; clean up after one that crashed."""
+    existing = LabState.load(rd.path)
+    running = alive(existing) if existing else []
+    if running:
+        pids = ", ".join(f"{p.name} (pid {p.pid})" for p in running)
+        raise LabError(f"a lab is already running ({pids}); `labkit down` stops it first")
+    strays = unrecorded(rd, existing)
+    if strays:
+        pids = ", ".join(f"{p.name} (pid {p.pid})" for p in strays)
+        raise LabError(
+            f"a lab's processes run without its record ({pids}; {rd.state_file} is gone); "
+            "`labkit clean` stops them"
+        )
+    if existing:
+        progress(f"Cleaning up the leftovers of a lab that did not stop cleanly ({rd.path})")
+        clean(progress=lambda *_: None)
+
+
+def _start_all(state: LabState, spec: ClusterSpec, wanted: list[str], control_plane_only: bool,
+               progress: Progress) -> None:  # fmt: skip
+    rd = RunDir(state.directory)
+    for entry in _entries("supervisor"):
+        _start(state, entry.name, command(entry.name, "--run-dir", rd.path), progress)
+    for entry in _entries("control-plane"):
+        _start(state, entry.name, command(entry.name, "--socket", rd.socket), progress)
+    if not control_plane_only:
+        _start_network_and_nodes(state, spec, wanted, progress)
+    state.phase = RUNNING  # up is done: from now on the supervisor restarts what dies
+    state.save()
+
+
+def _start_network_and_nodes(
+    state: LabState, spec: ClusterSpec, wanted: list[str], progress: Progress
+) -> None:
+    rd = RunDir(state.directory)
+    for entry in _entries("network"):
+        argv = command(entry.name, "--run-dir", rd.path, "--topology-file", rd.topology_file)
+        _start(state, entry.name, argv, progress)
+    for line in rd.network().get("warnings", []):
+        progress(f"  warning: {line}")
+    _start_node_agents(state, spec, progress)
+    # After the nodes are Ready, so the scheduler spreads the addons' pods the same way
+    # every run (coredns on node1 and node2) and every lab's pods get the same addresses.
+    client = api_client(rd)
+    try:
+        applied_at = time.monotonic()
+        for name in wanted:
+            addon_install.apply_addon(client, ADDONS[name])
+            state.addons.append(name)
+        state.save()
+        _start_host_agents(state, spec, progress)
+        for name in wanted:
+            addon_install.wait_ready(client, ADDONS[name])
+            took = time.monotonic() - applied_at
+            progress(f"  {'addon ' + name:<20} ready {took:.2f} s after its apply "
+                     f"({ADDONS[name].description})")  # fmt: skip
+    finally:
+        client.close()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While `up` works, SIGTERM interrupts it as Ctrl-C does (so it cleans up after
+    itself); only the main thread can take signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt: a
+    process is never started without being written down, a clean-up never cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    hold = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, _: held.append(signum)) for sig in hold}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            raise KeyboardInterrupt
 
 
 def _start_node_agents(state: LabState, spec: ClusterSpec, progress: Progress) -> None:
@@ -185,9 +257,10 @@ def _start_node_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
                        "--topology-file", rd.topology_file, "--run-dir", rd.path]  # fmt: skip
             argv = rd.host_argv(node.name, command(entry.name, *options))
             name = f"{entry.name}/{node.name}"
-            starting.append(PROCESSES.start(name, argv, rd.log(name)))
-            state.processes.append(starting[-1].record)  # recorded before waiting: `down` finds it
-    state.save()
+            with _deferred_interrupts():  # recorded before waiting: `down` finds it
+                starting.append(PROCESSES.start(name, argv, rd.log(name)))
+                state.processes.append(starting[-1].record)
+                state.save()
     for s in starting:
         s.wait_ready()
     n = len(spec.nodes)
@@ -209,10 +282,11 @@ def _start_host_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
             continue
         t0 = time.monotonic()
         name = f"{entry.name}/{host.name}"
-        argv = rd.host_argv(host.name, command(entry.name), mount=False)
-        starting = PROCESSES.start(name, argv, rd.log(name))
-        state.processes.append(starting.record)
-        state.save()
+        argv = rd.host_argv(host.name, command(entry.name, "--run-dir", rd.path), mount=False)
+        with _deferred_interrupts():
+            starting = PROCESSES.start(name, argv, rd.log(name))
+            state.processes.append(starting.record)
+            state.save()
         starting.wait_ready()
         progress(
             f"  {entry.name:<20} ready in {time.monotonic() - t0:.2f} s ({host.name}, {host.ip})"
@@ -220,11 +294,14 @@ def _start_host_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
 
 
 def _start(state: LabState, name: str, argv: list[str], progress: Progress) -> None:
-    """Spawn one agent of the control plane (or the network) and wait for its "ready"."""
+    """Start one agent (the supervisor, the control plane, the network): written down in
+    state.json first, then awaited ("ready")."""
     t0 = time.monotonic()
-    record = PROCESSES.spawn(name, argv, RunDir(state.directory).log(name))
-    state.processes.append(record)
-    state.save()
+    with _deferred_interrupts():
+        starting = PROCESSES.start(name, argv, RunDir(state.directory).log(name))
+        state.processes.append(starting.record)
+        state.save()
+    record = starting.wait_ready()
     progress(f"  {name:<20} ready in {time.monotonic() - t0:.2f} s (pid {record.pid})")
 
 
@@ -241,8 +318,7 @@ def enable_addon(name: str, progress: Progress = print, timeout_s: float = 60) -
     client = api_client(RunDir(state.directory))
     try:
         addon_install.apply_addon(client, addon)
-        state.addons.append(name)
-        state.save()
+        _update_addons(lambda enabled: enabled.append(name) if name not in enabled else None)
         t0 = time.monotonic()
         addon_install.wait_ready(client, addon, timeout_s)
         progress(f"  {'addon ' + name:<20} ready in {time.monotonic() - t0:.2f} s")
@@ -263,21 +339,27 @@ def disable_addon(name: str, progress: Progress = print) -> bool:
             progress(f"  {line} deleted")
     finally:
         client.close()
-    state.addons.remove(name)
-    state.save()
+    _update_addons(lambda enabled: enabled.remove(name) if name in enabled else None)
     return True
+
+
+def _update_addons(change: Callable[[list[str]], None]) -> None:
+    with locked_state(run_dir()) as state:
+        if state is not None:
+            change(state.addons)
+            state.save()
 
 
 def addon_states() -> list[tuple[str, bool, str]]:
     """(name, enabled in the running lab, description) for every addon."""
     state = LabState.load(run_dir())
-    enabled = set(state.addons) if state and state.alive() else set()
+    enabled = set(state.addons) if state and alive(state) else set()
     return [(a.name, a.name in enabled, a.description) for a in ADDONS.values()]
 
 
 def _running_state() -> LabState:
     state = LabState.load(run_dir())
-    if state is None or not state.alive():
+    if state is None or not alive(state):
         raise LabError(f"no lab is running (in {run_dir()}); start one with `labkit up`")
     return state
 
@@ -304,26 +386,51 @@ def host_pid(name: str, directory: str | None = None) -> int:
 
 def remember_process(record: ProcessRecord) -> None:
     """Add a process the lab started on the side (a capture's tcpdump) to state.json."""
-    state = LabState.load(run_dir())
-    if state is not None:
-        state.processes.append(record)
-        state.save()
+    with locked_state(run_dir()) as state:
+        if state is not None:
+            state.processes.append(record)
+            state.save()
 
 
 def down(progress: Progress = print) -> bool:
-    """Stop what `up` started (newest first), then anything left that the lab recorded
-    (pod processes, root-namespace bridges), and remove the run dir. False if none ran."""
+    """Stop the supervisor (so nothing is restarted behind our back), then what `up`
+    started (newest first), then whatever the records missed — the lab's processes found
+    through /proc, pod processes, its links — and remove the run dir. False if nothing of
+    a lab was found."""
     rd = RunDir()
-    state = LabState.load(rd.path)
-    if state is None:
+    with locked_state(rd.path) as state:
+        if state is not None:
+            state.phase = STOPPING
+            state.save()
+    strays = unrecorded(rd, state)
+    if state is None and not strays and not rd.sandbox_files() and not rd.network():
         return False
-    for record in reversed(state.processes):
-        if PROCESSES.stop(record):
-            progress(f"  stopped {record.name} (pid {record.pid})")
+    for record in [p for p in (state.processes if state else []) if _supervisor(p)]:
+        _stop(record, progress)
+    for record in [p for p in strays if _supervisor(p)]:
+        _stop(record, progress, FOUND)
+    state = LabState.load(rd.path)  # with any restart the supervisor made before it stopped
+    for record in reversed(state.processes if state else []):
+        _stop(record, progress)
+    for record in reversed(unrecorded(rd, state)):
+        _stop(record, progress, FOUND)
     _stop_leftover_pods(rd, progress)
-    _remove_leftover_links(rd.network().get("root_links", []), progress)
+    _remove_leftover_links(_links_to_remove(rd, state, strays), progress)
     shutil.rmtree(rd.path, ignore_errors=True)
     return True
+
+
+def lab_left(directory: str | None = None) -> str:
+    """A lab running in this run dir, described for someone about to replace it ("" if
+    none): "started 14:02:11", or how its processes were found without a record."""
+    rd = RunDir(directory)
+    state = LabState.load(rd.path)
+    if state is not None and alive(state):
+        return f"started {time.strftime('%H:%M:%S', time.localtime(state.started_at))}"
+    strays = unrecorded(rd, state)
+    if strays:
+        return f"{len(strays)} of its processes found without its state.json"
+    return ""
 
 
 def clean(progress: Progress = print) -> bool:
@@ -331,53 +438,143 @@ def clean(progress: Progress = print) -> bool:
     return down(progress)
 
 
+def _supervisor(record: ProcessRecord) -> bool:
+    entry = entry_of(record.name)
+    return entry is not None and entry.where == "supervisor"
+
+
+def _stop(record: ProcessRecord, progress: Progress, how: str = "") -> None:
+    if PROCESSES.stop(record):
+        progress(f"  stopped {record.name} (pid {record.pid}){how}")
+
+
 def _stop_leftover_pods(rd: RunDir, progress: Progress) -> None:
     """Pod processes a crashed kubelet could not stop (recorded in each sandbox.json)."""
-    for state_file in rd.sandbox_files():
-        try:
-            with open(state_file) as f:
-                sandbox = json.load(f)
-        except (OSError, ValueError):
-            continue
-        records = [c.get("pid") for c in sandbox.get("containers", {}).values()] + [
-            sandbox.get("pause")
-        ]
-        for rec in filter(None, records):
-            record = ProcessRecord(f"pod {sandbox.get('name')}", rec["pid"], rec["start_ticks"], [])
-            if PROCESSES.stop(record, timeout_s=1.0):
-                progress(f"  stopped leftover process {rec['pid']} of pod {sandbox.get('name')}")
+    for record in records.pod_processes(rd):
+        if PROCESSES.stop(record, timeout_s=1.0):
+            progress(f"  stopped leftover process {record.pid} of {record.name}")
+
+
+def _links_to_remove(rd: RunDir, state: LabState | None, strays: list[ProcessRecord]) -> list[str]:
+    """The links network.json names; and if that record is gone but this lab had a
+    network, every `lk-*` link, unless another lab's network holds them."""
+    recorded = rd.network().get("root_links", [])
+    had_network = any(p.name == "network" for p in [*(state.processes if state else []), *strays])
+    if recorded or not had_network or other_networks(rd):
+        return recorded
+    return find_links()
 
 
 def _remove_leftover_links(names: list[str], progress: Progress) -> None:
-    """Bridges and ports the network recorded, if a crash left them in the root namespace."""
+    """Bridges and ports left in the root namespace (a crash, an interrupted `up`)."""
     for name in names:
         if os.path.exists(f"/sys/class/net/{name}"):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
             progress(f"  removed leftover link {name}")
 
 
+# --- what runs --------------------------------------------------------------------------------
+
+
 def status() -> dict:
-    """What runs: processes (alive or not), the socket, addons and the agents' progress."""
+    """What runs: each process (alive or not, its restarts), the API server's answer with
+    every agent's last report, and what is wrong, in words (`problems`)."""
     rd = RunDir()
-    state = LabState.load(rd.path)
-    if state is None:
+    with locked_state(rd.path) as state:
+        strays = unrecorded(rd, state)
+    if state is None and not strays:
         return {"running": False, "run_dir": rd.path}
+    processes = [_process_info(p, state) for p in (state.processes if state else [])]
+    processes += [{**_process_info(p, None), "unrecorded": True} for p in strays]
     info: dict = {
-        "running": bool(state.alive()),
+        "running": any(p["alive"] for p in processes),
         "run_dir": rd.path,
-        "started_at": state.started_at,
-        "processes": [
-            {"name": p.name, "pid": p.pid, "alive": PROCESSES.is_alive(p)} for p in state.processes
-        ],
-        "addons": state.addons,
+        "started_at": state.started_at if state else 0.0,
+        "phase": state.phase if state else "",
+        "processes": processes,
+        "addons": state.addons if state else [],
         "socket": rd.socket,
     }
-    if info["running"]:
-        client = api_client(rd)
-        try:
-            info["agents"] = client.agents()
-        except Exception as e:  # a half-dead lab: report, don't crash
-            info["agents_error"] = str(e)
-        finally:
-            client.close()
+    problems = _process_problems(rd, state, processes)
+    api = [p for p in processes if p["name"] == "apiserver" and p["alive"]]
+    if api:
+        _ask_api(rd, api[-1]["pid"], info, problems)
+    info["problems"] = problems
     return info
+
+
+def _process_info(record: ProcessRecord, state: LabState | None) -> dict:
+    entry = entry_of(record.name)
+    restarts = (state.restarts if state else {}).get(record.name, {})
+    return {
+        "name": record.name,
+        "pid": record.pid,
+        "alive": PROCESSES.is_alive(record),
+        "agent": entry is not None,
+        "restart": entry.restart if entry else "",
+        "restarts": restarts.get("count", 0),
+        "restarted_at": restarts.get("at"),
+        "last_exit": restarts.get("reason", ""),
+    }
+
+
+def _process_problems(rd: RunDir, state: LabState | None, processes: list[dict]) -> list[str]:
+    problems = []
+    if state is None:
+        problems.append(
+            f"{rd.state_file} is gone, but processes of this lab still run (found by their "
+            "command lines): `labkit clean` stops them"
+        )
+    supervised = (
+        state is not None
+        and state.phase == RUNNING
+        and any(p["alive"] for p in processes if p["name"] == "supervisor")
+    )
+    for p in processes:
+        if p.get("unrecorded") and state is not None:
+            problems.append(f"{p['name']} (pid {p['pid']}) runs without a record in state.json")
+        if p["agent"] and not p["alive"]:
+            restarting = supervised and p["restart"] == "Always"
+            problems.append(
+                when_down(p["name"]) + (" (the supervisor is restarting it)" if restarting else "")
+            )
+    return problems
+
+
+def _ask_api(rd: RunDir, pid: int, info: dict, problems: list[str]) -> None:
+    """The agents' reports, from an API server given API_ANSWER_S to answer."""
+    client = api_client(rd, timeout_s=API_ANSWER_S)
+    try:
+        info["agents"] = client.agents()
+    except httpx.TimeoutException:
+        info["agents_error"] = "timed out"
+        problems.append(_not_answering(pid))
+    except Exception as e:  # a half-dead lab: report, don't crash
+        info["agents_error"] = str(e)
+        problems.append(f"the API server (pid {pid}) does not answer: {e}")
+    finally:
+        client.close()
+
+
+def _not_answering(pid: int) -> str:
+    return (
+        f"the API server is not answering (apiserver pid {pid} is alive but does not answer "
+        f"within {API_ANSWER_S:.0f} s: frozen?)"
+    )
+
+
+def api_problem(directory: str | None = None) -> str:
+    """Why the lab's API server does not answer, in a user's words, for a command that
+    needed it: no lab at all, an API server that exited, or one that is frozen."""
+    rd = RunDir(directory)
+    state = LabState.load(rd.path)
+    known = [*(state.processes if state else []), *unrecorded(rd, state)]
+    servers = [p for p in known if p.name == "apiserver"]
+    if not servers:
+        return f"no lab is running (no API server at {rd.socket}); start one with `labkit up`"
+    if not PROCESSES.is_alive(servers[-1]):
+        return (
+            f"the API server is not running (pid {servers[-1].pid} exited); `labkit status` "
+            "says what else stopped"
+        )
+    return f"{_not_answering(servers[-1].pid)}; `labkit status`"

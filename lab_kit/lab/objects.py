@@ -53,11 +53,13 @@ OUTPUTS = ("wide", "yaml", "json", "name")  # `-o` formats
 
 def connect(run_dir: RunDir | None = None) -> ApiClient:
     """A client of the running lab's API server, or a LabError saying there is none."""
-    sock = (run_dir or RunDir()).socket
-    client = ApiClient(sock)
-    if not os.path.exists(sock) or not client.healthy():
+    rd = run_dir or RunDir()
+    client = ApiClient(rd.socket)
+    if not os.path.exists(rd.socket) or not client.healthy(timeout_s=5):
         client.close()
-        raise LabError(f"no lab is running (no API server at {sock}); start one with `labkit up`")
+        from lab_kit.lab import lifecycle  # the lab's records say why: none, dead or frozen
+
+        raise LabError(lifecycle.api_problem(rd.path))
     return client
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -47,7 +48,7 @@ def sleeper():
 
 
 def save_state(rundir, record: ProcessRecord, addons: list[str]) -> None:
-    lifecycle.LabState(rundir.path, 0.0, [record], addons).save()
+    lifecycle.LabState(rundir.path, 0.0, [record], addons, phase="running").save()
 
 
 # --- help ------------------------------------------------------------------------------------
@@ -232,22 +233,66 @@ def test_status_down_and_clean_with_no_lab(labkit):
     assert labkit("clean") == Result(0, "Nothing to clean.\n", "")
 
 
-def test_status_of_a_crashed_lab_lists_its_processes_and_addons(labkit, rundir):
+def test_status_of_a_crashed_lab_lists_its_processes_addons_and_what_is_wrong(labkit, rundir):
     save_state(rundir, ProcessRecord("apiserver", 2**22 + 1, 1, []), ["coredns"])
     r = labkit("status")
     assert r.code == 1
     assert r.out.splitlines() == [
         f"Lab NOT running (crashed? `labkit clean`) (run dir {rundir.path})",
-        f"  apiserver            pid {2**22 + 1:<8} gone",
+        "PROCESS     PID       STATUS   RESTARTS   LAST SYNC",
+        f"apiserver   {2**22 + 1}   Dead     -          -",
         "Addons: coredns",
+        "Problems:",
+        "  apiserver is not running: nothing can be read or changed, and the cluster's objects "
+        "(kept in its memory) are lost: `labkit down`, then `labkit up`",
     ]
 
 
-def test_status_of_a_running_lab(labkit, rundir, sleeper):
+def test_status_of_a_running_lab(labkit, api, rundir, sleeper, monkeypatch):
+    monkeypatch.setattr(lifecycle, "api_client", lambda rd, **_: api.client())
     save_state(rundir, sleeper, [])
     r = labkit("status")
-    assert r.code == 0 and r.out.splitlines()[0].startswith("Lab running")
-    assert "running" in r.out.splitlines()[1] and "Addons: none" in r.out
+    assert r.code == 0 and r.out.splitlines()[0] == f"Lab running (run dir {rundir.path})"
+    assert r.out.splitlines()[2].split() == ["apiserver", str(sleeper.pid), "Running", "-", "-"]
+    assert "Addons: none" in r.out and "every agent has applied it" in r.out
+
+
+def test_status_of_a_lab_whose_api_server_does_not_answer(labkit, rundir, sleeper):
+    save_state(rundir, sleeper, [])  # alive, but no socket: it answers nothing
+    r = labkit("status")
+    assert r.code == 1
+    assert f"  the API server (pid {sleeper.pid}) does not answer" in r.out
+
+
+def test_commands_name_the_real_problem_when_the_api_server_is_gone(rundir, sleeper, capsys):
+    assert cli.main(["get", "pods"]) == 1  # no records at all
+    assert capsys.readouterr().err == (
+        f"error: no lab is running (no API server at {rundir.socket}); start one with `labkit up`\n"
+    )
+    save_state(rundir, ProcessRecord("apiserver", 2**22 + 1, 1, []), [])
+    assert cli.main(["get", "pods"]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: the API server is not running (pid {2**22 + 1} exited); `labkit status`"
+    )
+    save_state(rundir, sleeper, [])  # alive, silent
+    assert cli.main(["get", "pods"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: the API server is not answering (apiserver pid {sleeper.pid} is alive but does "
+        "not answer within 5 s: frozen?); `labkit status`\n"
+    )
+
+
+def test_status_into_a_closed_pipe_is_no_traceback(rundir):
+    save_state(rundir, ProcessRecord("apiserver", 2**22 + 1, 1, []), [])
+    env = {**os.environ, "LABKIT_RUN_DIR": rundir.path}
+    shell = "python -m lab_kit.cli.main status | head -1; exit ${PIPESTATUS[0]}"
+    code = "import sys; from lab_kit.cli.main import main; sys.exit(main(['status']))"
+    done = subprocess.run(
+        ["bash", "-c", shell.replace("python -m lab_kit.cli.main status", f'{sys.executable} -c "{code}"')],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.stdout.startswith("Lab NOT running") and done.stdout.count("\n") == 1
+    assert done.stderr == ""
 
 
 def test_addons_list_says_which_the_running_lab_has(labkit, rundir, sleeper):
