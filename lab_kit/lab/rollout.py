@@ -133,13 +133,28 @@ def why_not_ready(pod: dict) -> str:
     if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         return f"it cannot be scheduled: {scheduled.get('message', '')}".rstrip(": ")
     for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in STUCK:
-            message = waiting.get("message", "")
-            return f'container "{cs.get("name")}" is waiting: {waiting["reason"]}' + (
-                f": {message}" if message else ""
-            )
+        why = _stuck_container(cs)
+        if why:
+            return why
     return ""
+
+
+def _stuck_container(cs: dict) -> str:
+    """'container "app" is waiting: CrashLoopBackOff: back-off 10s ... (last run: Error, exit
+    code 1)' for a container waiting for what will not come by itself, else ""."""
+    waiting = (cs.get("state") or {}).get("waiting") or {}
+    if waiting.get("reason") not in STUCK:
+        return ""
+    why = f'container "{cs.get("name")}" is waiting: {waiting["reason"]}'
+    if waiting.get("message"):
+        why += f": {waiting['message']}"
+    last = (cs.get("lastState") or {}).get("terminated")
+    return why + (f" (last run: {_ended(last)})" if last else "")
+
+
+def _ended(terminated: dict) -> str:
+    """How a container's run ended, as kubectl describe's Last State: "Error, exit code 3"."""
+    return f"{terminated.get('reason') or 'Error'}, exit code {terminated.get('exitCode', 0)}"
 
 
 def _terminated(status: dict) -> str:
@@ -147,7 +162,7 @@ def _terminated(status: dict) -> str:
     for cs in status.get("containerStatuses") or []:
         ended = (cs.get("state") or {}).get("terminated")
         if ended:
-            return f"{ended.get('reason') or 'Error'}, exit code {ended.get('exitCode', 0)}"
+            return _ended(ended)
     return ""
 
 

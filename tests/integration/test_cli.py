@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 
 @pytest.fixture
@@ -111,3 +112,69 @@ def test_apply_from_stdin_and_dry_run(labkit):
 def test_commands_without_a_lab_say_so(labkit):
     r = labkit("get", "pods", check=False)
     assert r.returncode == 1 and "no lab is running" in r.stderr and "labkit up" in r.stderr
+
+
+BROKEN = """apiVersion: v1
+kind: Pod
+metadata: {name: broken}
+spec:
+  containers: [{name: app, image: registry.invalid/nothing:1, command: [/nothing]}]
+"""
+
+
+@pytest.mark.root
+def test_a_session_waits_for_what_each_apply_changed_and_logs_no_traceback(labkit, book, run_dir):
+    labkit("up")
+    rolled = labkit("apply", "-f", str(book / "deployment.yml"), "--wait").stdout.splitlines()
+    assert rolled[0] == "deployment.apps/random-generator created"
+    assert rolled[-1] == 'deployment "random-generator" successfully rolled out'
+    pods = json.loads(labkit("get", "pods", "-l", "app=random-generator", "-o", "json").stdout)
+    assert len(pods["items"]) == 4 and all(
+        {"type": "Ready", "status": "True"}
+        in [{k: c[k] for k in ("type", "status")} for c in p["status"]["conditions"]]
+        for p in pods["items"]
+    )
+
+    t0 = time.monotonic()
+    broken = labkit("apply", "-f", "-", "--wait", stdin=BROKEN, check=False)
+    assert broken.returncode == 1 and broken.stdout.startswith("pod/broken created\n")
+    assert 'error: pod "broken" will not become Ready: container "app" is waiting: ' in (
+        broken.stderr
+    )
+    assert time.monotonic() - t0 < 30  # named at once, not after the 60 s timeout
+
+    t0 = time.monotonic()  # a never-ready pod in the namespace holds up no later apply
+    svc = labkit("apply", "-f", str(book / "service.yml"), "--wait")
+    assert svc.stdout == "service/random-generator created\n" and time.monotonic() - t0 < 20
+
+    changed = (book / "deployment.yml").read_text().replace("replicas: 4", "replicas: 2")
+    scaled = labkit("apply", "-f", "-", "--wait", stdin=changed).stdout.splitlines()
+    assert scaled[0] == "deployment.apps/random-generator configured"
+    assert scaled[-1] == 'deployment "random-generator" successfully rolled out'
+
+    # kubectl's argument orders
+    dns = labkit("get", "svc", "-n", "kube-system", "kube-dns").stdout.splitlines()
+    assert dns[1].split()[:2] == ["kube-dns", "ClusterIP"]
+    assert labkit("get", "-n", "kube-system", "svc", "kube-dns", "-o", "name").stdout == (
+        "service/kube-dns\n"
+    )
+    assert labkit("-n", "kube-system", "get", "-oname", "svc/kube-dns").stdout == (
+        "service/kube-dns\n"
+    )
+    described = labkit("describe", "-n", "kube-system", "svc", "kube-dns").stdout
+    assert described.startswith("Name:") and "kube-dns" in described
+    one = yaml.safe_load(labkit("get", "svc", "-o", "yaml", "random-generator").stdout)
+    assert one["kind"] == "Service"
+    listed = json.loads(labkit("get", "pods", "-l", "app=random-generator", "-o", "json").stdout)
+    name = next(
+        p["metadata"]["name"] for p in listed["items"] if "deletionTimestamp" not in p["metadata"]
+    )
+    assert labkit("exec", f"pod/{name}", "--", "echo", "hi").stdout == "hi\n"
+    labkit("logs", f"pod/{name}")
+
+    # every log the lab wrote (agents' and containers'), read before down removes them
+    logs = {str(p.relative_to(run_dir)): p.read_text(errors="replace") for p in
+            run_dir.rglob("*.log")}  # fmt: skip
+    assert any(name.startswith("logs/apiserver") for name in logs)
+    assert [name for name, text in logs.items() if "Traceback" in text] == []
+    labkit("down")

@@ -35,6 +35,9 @@ READY = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]
         (waiting("CreateContainerConfigError", 'secret "s" not found'),
          'container "web" is waiting: CreateContainerConfigError: secret "s" not found'),
         (waiting("CrashLoopBackOff", "back-off 10s"), 'container "web" is waiting: CrashLoopBackOff: back-off 10s'),
+        ({"phase": "Running", "containerStatuses": [{"name": "web", "state": {"waiting": {
+            "reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"exitCode": 127}}}]},
+         'container "web" is waiting: CrashLoopBackOff (last run: Error, exit code 127)'),
         ({"phase": "Failed", "containerStatuses": [{"name": "web", "state": {
             "terminated": {"exitCode": 3, "reason": "Error"}}}]}, "it failed (Failed: Error, exit code 3)"),
         ({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
