@@ -1,41 +1,43 @@
 """Answering one query from the cluster zone: CoreDNS's `kubernetes` handler, without sockets.
 
 Mirrors CoreDNS `plugin/kubernetes/handler.go` (which record function runs for which
-query type) and `plugin/backend_lookup.go` (how found items become records). The zone
-(`zone.py`) finds the items behind a name; this module shapes the reply:
+query type), `kubernetes.go` / `reverse.go` (what a name finds) and
+`plugin/backend_lookup.go` (how found items become records). The zone (`zone.py`) finds
+the items behind a name; this module shapes the reply. The plugin's zones are the
+Corefile's (kubeadm: cluster.local, in-addr.arpa, ip6.arpa); a name in none of them goes
+to the next plugin (`Answer.forward`). In a zone, by query type:
 
     A / AAAA    addresses of the items; an ExternalName gives its CNAME, followed by the
-                target's addresses when the target is in the cluster zone, or marked for
+                target's addresses when the target is in the same zone, or marked for
                 the server to chase upstream (`Answer.chase`) when it is not
     SRV         one per distinct (target, port): priority 0, weight 100/N; the targets'
                 addresses in the additional section. Never from an ExternalName
     CNAME       the ExternalName's target
-    TXT         only `dns-version.<zone>` ("1.1.0", TTL 28800)
-    SOA, NS     at the apex (`ns.dns.<zone>`, with its A as glue)
-    PTR         under in-addr.arpa, for ClusterIPs and ready endpoint addresses
+    TXT         `dns-version.<zone>` ("1.1.0", TTL 28800); elsewhere NODATA where the
+                name finds something, else NXDOMAIN (so also at the apex, as CoreDNS)
+    PTR         the name of a ClusterIP or ready endpoint address (under a reverse zone)
+    SOA         at the apex; NODATA for any other name, existing or not (as CoreDNS)
+    NS          at the apex (`ns.dns.<zone>`, with its A as glue)
+    AXFR, IXFR  REFUSED: the plugin serves transfers only through the `transfer` plugin
     anything else: the name is looked up only to tell NODATA from NXDOMAIN
 
 Negative answers (the reference's NXDOMAIN vs NODATA table): NXDOMAIN when the name
 does not exist, NODATA (NOERROR, empty answer) when it does but holds no record of the
-asked type. Both carry the zone's SOA in the authority section:
+asked type. Both carry the matched zone's SOA in the authority section:
 
     cluster.local. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. <serial> 7200 1800 86400 30
 
 (the SOA's own TTL is min(ttl, 300); its last field is the ttl). Every reply from the
 zone is authoritative (AA) and, like CoreDNS's, does not offer recursion (no RA): `dig`
-shows "recursion requested but not available". Before the zone has synced, an NXDOMAIN
-becomes SERVFAIL, so a resolver retries instead of caching a false "no such name".
+shows "recursion requested but not available". An NXDOMAIN under a `fallthrough` zone
+goes to the next plugin instead (kubeadm: every reverse name the zone cannot answer
+reaches `forward`); otherwise, before the zone has synced, it becomes SERVFAIL, so a
+resolver retries instead of caching a false "no such name".
 
-What the server is told to forward (`Answer.forward`): names outside the cluster zone,
-and, as kubeadm's Corefile says `fallthrough in-addr.arpa ip6.arpa`, every reverse query
-the zone cannot answer (any other type, or an address it does not know).
-
-Differences from CoreDNS, on purpose: a TXT or SOA query for a name that does not exist
-is NXDOMAIN here (CoreDNS answers NODATA for any TXT name, and its tests only pin SOA
-below the apex for existing names), and zone transfers (AXFR/IXFR) are ordinary "no
-data" queries. As in CoreDNS, the query class is not checked (records are class IN), and
-the A records of the `loadbalance` plugin's shuffle are left to the server
-(`load_balance(reply, rng)`), so answers here are reproducible.
+As in CoreDNS, the query class is not checked (records are class IN), and the A records
+of the `loadbalance` plugin's shuffle are left to the server (`load_balance(reply, rng)`),
+so answers here are reproducible. Left out: IPv6 data (see zone.py), so under ip6.arpa
+every address is unknown.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from dnslib import (
 )
 
 from lab_kit.render.dns import names, wire
-from lab_kit.render.dns.names import DNS_VERSION_LABEL, IN_ADDR_ARPA, Labels
+from lab_kit.render.dns.names import DNS_VERSION_LABEL, Labels
 from lab_kit.render.dns.views import Item
 from lab_kit.render.dns.zone import DNS_VERSION_TTL_S, SCHEMA_VERSION, ClusterZone, srv_weight
 
@@ -170,90 +172,129 @@ def load_balance(reply: DNSRecord, rng: random.Random) -> None:
 
 def _answer(zone: ClusterZone, query: DNSRecord) -> Answer:
     raw, low = names.split(query.q.qname)
-    if names.is_under(low, zone.labels):
-        return _cluster(zone, query, raw, low)
-    if query.q.qtype == QTYPE.PTR and names.is_under(low, IN_ADDR_ARPA):
-        ip = names.reverse_ipv4(low[: -len(IN_ADDR_ARPA)])
-        targets = zone.ptr(ip) if ip else []
-        if targets:
-            reply = _reply(query)
-            for target in dict.fromkeys(targets):
-                reply.add_answer(RR(query.q.qname, QTYPE.PTR, ttl=zone.ttl, rdata=PTR(target)))
-            return Answer(reply=reply)
-    # Not a cluster name; or a reverse name the zone cannot answer, which kubeadm's
-    # `fallthrough in-addr.arpa ip6.arpa` passes on to `forward` (IPv6 is not served).
-    return Answer(forward=True)
+    matched = zone.zone_of(low)
+    if matched is None:
+        return Answer(forward=True)  # not the plugin's: the next plugin is `forward`
+    if query.q.qtype in (QTYPE.AXFR, QTYPE.IXFR):
+        # The plugin itself refuses transfers: only a `transfer` plugin serves them.
+        return Answer(reply=_reply(query, RCODE.REFUSED, authoritative=False))
+    return _in_zone(zone, query, _Name(raw, low, matched))
 
 
-def _cluster(zone: ClusterZone, query: DNSRecord, raw: tuple[bytes, ...], low: Labels) -> Answer:
-    """handler.go's switch on the query type, for a name in the cluster zone."""
-    origin = raw[len(raw) - len(zone.labels) :]  # the zone as the question spells it
-    relative = low[: len(low) - len(zone.labels)]
-    qname, qtype = query.q.qname, query.q.qtype
-    records: list[RR] = []
-    extra: list[RR] = []
-    chase = None
-    if qtype in (QTYPE.A, QTYPE.AAAA):
-        addresses = _addresses(zone, raw, low, qtype, [])
-        exists = addresses is not None
-        records, chase = addresses or ([], None)
-    elif qtype == QTYPE.SRV:
-        found = _srv(zone, qname, relative, origin)
-        exists = found is not None
-        records, extra = found or ([], [])
-    elif qtype == QTYPE.TXT and relative == (DNS_VERSION_LABEL,):
-        exists = True
-        records = [RR(qname, QTYPE.TXT, ttl=DNS_VERSION_TTL_S, rdata=TXT(SCHEMA_VERSION))]
-    elif qtype == QTYPE.CNAME:
-        items = _items(zone, relative)
-        exists = items is not None
-        if items and items[0].is_name:
-            cname = CNAME(DNSLabel(items[0].host))
-            records = [RR(qname, QTYPE.CNAME, ttl=zone.ttl, rdata=cname)]
-    elif qtype == QTYPE.SOA and not relative:
-        exists, records = True, [_soa(zone, origin)]
-    elif qtype == QTYPE.NS and not relative:
-        ns_name = DNSLabel((b"ns", b"dns", *origin))
-        exists = True
-        records = [RR(qname, QTYPE.NS, ttl=zone.ttl, rdata=NS(ns_name))]
-        extra = [RR(ns_name, QTYPE.A, ttl=zone.ttl, rdata=A(zone.dns_ip))]
-    else:
-        # Any other type (and TXT, SOA, NS off their special names): look the name up
-        # only to tell NODATA from NXDOMAIN, as CoreDNS's "fake A lookup".
-        exists = _items(zone, relative) is not None
+@dataclass(frozen=True)
+class _Name:
+    """A query name: as sent, lower-cased, and the plugin's zone it is in."""
+
+    raw: tuple[bytes, ...]
+    low: Labels
+    zone: Labels
+
+    @property
+    def origin(self) -> tuple[bytes, ...]:
+        return self.raw[len(self.raw) - len(self.zone) :]  # the zone as the question spells it
+
+    @property
+    def relative(self) -> Labels:
+        return self.low[: len(self.low) - len(self.zone)]
+
+
+def _in_zone(zone: ClusterZone, query: DNSRecord, name: _Name) -> Answer:
+    """handler.go's switch on the query type, for a name in one of the plugin's zones."""
+    records, extra, chase, exists = _lookup(zone, query, name)
     if not exists:
+        if zone.falls_through(name.low):
+            return Answer(forward=True)  # `fallthrough`: the next plugin answers instead
         # Before the first sync a missing name may just not be known yet: SERVFAIL.
-        return Answer(
-            reply=_negative(zone, query, origin, RCODE.NXDOMAIN if zone.synced else RCODE.SERVFAIL)
-        )
+        rcode = RCODE.NXDOMAIN if zone.synced else RCODE.SERVFAIL
+        return Answer(reply=_negative(zone, query, name.origin, rcode))
     if not records:
-        return Answer(reply=_negative(zone, query, origin, RCODE.NOERROR))
+        return Answer(reply=_negative(zone, query, name.origin, RCODE.NOERROR))
     reply = _reply(query)
     reply.rr = records
     reply.ar = extra + reply.ar  # the OPT record, if any, stays last
     reply.set_header_qa()
     if chase is None:
         return Answer(reply=reply)
-    return Answer(reply=reply, chase=chase, fallback=_negative(zone, query, origin, RCODE.NOERROR))
+    fallback = _negative(zone, query, name.origin, RCODE.NOERROR)
+    return Answer(reply=reply, chase=chase, fallback=fallback)
 
 
-def _items(zone: ClusterZone, relative: Labels) -> list[Item] | None:
-    """The items behind a name below the zone; None = no such name."""
-    if relative == NS_LABELS:
+def _lookup(
+    zone: ClusterZone, query: DNSRecord, name: _Name
+) -> tuple[list[RR], list[RR], str | None, bool]:
+    """(answers, additional records, a name to chase upstream, does the name exist)."""
+    qname, qtype, relative = query.q.qname, query.q.qtype, name.relative
+    if qtype in (QTYPE.A, QTYPE.AAAA):
+        found = _addresses(zone, name, qtype, [])
+        records, chase = found or ([], None)
+        return records, [], chase, found is not None
+    if qtype == QTYPE.SRV:
+        pair = _srv(zone, qname, name)
+        answers, extra = pair or ([], [])
+        return answers, extra, None, pair is not None
+    if qtype == QTYPE.TXT and relative == (DNS_VERSION_LABEL,):
+        txt = RR(qname, QTYPE.TXT, ttl=DNS_VERSION_TTL_S, rdata=TXT(SCHEMA_VERSION))
+        return [txt], [], None, True
+    if qtype == QTYPE.TXT:
+        return [], [], None, bool(_records(zone, name))  # CoreDNS: NODATA only if found
+    if qtype == QTYPE.CNAME:
+        items = _items(zone, name)
+        if items and items[0].is_name:
+            cname = CNAME(DNSLabel(items[0].host))
+            return [RR(qname, QTYPE.CNAME, ttl=zone.ttl, rdata=cname)], [], None, True
+        return [], [], None, items is not None
+    if qtype == QTYPE.PTR:
+        return _ptr(zone, qname, name)
+    if qtype == QTYPE.SOA:
+        return ([] if relative else [_soa(zone, name.origin)]), [], None, True
+    if qtype == QTYPE.NS and not relative:
+        ns_name = DNSLabel((b"ns", b"dns", *name.origin))
+        ns = [RR(qname, QTYPE.NS, ttl=zone.ttl, rdata=NS(ns_name))]
+        return ns, [RR(ns_name, QTYPE.A, ttl=zone.ttl, rdata=A(zone.dns_ip))], None, True
+    # Any other type (and NS below the apex): look the name up only to tell NODATA from
+    # NXDOMAIN, as CoreDNS's "fake A lookup".
+    return [], [], None, _items(zone, name) is not None
+
+
+def _ptr(zone: ClusterZone, qname: DNSLabel, name: _Name) -> tuple[list[RR], list[RR], None, bool]:
+    """reverse.go: a name spelling an address finds its Service or endpoints; any other
+    name (`svc1.testns.svc.cluster.local`) is looked up only for NODATA vs NXDOMAIN."""
+    ip = names.address_from_reverse(name.low)
+    if ip is None:
+        return [], [], None, _records(zone, name) is not None
+    targets = list(dict.fromkeys(zone.ptr(ip)))
+    ptrs = [RR(qname, QTYPE.PTR, ttl=zone.ttl, rdata=PTR(target)) for target in targets]
+    return ptrs, [], None, bool(ptrs)
+
+
+def _items(zone: ClusterZone, name: _Name) -> list[Item] | None:
+    """kubernetes.go `Services`: the items behind a name; None = no such name."""
+    if name.relative == NS_LABELS:
         # CoreDNS's `isDefaultNS`: ns.dns.<zone> holds the DNS Service's address.
         return [Item(zone.dns_ip, None, NS_LABELS)]
-    request = names.parse_request(relative)
-    return None if request is None else zone.lookup(request)
+    return _records(zone, name)
+
+
+def _records(zone: ClusterZone, name: _Name) -> list[Item] | None:
+    """kubernetes.go `Records`: read the name, then find its Services, endpoints or pod."""
+    request = names.parse_request(name.relative)
+    if request is None:
+        return None
+    if not request.kind:
+        return []  # the apex, svc.<zone>, pod.<zone>
+    if names.is_reverse(name.low):
+        return None  # `svc1.testns.svc.0.10.in-addr.arpa` finds nothing
+    return zone.lookup(request)
 
 
 def _addresses(
-    zone: ClusterZone, raw: tuple[bytes, ...], low: Labels, qtype: int, chain: list[RR]
+    zone: ClusterZone, name: _Name, qtype: int, chain: list[RR]
 ) -> tuple[list[RR], str | None] | None:
     """backend_lookup.go `A`/`AAAA`: (records, name to chase upstream), None = NXDOMAIN."""
-    items = _items(zone, low[: len(low) - len(zone.labels)])
+    items = _items(zone, name)
     if items is None:
         return None
-    owner = DNSLabel(raw)
+    owner = DNSLabel(name.raw)
     records: list[RR] = []
     chase = None
     seen: set[str] = set()
@@ -262,10 +303,11 @@ def _addresses(
             target_raw, target_low = names.split(item.host)
             cname = RR(owner, QTYPE.CNAME, ttl=zone.ttl, rdata=CNAME(DNSLabel(target_raw)))
             # No x CNAME x, no chain longer than CoreDNS follows, no CNAME loop.
-            if target_low == low or len(chain) >= MAX_CNAME_CHAIN or _seen(cname, chain):
+            if target_low == name.low or len(chain) >= MAX_CNAME_CHAIN or _seen(cname, chain):
                 continue
-            if names.is_under(target_low, zone.labels):
-                inner = _addresses(zone, target_raw, target_low, qtype, [*chain, cname])
+            if names.is_under(target_low, name.zone):
+                target = _Name(target_raw, target_low, name.zone)
+                inner = _addresses(zone, target, qtype, [*chain, cname])
                 if inner is not None and inner[0]:  # an empty target drops the CNAME too
                     records += [cname, *inner[0]]
                     chase = chase or inner[1]
@@ -286,11 +328,13 @@ def _seen(cname: RR, chain: list[RR]) -> bool:
     return any((str(c.rname).lower(), str(c.rdata.label).lower()) == key for c in chain)
 
 
-def _srv(
-    zone: ClusterZone, qname: DNSLabel, relative: Labels, origin: tuple[bytes, ...]
-) -> tuple[list[RR], list[RR]] | None:
-    """backend_lookup.go `SRV`: (answers, additional addresses), None = NXDOMAIN."""
-    items = _items(zone, relative)
+def _srv(zone: ClusterZone, qname: DNSLabel, name: _Name) -> tuple[list[RR], list[RR]] | None:
+    """backend_lookup.go `SRV`: (answers, additional addresses), None = NXDOMAIN.
+
+    A target is the item's own name (lower case, as the API object spells it) in the
+    zone as the question spells it: `svc1.testns.svc.cLuStEr.LoCaL.`."""
+    items = _items(zone, name)
+    origin = name.origin
     if items is None:
         return None
     items = [item for item in items if not item.is_name]  # no SRV from an ExternalName

@@ -110,6 +110,24 @@ def reverse_ipv4(relative: Labels) -> str | None:
         return None
 
 
+def address_from_reverse(labels: Labels) -> str | None:
+    """The address a whole reverse name spells (dnsutil.ExtractAddressFromReverse), or None.
+
+    `1.0.96.10.in-addr.arpa` -> 10.96.0.1; under ip6.arpa the nibbles, reversed, are read
+    in groups of four (32 of them spell an address). Shorter names spell no address.
+    """
+    if len(labels) > len(IN_ADDR_ARPA) and labels[-2:] == IN_ADDR_ARPA:
+        return reverse_ipv4(labels[:-2])
+    if len(labels) > len(IP6_ARPA) and labels[-2:] == IP6_ARPA:
+        nibbles = labels[-3::-1]
+        groups = ["".join(nibbles[i : i + 4]) for i in range(0, len(nibbles) - 3, 4)]
+        try:
+            return str(ipaddress.IPv6Address(":".join(groups)))
+        except ValueError:
+            return None
+    return None
+
+
 def ptr_name(ip: str) -> str:
     """`10.96.0.1` -> `1.0.96.10.in-addr.arpa.`"""
     return ipaddress.ip_address(ip).reverse_pointer + "."
@@ -142,7 +160,7 @@ def is_under(labels: Labels, zone: Labels) -> bool:
 
 
 def is_cluster_name(qname: DNSLabel | str, domain: str = "cluster.local") -> bool:
-    """True for the cluster zone and every name below it: answered here, never forwarded.
+    """True for the cluster domain and every name below it.
 
     Reverse names (`in-addr.arpa`) are not cluster names: CoreDNS (kubeadm's Corefile)
     answers a PTR for an address it knows and lets every other reverse query fall through
@@ -152,5 +170,9 @@ def is_cluster_name(qname: DNSLabel | str, domain: str = "cluster.local") -> boo
 
 
 def is_reverse_name(qname: DNSLabel | str) -> bool:
-    labels = split(qname)[1]
+    return is_reverse(split(qname)[1])
+
+
+def is_reverse(labels: Labels) -> bool:
+    """A name under in-addr.arpa or ip6.arpa (dnsutil.IsReverse)."""
     return is_under(labels, IN_ADDR_ARPA) or is_under(labels, IP6_ARPA)

@@ -28,17 +28,25 @@ Rules (the spec, as CoreDNS applies it):
 3. An endpoint's name is its `hostname`, else its dashed address (`10-244-1-5`).
 4. EndpointSlices join their Service by the label `kubernetes.io/service-name`.
 5. An ExternalName Service's name holds a CNAME, unless `externalName` looks like an IP
-   address (then the name does not exist: it cannot be a CNAME).
+   address (then the name does not exist: it cannot be a CNAME). It has no endpoints and
+   no ports: `x.<svc>`, `_http._tcp.<svc>`, `a.b.<svc>` do not exist (CoreDNS skips the
+   Service when the name carries an endpoint, port or protocol label).
 6. Pod names (`10-244-1-5.<ns>.pod`): "pods insecure" (kubeadm) answers any dashed address
    in an existing namespace without checking pods; "verified" checks them; "disabled" is
    NXDOMAIN.
 7. PTR: a ClusterIP maps to its Service; otherwise every ready endpoint address maps to
    `<hostname>.<service>.<ns>.svc.<zone>` (one PTR per Service selecting it).
+8. The zones are the Corefile's (`kubernetes cluster.local in-addr.arpa ip6.arpa`): the
+   first non-reverse one is the cluster domain; a name in none of them is not ours (the
+   next plugin, `forward`, gets it); reverse names are answered only under listed reverse
+   zones. `fallthrough ZONES` hands a "no such name" under those zones to `forward`
+   instead of answering NXDOMAIN (kubeadm: `fallthrough in-addr.arpa ip6.arpa`).
 
 Left out: IPv6 (slices whose addressType is not IPv4 are ignored, as are IPv6
 ClusterIPs; AAAA answers come only from IPv6 pod labels); CoreDNS options that kubeadm
 does not set (`endpoint_pod_names`, `ignore empty_service`, `namespaces`, `noendpoints`,
-multicluster, zonal); wildcard names (removed in CoreDNS 1.9.0).
+multicluster, zonal: the server names them in a warning when a Corefile has them);
+wildcard names (removed in CoreDNS 1.9.0).
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from collections.abc import Iterable
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.render.dns import names
-from lab_kit.render.dns.names import POD, SVC, Request
+from lab_kit.render.dns.names import POD, SVC, Labels, Request
 from lab_kit.render.dns.views import (
     CLUSTER_IP,
     EXTERNAL_NAME,
@@ -63,6 +71,8 @@ from lab_kit.render.dns.views import (
 )
 
 KUBEADM_TTL_S = 30  # kubeadm's Corefile says `ttl 30`; the plugin's own default is 5
+# kubeadm: `kubernetes cluster.local in-addr.arpa ip6.arpa { fallthrough in-addr.arpa ip6.arpa }`
+KUBEADM_REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
 DNS_VERSION_TTL_S = 28800  # CoreDNS serves the dns-version TXT with this TTL
 SCHEMA_VERSION = "1.1.0"  # Kubernetes DNS-Based Service Discovery spec
 POD_MODES = ("insecure", "verified", "disabled")
@@ -89,13 +99,21 @@ class ClusterZone:
         ttl: int = KUBEADM_TTL_S,
         pods_mode: str = "insecure",
         dns_ip: str = C.CLUSTER_DNS_IP,
+        other_zones: Iterable[str] = KUBEADM_REVERSE_ZONES,
+        fallthrough: Iterable[str] | None = KUBEADM_REVERSE_ZONES,
     ):
+        """`other_zones`: the plugin's zones besides `domain`; `fallthrough`: the zones of
+        the `fallthrough` option ("." for all), None without the option."""
         if not 0 <= ttl <= 3600:
             raise ValueError(f"ttl must be 0-3600 s (as CoreDNS's), not {ttl}")
         if pods_mode not in POD_MODES:
             raise ValueError(f"pods_mode must be one of {POD_MODES}, not {pods_mode!r}")
         self.labels = names.domain_labels(domain)  # ("cluster", "local")
         self.domain = ".".join(self.labels)  # "cluster.local"
+        self.zones = (self.labels, *(names.domain_labels(z) for z in other_zones))
+        self.fallthrough = (
+            None if fallthrough is None else tuple(names.domain_labels(z) for z in fallthrough)
+        )
         self.ttl = ttl
         self.pods_mode = pods_mode  # the Corefile's `pods` option; kubeadm: insecure
         self.dns_ip = dns_ip  # the A of ns.dns.<zone>: kube-dns's ClusterIP
@@ -127,9 +145,11 @@ class ClusterZone:
         ttl: int = KUBEADM_TTL_S,
         pods_mode: str = "insecure",
         dns_ip: str = C.CLUSTER_DNS_IP,
+        other_zones: Iterable[str] = KUBEADM_REVERSE_ZONES,
+        fallthrough: Iterable[str] | None = KUBEADM_REVERSE_ZONES,
     ) -> ClusterZone:
         """A synced zone from full lists (what an informer's first LIST gives)."""
-        zone = cls(domain, ttl, pods_mode, dns_ip)
+        zone = cls(domain, ttl, pods_mode, dns_ip, other_zones, fallthrough)
         for kind, objects in (
             ("Namespace", namespaces),
             ("Service", services),
@@ -215,6 +235,17 @@ class ClusterZone:
 
     # --- reading ---------------------------------------------------------------------
 
+    def zone_of(self, labels: Labels) -> Labels | None:
+        """The most specific of the plugin's zones holding a name, or None: not ours."""
+        found = [zone for zone in self.zones if names.is_under(labels, zone)]
+        return max(found, key=len) if found else None
+
+    def falls_through(self, labels: Labels) -> bool:
+        """`fallthrough`: is a "no such name" here handed to the next plugin?"""
+        return self.fallthrough is not None and any(
+            names.is_under(labels, zone) for zone in self.fallthrough
+        )
+
     def namespace_exists(self, namespace: str) -> bool:
         """A Namespace object, any object inside it, or a namespace the API server keeps."""
         return bool(
@@ -255,7 +286,9 @@ class ClusterZone:
             return None
         if service.kind == EXTERNAL_NAME:
             target = service.external_name
-            if request.endpoint or not target or names.is_ip(target):
+            if request.endpoint or request.port or request.protocol:
+                return None  # no endpoints, no ports (CoreDNS findServices skips it)
+            if not target or names.is_ip(target):
                 return None
             return [Item(target, None, (service.name, service.namespace, SVC))]
         if service.kind == HEADLESS or request.endpoint:
@@ -318,7 +351,9 @@ class ClusterZone:
             out.extend(self._record_set(base, owner, zone, ips))
         out = list(dict.fromkeys(out))  # one line per distinct record, first seen first
         for ip in sorted(ips, key=lambda a: tuple(int(p) for p in a.split("."))):
-            out.extend((names.ptr_name(ip), self.ttl, "PTR", t) for t in self.ptr(ip))
+            reverse = names.ptr_name(ip)
+            if self.zone_of(names.split(reverse)[1]) is not None:  # a reverse zone of ours
+                out.extend((reverse, self.ttl, "PTR", t) for t in self.ptr(ip))
         return out
 
     def _record_set(self, base: Request, owner: str, zone: str, ips: set[str]) -> list:

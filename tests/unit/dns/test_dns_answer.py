@@ -215,6 +215,28 @@ def test_externalname_gives_no_srv(zone):
     assert (a.rcode, a.reply.rr) == (RCODE.NOERROR, [])
 
 
+@pytest.mark.parametrize(
+    ("name", "qtype"),
+    [
+        # handler_test.go: "a subdomain of (a subdomain of) an external service"
+        ("endpoint.external.testns.svc.cluster.local.", "CNAME"),
+        ("subdomain.subdomain.external.testns.svc.cluster.local.", "CNAME"),
+        ("subdomain.subdomain.external.testns.svc.cluster.local.", "A"),
+        # Two labels are read as a port and a protocol, and an ExternalName has no ports.
+        ("_http._tcp.external.testns.svc.cluster.local.", "A"),
+        ("_http._tcp.external.testns.svc.cluster.local.", "SRV"),
+        ("_http._tcp.external.testns.svc.cluster.local.", "CNAME"),
+        ("_http._tcp.external-to-service.testns.svc.cluster.local.", "A"),
+    ],
+)
+def test_no_names_below_an_externalname(zone, name, qtype):
+    """Regression (issue 12): CoreDNS skips an ExternalName Service when the name carries
+    an endpoint, port or protocol label; the lab answered its CNAME."""
+    a = ask(zone, name, qtype)
+    assert (RCODE[a.rcode], a.reply.rr, a.chase) == ("NXDOMAIN", [], None)
+    assert lines(a.reply.auth) == [soa(zone)]
+
+
 # --- the NXDOMAIN vs NODATA table (reference section 2.3) -------------------------------
 
 
@@ -237,10 +259,13 @@ NODATA = [
     ("cluster.local.", "AAAA"),
     ("cluster.local.", "SRV"),
     ("cluster.local.", "HINFO"),
-    ("cluster.local.", "TXT"),
     ("ns.dns.cluster.local.", "AAAA"),
     ("external.testns.svc.cluster.local.", "MX"),
     ("10-244-1-5.testns.pod.cluster.local.", "AAAA"),
+    ("10-244-1-5.testns.pod.cluster.local.", "TXT"),  # TXT: NODATA where the name finds items
+    ("external.testns.svc.cluster.local.", "TXT"),
+    ("svc0.testns.svc.cluster.local.", "SOA"),  # SOA below the apex: always NODATA (handler.go)
+    ("nope.cluster.local.", "SOA"),
 ]
 
 NXDOMAIN = [
@@ -266,8 +291,13 @@ NXDOMAIN = [
     ("blah.podns.pod.cluster.local.", "HINFO"),
     ("10-0-0-1.pod-nons.pod.cluster.local.", "A"),  # pod in a nonexistent namespace
     ("dns-version.cluster.local.", "A"),  # only the TXT is special (CoreDNS parse.go)
-    ("svc0.testns.svc.cluster.local.", "TXT"),  # CoreDNS says NODATA here; see answer.py
-    ("svc0.testns.svc.cluster.local.", "SOA"),
+    ("svc0.testns.svc.cluster.local.", "TXT"),
+    # CoreDNS answers a TXT query NODATA only when the name finds something; the apex, svc
+    # and a namespace find nothing (kubernetes.go Services, TypeTXT), so they are NXDOMAIN.
+    ("cluster.local.", "TXT"),
+    ("svc.cluster.local.", "TXT"),
+    ("testns.svc.cluster.local.", "TXT"),
+    ("ns.dns.cluster.local.", "TXT"),
 ]
 
 
@@ -304,8 +334,35 @@ def test_nxdomain_before_sync_is_servfail():
 
 
 def test_schema_version_txt(zone):
+    """The plugin's own TTL for it, whatever `ttl` says (kubernetes.go); kubeadm's `cache 30`
+    then lowers it on the wire (test_cluster_dns_server.py)."""
     a = ask(zone, "dns-version.cluster.local.", "TXT")
     assert lines(a.reply.rr) == ['dns-version.cluster.local. 28800 TXT "1.1.0"']
+    assert lines(ask(zone, "DNS-Version.Cluster.Local.", "TXT").reply.rr) == [
+        'DNS-Version.Cluster.Local. 28800 TXT "1.1.0"'
+    ]
+    ttl0 = ClusterZone.build(*coredns_fixture(), ttl=0)
+    assert [r.ttl for r in ask(ttl0, "dns-version.cluster.local.", "TXT").reply.rr] == [28800]
+
+
+@pytest.mark.parametrize("qtype", ["AXFR", "IXFR"])
+@pytest.mark.parametrize(
+    "name",
+    ["cluster.local.", "svc1.testns.svc.cluster.local.", "nope.cluster.local.", "in-addr.arpa."],
+)
+def test_zone_transfers_are_refused(zone, name, qtype):
+    """Regression (issue 12): without a `transfer` plugin the kubernetes plugin answers
+    AXFR/IXFR with REFUSED (handler.go), which the server sends as a bare reply: the
+    question, no records, no AA (core/dnsserver errorFunc). The lab answered NODATA."""
+    q = query(name, qtype, edns=1232)
+    reply = answer(zone, q).reply
+    assert (RCODE[reply.header.rcode], reply.header.aa, reply.header.qr) == ("REFUSED", 0, 1)
+    assert (reply.q, reply.rr, reply.auth) == (q.q, [], [])
+    assert [QTYPE[r.rtype] for r in reply.ar] == ["OPT"]  # EDNS echoed (SizeAndDo)
+
+
+def test_zone_transfers_of_other_names_go_upstream(zone):
+    assert answer(zone, query("example.com.", "AXFR")).forward
 
 
 def test_apex_soa_and_ns(zone):
@@ -477,7 +534,6 @@ def test_an_address_selected_by_two_services_has_two_ptrs():
         ("30.0.0.172.in-addr.arpa.", "PTR"),  # a not-ready endpoint
         ("9.0.0.10.in-addr.arpa.", "A"),  # only PTR is answered under in-addr.arpa
         ("0.0.10.in-addr.arpa.", "PTR"),  # a partial reverse name
-        ("in-addr.arpa.", "SOA"),
         ("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa.", "PTR"),
         ("example.com.", "A"),
         ("kubernetes.default.svc.cluster.local.example.com.", "A"),
@@ -490,6 +546,109 @@ def test_forwarded(zone, name, qtype):
 
 def test_reverse_names_fall_through_even_before_sync():
     assert ask(ClusterZone(), "1.0.96.10.in-addr.arpa", "PTR").forward
+
+
+# --- reverse zones and fallthrough (CoreDNS reverse_test.go, IPv4 parts) -----------------
+
+
+def reverse_fixture_zone(**options) -> ClusterZone:
+    """reverse_test.go's objects: svc1 (ClusterIP 192.168.1.100) with endpoints ep1a
+    10.0.0.100 (in two of its slices) and double-ep 10.0.0.99, which svc2 selects too."""
+    svc1 = service("svc1", "testns", "192.168.1.100", [{"name": "http", "port": 80}])
+    http = [{"name": "http", "port": 80, "protocol": "TCP"}]
+    slices = [
+        endpoint_slice(
+            "svc1",
+            [endpoint("10.0.0.100", "ep1a"), endpoint("10.0.0.99", "double-ep")],
+            http,
+            "testns",
+            "svc1-slice1",
+        ),
+        endpoint_slice("svc1", [endpoint("10.0.0.100", "ep1a")], http, "testns", "svc1-ccccc"),
+        endpoint_slice("svc2", [endpoint("10.0.0.99", "double-ep")], http, "testns", "svc2-s1"),
+    ]
+    return ClusterZone.build([svc1], slices, [], [], ttl=5, **options)
+
+
+REVERSE_ZONES = ("0.10.in-addr.arpa", "168.192.in-addr.arpa")
+SOA_0_10 = "0.10.in-addr.arpa. 5 SOA ns.dns.0.10.in-addr.arpa. hostmaster.0.10.in-addr.arpa."
+SOA_CLUSTER = "cluster.local. 5 SOA ns.dns.cluster.local. hostmaster.cluster.local."
+
+
+@pytest.mark.parametrize(
+    ("name", "qtype", "rcode", "answers", "authority"),
+    [
+        ("100.0.0.10.in-addr.arpa.", "PTR", "NOERROR", ["ep1a.svc1.testns.svc.cluster.local."], None),
+        ("100.1.168.192.in-addr.arpa.", "PTR", "NOERROR", ["svc1.testns.svc.cluster.local."], None),
+        ("101.0.0.10.in-addr.arpa.", "PTR", "NXDOMAIN", [], SOA_0_10),
+        ("example.org.cluster.local.", "PTR", "NXDOMAIN", [], SOA_CLUSTER),
+        ("svc1.testns.svc.cluster.local.", "PTR", "NOERROR", [], SOA_CLUSTER),
+        ("svc1.testns.svc.0.10.in-addr.arpa.", "A", "NXDOMAIN", [], SOA_0_10),
+        ("100.0.0.10.cluster.local.", "PTR", "NXDOMAIN", [], SOA_CLUSTER),
+        (
+            "99.0.0.10.in-addr.arpa.",
+            "PTR",
+            "NOERROR",
+            ["double-ep.svc1.testns.svc.cluster.local.", "double-ep.svc2.testns.svc.cluster.local."],
+            None,
+        ),
+    ],
+)  # fmt: skip
+def test_reverse_zones_as_coredns_reverse_test(name, qtype, rcode, answers, authority):
+    """`kubernetes cluster.local 0.10.in-addr.arpa 168.192.in-addr.arpa`, no fallthrough."""
+    zone = reverse_fixture_zone(other_zones=REVERSE_ZONES, fallthrough=None)
+    a = ask(zone, name, qtype)
+    assert RCODE[a.rcode] == rcode and a.reply.header.aa == 1
+    assert [r.rdata.toZone() for r in a.reply.rr] == answers
+    assert [line.rsplit(" ", 5)[0] for line in lines(a.reply.auth)] == (
+        [authority] if authority else []
+    )
+
+
+def test_reverse_names_outside_the_plugins_zones_go_upstream():
+    """Regression (issue 12): the Corefile's reverse zones decide which PTRs are answered
+    here; the lab answered every in-addr.arpa name whatever the Corefile listed."""
+    zone = reverse_fixture_zone(other_zones=REVERSE_ZONES, fallthrough=None)
+    assert ask(zone, "1.0.0.11.in-addr.arpa.", "PTR").forward  # 11.x is not a listed zone
+    only_cluster = reverse_fixture_zone(other_zones=(), fallthrough=None)
+    for name in ("100.1.168.192.in-addr.arpa.", "100.0.0.10.in-addr.arpa."):
+        assert ask(only_cluster, name, "PTR").forward  # a ClusterIP, but not ours to answer
+    assert lines(ask(only_cluster, "svc1.testns.svc.cluster.local").reply.rr) == [
+        "svc1.testns.svc.cluster.local. 5 A 192.168.1.100"
+    ]
+
+
+def test_without_fallthrough_an_unknown_reverse_name_is_nxdomain_here():
+    """Regression (issue 12): removing `fallthrough in-addr.arpa ip6.arpa` from kubeadm's
+    Corefile makes the plugin answer NXDOMAIN itself, with the reverse zone's SOA."""
+    zone = reverse_fixture_zone(fallthrough=None)  # kubeadm's zones, no fallthrough
+    v6 = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa."
+    for name, qtype, apex in [
+        ("101.0.0.10.in-addr.arpa.", "PTR", "in-addr.arpa."),
+        ("0.0.10.in-addr.arpa.", "PTR", "in-addr.arpa."),  # a partial name spells no address
+        ("100.0.0.10.in-addr.arpa.", "A", "in-addr.arpa."),  # only PTR reads an address
+        (v6, "PTR", "ip6.arpa."),  # the lab has no IPv6 data (zone.py)
+    ]:
+        a = ask(zone, name, qtype)
+        assert (RCODE[a.rcode], a.reply.header.aa) == ("NXDOMAIN", 1), name
+        assert lines(a.reply.auth)[0].startswith(f"{apex} 5 SOA ns.dns.{apex} hostmaster.{apex}")
+    soa_rr = lines(ask(zone, "in-addr.arpa.", "SOA").reply.rr)
+    assert soa_rr[0].startswith("in-addr.arpa. 5 SOA ns.dns.in-addr.arpa.")
+    assert lines(ask(zone, "100.0.0.10.in-addr.arpa.", "PTR").reply.rr) == [
+        "100.0.0.10.in-addr.arpa. 5 PTR ep1a.svc1.testns.svc.cluster.local."
+    ]
+
+
+def test_fallthrough_zones_decide_what_goes_upstream():
+    only_v4 = reverse_fixture_zone(fallthrough=("in-addr.arpa",))
+    v6 = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa."
+    assert ask(only_v4, "101.0.0.10.in-addr.arpa.", "PTR").forward
+    assert ask(only_v4, v6, "PTR").rcode == RCODE.NXDOMAIN
+    everything = reverse_fixture_zone(fallthrough=(".",))  # `fallthrough` with no zones
+    assert ask(everything, "nope.testns.svc.cluster.local.").forward  # NXDOMAIN goes on
+    assert ask(everything, "svc1.testns.svc.cluster.local.", "AAAA").rcode == RCODE.NOERROR
+    unsynced = ClusterZone(fallthrough=(".",))  # handler.go: fallthrough before the sync check
+    assert ask(unsynced, "nope.default.svc.cluster.local.").forward
 
 
 # --- the spec's own example, and agreement with records() ------------------------------

@@ -199,3 +199,13 @@ def test_a_thousand_services_build():
     zone = ClusterZone.build(*many_services(1000))
     assert zone.lookup(Request("svc", "ns9", "svc999", endpoint="10-244-3-250"))
     assert zone.ptr("10.96.4.250") == ["svc999.ns9.svc.cluster.local."]
+
+
+def test_records_list_ptrs_only_under_the_plugins_reverse_zones():
+    services = [service("web", cluster_ip="10.96.0.20")]
+    listed = ClusterZone.build(services, [], [], other_zones=("96.10.in-addr.arpa",))
+    assert ("20.0.96.10.in-addr.arpa.", 30, "PTR", "web.default.svc.cluster.local.") in (
+        listed.records()
+    )
+    unlisted = ClusterZone.build(services, [], [], other_zones=())
+    assert [r for r in unlisted.records() if r[2] == "PTR"] == []
