@@ -165,13 +165,14 @@ def question_key(data: bytes) -> tuple[bytes, int] | None:
 
     A plain query has one question with an uncompressed name, no answer or authority
     records, and at most an EDNS0 OPT record with well-formed options. Its key is the
-    header flags, the question with the name lower-cased (names compare without case), and
-    the OPT's buffer size, extended rcode, version and flags (the DO bit) — not its options
-    (a client cookie changes every time; the server echoes no options). Two queries with
-    the same key get the same reply but for the ID and the question's spelling, so a server
-    can reuse a reply: the new ID, the reply's header, the query's own question bytes (same
-    length, so compression pointers still hold) and the reply's records. None: not plain;
-    the full path decides. Never raises.
+    header flags, the question as sent, and the OPT's buffer size, extended rcode, version
+    and flags (the DO bit) — not its options (a client cookie changes every time; the
+    server echoes no options). Two queries with the same key get the same reply but for the
+    ID, so a server can reuse a reply: the new ID, the reply's header, the query's question
+    bytes and the reply's records. The name's letter case is part of the key: a reply
+    spells names from the question's zone (an SRV target `web.default.svc.cLuStEr.LoCaL.`),
+    and only some of them are pointers to the question. None: not plain; the full path
+    decides. Never raises.
     """
     try:
         if data[4:10] != b"\x00\x01\x00\x00\x00\x00":  # QD=1, AN=0, NS=0
@@ -201,6 +202,6 @@ def question_key(data: bytes) -> tuple[bytes, int] | None:
             opt = rest[3:9]
         else:
             return None
-        return data[2:4] + data[12 : i + 1].lower() + data[i + 1 : end] + opt, end
+        return data[2:4] + data[12:end] + opt, end
     except IndexError:
         return None

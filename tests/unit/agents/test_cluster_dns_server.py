@@ -89,25 +89,87 @@ def test_repeated_questions_are_served_from_the_cache_with_the_askers_id():
     assert len({r.header.id for r in replies}) > 1  # each reply carries its query's ID
 
 
-def test_the_same_question_in_other_letters_or_with_a_new_cookie_is_a_cache_hit():
+def test_the_same_question_with_a_new_cookie_is_a_cache_hit_and_other_letters_are_not():
     from dnslib import EDNS0, EDNSOption
 
     def scenario(ask, server, port):
         server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50")))
         replies = []
         for i, name in enumerate(
-            ["web.default.svc.cluster.local", "WEB.Default.svc.CLUSTER.local"]
-        ):
+            ["web.default.svc.cluster.local", "web.default.svc.cluster.local",
+             "WEB.Default.svc.CLUSTER.local"]
+        ):  # fmt: skip
             q = DNSRecord.question(name)
             q.add_ar(EDNS0(udp_len=1232, opts=[EDNSOption(10, bytes([i]) * 8)]))  # a client cookie
             replies.append(DNSRecord.parse(q.send("127.0.0.1", port, timeout=3)))
         return replies, server.cache_hits
 
-    (first, second), hits = run(scenario)
-    assert hits == 1  # the second spelling never reached the zone
-    assert str(second.q.qname) == "WEB.Default.svc.CLUSTER.local."  # the question as asked
+    (first, second, other), hits = run(scenario)
+    assert hits == 1  # the new cookie never reached the zone; the other spelling did
     assert addresses(second) == ["10.96.0.50"] and second.rr[0].ttl == 30
     assert (second.header.aa, second.header.rcode) == (first.header.aa, first.header.rcode)
+    assert str(other.q.qname) == str(other.rr[0].rname) == "WEB.Default.svc.CLUSTER.local."
+    assert addresses(other) == ["10.96.0.50"]
+
+
+def test_srv_targets_keep_the_question_zone_spelling_whatever_was_asked_before():
+    """Regression (issue 12): a reply cached for one spelling was reused for another, and
+    names that are not copies of the question (SRV targets, their addresses) kept the first
+    asker's letters. CoreDNS (handler_case_test.go): the owner is the question as asked, the
+    target is the object's name in lower case plus the zone as the question spells it."""
+    pods = [endpoint("10.244.1.5", "db-0")]
+
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50"), headless("db"),
+                                  slices=[endpoint_slice("db", pods)]))  # fmt: skip
+        return [
+            ask(name, "SRV")
+            for name in (
+                "_http._tcp.web.default.svc.cluster.local",
+                "_HtTp._TcP.wEb.DeFault.SvC.cLuStEr.LoCaL",
+                "_HTTP._TCP.DB.default.svc.CLUSTER.local",
+                "_http._tcp.db.default.svc.cluster.local",
+            )
+        ]
+
+    web, web_mixed, db_upper, db = run(scenario)
+    assert [str(r.rdata.target) for r in web.rr] == ["web.default.svc.cluster.local."]
+    assert str(web_mixed.rr[0].rname) == "_HtTp._TcP.wEb.DeFault.SvC.cLuStEr.LoCaL."
+    assert [str(r.rdata.target) for r in web_mixed.rr] == ["web.default.svc.cLuStEr.LoCaL."]
+    assert [str(r.rname) for r in web_mixed.ar] == ["web.default.svc.cLuStEr.LoCaL."]
+    assert [str(r.rdata.target) for r in db_upper.rr] == ["db-0.db.default.svc.CLUSTER.local."]
+    assert [str(r.rdata.target) for r in db.rr] == ["db-0.db.default.svc.cluster.local."]
+    assert [str(r.rname) for r in db.ar] == ["db-0.db.default.svc.cluster.local."]
+
+
+def test_the_dns_version_ttl_is_the_plugins_unless_the_cache_plugin_lowers_it():
+    """CoreDNS serves dns-version.<zone> with TTL 28800 (kubernetes.go), and kubeadm's
+    `cache 30` caps every reply it passes (cache.go WriteMsg), so pods see 30; a Corefile
+    without `cache` shows the plugin's own 28800."""
+
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with())
+        kubeadm = ask("dns-version.cluster.local", "TXT")
+        server.config = parse(KUBEADM_COREFILE.replace("cache 30", "errors"))
+        return kubeadm, ask("dns-version.cluster.local", "TXT", tcp=True)
+
+    kubeadm, without_cache = run(scenario)
+    assert [(r.ttl, str(r.rdata)) for r in kubeadm.rr] == [(30, '"1.1.0"')]
+    assert [(r.ttl, str(r.rdata)) for r in without_cache.rr] == [(28800, '"1.1.0"')]
+
+
+def test_zone_transfers_are_refused_over_tcp():
+    """Regression (issue 12): `dig AXFR cluster.local` got NODATA; CoreDNS without a
+    `transfer` plugin refuses it."""
+
+    def scenario(ask, server, _port):
+        server.set_zone(zone_with(service("web", cluster_ip="10.96.0.50")))
+        return ask("cluster.local", "AXFR", tcp=True), ask("cluster.local", "IXFR")
+
+    for reply in run(scenario):
+        assert (RCODE[reply.header.rcode], reply.header.aa, reply.rr, reply.auth) == (
+            "REFUSED", 0, [], [],
+        )  # fmt: skip
 
 
 def test_headless_answers_are_shuffled_and_never_cached():

@@ -210,13 +210,16 @@ def _wire(name: str, qtype: str = "A", edns: int | None = None, cookie: bytes = 
     return bytes(q.pack())
 
 
-def test_spelling_and_cookies_do_not_change_the_key_but_type_size_and_flags_do():
+def test_cookies_do_not_change_the_key_but_spelling_type_size_and_flags_do():
     base = question_key(_wire("web.default.svc.cluster.local", edns=1232, cookie=b"a" * 8))
     assert base is not None and base[1] == 12 + len("web.default.svc.cluster.local") + 2 + 4
     assert (
-        question_key(_wire("WeB.Default.SVC.cluster.local", edns=1232, cookie=b"b" * 8))[0]
+        question_key(_wire("web.default.svc.cluster.local", edns=1232, cookie=b"b" * 8))[0]
         == base[0]
     )
+    # The spelling too: a reply's SRV targets spell the zone as the question did.
+    other = _wire("WeB.Default.SVC.cluster.local", edns=1232, cookie=b"a" * 8)
+    assert question_key(other)[0] != base[0]
     assert question_key(_wire("web.default.svc.cluster.local", "AAAA", edns=1232))[0] != base[0]
     assert question_key(_wire("web.default.svc.cluster.local", edns=4096))[0] != base[0]
     assert question_key(_wire("web.default.svc.cluster.local"))[0] != base[0]  # no EDNS at all
