@@ -52,9 +52,11 @@ class InProcessApi:
 
 
 def _reply(answer: Reply) -> httpx.Response:
+    warnings = [("Warning", value) for value in answer.warnings]
     if isinstance(answer.body, str):
-        return httpx.Response(answer.status, text=answer.body)
-    return httpx.Response(answer.status, headers=JSON, content=json.dumps(answer.body).encode())
+        return httpx.Response(answer.status, text=answer.body, headers=warnings)
+    headers = [*JSON.items(), *warnings]
+    return httpx.Response(answer.status, headers=headers, content=json.dumps(answer.body).encode())
 
 
 class _AsyncTransport(httpx.AsyncBaseTransport):

@@ -47,6 +47,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from multidict import CIMultiDict
 
 from lab_kit.adapters.api_serving import WatchFeed, converged, encode
 from lab_kit.adapters.clock import Clock, SystemClock
@@ -159,9 +160,10 @@ class ApiServer:
                 return response
         if isinstance(answer, ConvergedWait):
             return web.json_response(await converged(self.handler, answer))
+        headers = CIMultiDict(("Warning", value) for value in answer.warnings)
         if isinstance(answer.body, str):
-            return web.Response(text=answer.body, status=answer.status)
-        return web.json_response(answer.body, status=answer.status)
+            return web.Response(text=answer.body, status=answer.status, headers=headers)
+        return web.json_response(answer.body, status=answer.status, headers=headers)
 
     async def _write(
         self, request: web.BaseRequest, response: web.StreamResponse, line: bytes

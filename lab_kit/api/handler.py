@@ -33,13 +33,14 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lab_kit.api import queries
 from lab_kit.api.limits import check_media_type, err_request_entity_too_large
 from lab_kit.api.paths import RequestInfo, parse_path
 from lab_kit.api.registry import Registry
+from lab_kit.api.warning import warning_headers
 from lab_kit.model import constants as C
 from lab_kit.model.errors import (
     ApiError,
@@ -58,10 +59,12 @@ VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-lab_kit", "platfo
 @dataclass(frozen=True)
 class Reply:
     """A status and a JSON body. The body may be the stored object itself (the store never
-    changes a stored dict): serialize it, never modify it."""
+    changes a stored dict): serialize it, never modify it. `warnings`: the values of the
+    `Warning` headers to send (`299 - "..."`, what the request's writes were warned about)."""
 
     status: int
     body: Any
+    warnings: tuple[str, ...] = ()
 
 
 class AgentReports:
@@ -196,7 +199,18 @@ class ApiHandler:
         content_type: str = "",
     ) -> Reply | WatchStream | ConvergedWait:
         """One request. Every error is a `Status`: a malformed request is a 4xx, never a 500
-        (`content_type`: the request's Content-Type header, "" when it sent none)."""
+        (`content_type`: the request's Content-Type header, "" when it sent none). A
+        successful write carries its warnings, as kube-apiserver's recorder sends them."""
+        self.registry.take_warnings()  # a new request: nothing carried over
+        answer = self._handle(method, path, query, body, content_type)
+        warnings = warning_headers(self.registry.take_warnings())
+        if isinstance(answer, Reply) and answer.status < 400 and warnings:
+            return replace(answer, warnings=tuple(warnings))
+        return answer
+
+    def _handle(
+        self, method: str, path: str, query: Mapping[str, str], body: bytes, content_type: str
+    ) -> Reply | WatchStream | ConvergedWait:
         try:
             if len(body) > C.MAX_REQUEST_BYTES:
                 raise err_request_entity_too_large(C.MAX_REQUEST_BYTES)

@@ -35,6 +35,7 @@ from lab_kit.api.services import (
     ip_family_errors,
     patch_allocated_values,
 )
+from lab_kit.api.warning import warnings_for
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.model.defaults import apply_defaults
@@ -73,6 +74,7 @@ class Registry:
         self.store = store or Store()
         self.clock = clock
         self.rng = random.Random(seed)
+        self.warnings: list[str] = []  # what the current request's writes are warned about
         self._service_cidr, self._node_port_range = service_cidr, node_port_range
         # The families the service CIDR serves: one, as with a single --service-cluster-ip-range.
         self.ip_families = (ip_family(str(ipaddress.ip_network(service_cidr).network_address)),)
@@ -153,8 +155,10 @@ class Registry:
         md["creationTimestamp"] = rfc3339(self.clock())
         md.pop("resourceVersion", None)
         with self._allocating(dry_run):
-            self._validate(kind, obj, None, asked)
-            return self._write(kind, obj, None, dry_run)
+            self._validate(kind, obj, None, meta.spec(asked))
+            stored = self._write(kind, obj, None, dry_run)
+        self._warn(asked, stored)
+        return stored
 
     # --- update --------------------------------------------------------------------------------
     def update(
@@ -179,11 +183,14 @@ class Registry:
             if kind.kind == "Service":
                 patch_allocated_values(obj, old)  # before comparing specs for `generation`
             obj = strategies.prepare_for_update(obj, old)
+        spec_asked = None if subresource else meta.spec(asked)
         with self._allocating(dry_run):
-            self._validate(kind, obj, old, asked)
-            if strategies.same_content(obj, old):
-                return old
-            return self._write(kind, obj, old, dry_run)
+            self._validate(kind, obj, old, spec_asked)
+            same = strategies.same_content(obj, old)
+            stored = old if same else self._write(kind, obj, old, dry_run)
+        if not subresource:
+            self._warn(asked, stored)
+        return stored
 
     def bind(self, namespace: str, name: str, node_name: str) -> dict:
         """pods/binding: what the scheduler posts to put a Pod on a Node."""
@@ -289,10 +296,9 @@ class Registry:
 
     def _prepare(self, kind: Kind, obj: dict, namespace: str | None) -> tuple[dict, dict]:
         """Strict decoding against the schema, the v1 conversion, then defaults; fixes the
-        namespace. Also returns the spec as asked for, before defaults."""
-        obj = strategies.convert_from_v1(self._decode(kind, obj))
-        asked: dict = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
-        obj = apply_defaults(obj)
+        namespace. Also returns the object as asked for, before defaults."""
+        asked = strategies.convert_from_v1(self._decode(kind, obj))
+        obj = apply_defaults(asked)
         md = obj.setdefault("metadata", {})
         if kind.namespaced:
             given = md.get("namespace")
@@ -326,11 +332,11 @@ class Registry:
                 return prefix + suffix
         raise err_already_exists(kind.plural, prefix, kind.group)
 
-    def _validate(self, kind: Kind, obj: dict, old: dict | None, asked: dict) -> None:
+    def _validate(self, kind: Kind, obj: dict, old: dict | None, asked: dict | None) -> None:
         """Validation, and for a Service its IP families then its addresses (`asked`: the
-        spec as sent, before defaults)."""
+        spec as sent, before defaults; None for a status update, which allocates nothing)."""
         errors: builtins.list[FieldError] = []
-        if kind.kind == "Service":  # kube-apiserver's BeginCreate/BeginUpdate come first
+        if kind.kind == "Service" and asked is not None:  # BeginCreate/BeginUpdate come first
             old_spec = meta.spec(old) if old is not None else None
             errors = ip_family_errors(meta.spec(obj), asked, old_spec, self.ip_families)
         errors = errors or validate(obj, old)
@@ -338,6 +344,19 @@ class Registry:
             errors = self.addresses.allocate(obj, old)  # given back by `_allocating`
         if errors:
             raise err_invalid(kind.kind, meta.name(obj), errors, kind.group)
+
+    def _warn(self, asked: dict, stored: dict) -> None:
+        """Record what this write is warned about (kube-apiserver's WarningsOnCreate and
+        WarningsOnUpdate, after a successful write; and lab_kit's NOT_IMPLEMENTED)."""
+        for text in warnings_for(asked, stored):
+            if text not in self.warnings:
+                self.warnings.append(text)
+
+    def take_warnings(self) -> builtins.list[str]:
+        """The warnings recorded since the last call (the handler's per-request recorder:
+        it takes them at the start of a request, and again at its end)."""
+        taken, self.warnings = self.warnings, []
+        return taken
 
     def _write(self, kind: Kind, obj: dict, old: dict | None, dry_run: bool) -> dict:
         if dry_run:

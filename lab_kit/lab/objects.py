@@ -210,6 +210,8 @@ def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
         answer = client.apply([d.obj for d in docs], dry_run=dry_run)
     except ApiError as e:
         raise LabError(explain_apply_error(e, docs)) from e
+    for text in client.warnings:  # as kubectl's warning handler: on stderr, before the results
+        print(f"Warning: {text}", file=sys.stderr)
     suffix = " (server dry run)" if dry_run else ""
     results = answer["results"]
     return Applied(
