@@ -45,6 +45,7 @@ from lab_kit.lab import addon_install
 from lab_kit.lab.addons import ADDONS, lookup
 from lab_kit.lab.errors import LabError
 from lab_kit.lab.topologies import load_topology
+from lab_kit.model.constants import SERVICE_CIDR
 from lab_kit.model.topology import ClusterSpec
 
 __all__ = ["LabError", "LabState", "up", "down", "clean", "status", "api_problem", "lab_left"]
@@ -171,11 +172,20 @@ def _start_all(state: LabState, spec: ClusterSpec, wanted: list[str], control_pl
     for entry in _entries("supervisor"):
         _start(state, entry.name, command(entry.name, "--run-dir", rd.path), progress)
     for entry in _entries("control-plane"):
-        _start(state, entry.name, command(entry.name, "--socket", rd.socket), progress)
+        argv = command(entry.name, "--socket", rd.socket, *_service_range(entry, spec))
+        _start(state, entry.name, argv, progress)
     if not control_plane_only:
         _start_network_and_nodes(state, spec, wanted, progress)
     state.phase = RUNNING  # up is done: from now on the supervisor restarts what dies
     state.save()
+
+
+def _service_range(entry: AgentEntry, spec: ClusterSpec) -> list[str]:
+    """The API server's --service-cluster-ip-range, when the topology's service_cidr is
+    not the lab's default (which is the API server's own default)."""
+    if entry.name != "apiserver" or spec.service_cidr == SERVICE_CIDR:
+        return []
+    return ["--service-cluster-ip-range", spec.service_cidr]
 
 
 def _start_network_and_nodes(
