@@ -12,20 +12,28 @@ for a thousand Services) and swaps it in with an empty answer cache in one assig
 the next query after the event sees it; then the runner reports the version the zone
 reflects, so `labkit apply --wait` covers DNS too.
 Answers from the zone are cached as wire bytes keyed by the query's bytes after its ID:
-a repeated question costs one dict lookup; the same question spelt in other letter case or
-with another EDNS cookie is found by its normalised form (`wire.question_key`) and costs a
-few microseconds more. Answers the `loadbalance` plugin would shuffle
+a repeated question costs one dict lookup; the same question with another EDNS cookie is
+found by its normalised form (`wire.question_key`) and costs a few microseconds more (the
+same name in other letter case is answered afresh: replies spell names from the
+question's zone). Answers the `loadbalance` plugin would shuffle
 (several addresses) are never cached. Upstream answers are cached as `cache 30` says
 (not for cluster.local), with their TTLs counting down; and as in CoreDNS every reply
 leaves with its TTLs clamped by the cache plugin (lab_kit/render/dns/cache.py): upstream
 records published with 300 s reach pods with 30.
 
+A Corefile CoreDNS would refuse (lab_kit/render/dns/corefile.py) stops the server at start
+with CoreDNS's message and exit status 1, so the pod crash-loops as a real one does. With
+the `reload` plugin in the running Corefile, an edit is applied as CoreDNS's reload does
+(`[INFO] Reloading` ... `[INFO] Reloading complete`), including the watches it implies
+(`pods verified` starts a watch on Pods); one CoreDNS refuses is logged in its words and
+the running configuration keeps serving; without `reload`, edits are not looked at.
+
 Deviations from a real pod, on purpose: the API is reached over the lab's Unix socket
 (`LABKIT_APISERVER`, set by the kubelet for this image) instead of in-cluster config and
 the `kubernetes` Service, and the Corefile is read from the ConfigMap through the API when
-no file is mounted (the lab's kubelet does not mount configMap volumes); like the `reload`
-plugin, an edited ConfigMap takes effect at once. Unlike CoreDNS, a reload keeps the
-watches the server started with (a switch to `pods verified` needs the pod restarted).
+no file is mounted (the lab's kubelet does not mount configMap volumes); an edited
+ConfigMap takes effect at once (CoreDNS sees it after the kubelet's volume sync and the
+`reload` plugin's 30 s check). Changed ports wait for a restart of the pod.
 
 Run (what the image `registry.k8s.io/coredns/coredns` runs in a lab pod):
     python -m lab_kit.agents coredns -conf /etc/coredns/Corefile
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
 import random
@@ -47,7 +56,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from lab_kit.adapters.apiclient import AsyncApiClient
-from lab_kit.adapters.clock import Clock, SystemClock
+from lab_kit.adapters.clock import Clock, SystemClock, wait_event
 from lab_kit.adapters.dns_listener import DnsListener, Reply, ask
 from lab_kit.agents.runner import Agent, Context, Watch
 from lab_kit.model import meta
@@ -56,6 +65,7 @@ from lab_kit.node.dnsconfig import parse_resolv_conf
 from lab_kit.render.dns import cache as cache_plugin
 from lab_kit.render.dns import corefile, wire
 from lab_kit.render.dns.answer import Answer, answer, complete_chase, load_balance
+from lab_kit.render.dns.names import is_ip
 from lab_kit.render.dns.zone import ClusterZone
 
 log = logging.getLogger("coredns")
@@ -65,6 +75,7 @@ CACHE_MAX_ENTRIES = 50_000  # a bound on memory: a full cache starts over
 ADDRESS_TYPES = (QTYPE.A, QTYPE.AAAA, QTYPE.MX)
 ZONE_KINDS = ("Service", "EndpointSlice", "Namespace")  # what every `kubernetes` plugin lists
 COREFILE_CONFIGMAP = ("kube-system", "coredns")
+STARTUP_TIMEOUT_S = 5.0  # CoreDNS waits this long for its informers, then serves unsynced
 
 
 class Server:
@@ -81,7 +92,7 @@ class Server:
         # The answer caches. Exact: query bytes after the ID -> (reply bytes after the ID,
         # the request and response metric keys to count on a hit). By question: a plain
         # query's wire.question_key -> (reply header after the ID, the reply after its
-        # question, the metric keys): any spelling of the name, any EDNS cookie.
+        # question, the metric keys): the same question with any EDNS cookie.
         self.state: tuple[ClusterZone, dict[bytes, tuple], dict[bytes, tuple]] = (
             self._empty_zone(), {}, {}
         )  # fmt: skip
@@ -94,7 +105,7 @@ class Server:
         self.forwards = 0
 
     def _empty_zone(self) -> ClusterZone:
-        return ClusterZone(self.config.domain, self.config.ttl, self.config.pods_mode)
+        return ClusterZone(**zone_options(self.config))
 
     def set_zone(self, zone: ClusterZone) -> None:
         self.state = (zone, {}, {})  # one assignment: queries see the old state or the new one
@@ -113,7 +124,7 @@ class Server:
         plain = None if tcp else wire.question_key(data)
         if plain is not None:
             known = by_question.get(plain[0])
-            if known is not None:  # the same question spelt differently, or a new cookie
+            if known is not None:  # the same question with a new EDNS cookie
                 header, records, request_key, response_key = known
                 out = data[:2] + header + data[12 : plain[1]] + records
                 self._remember(cache, data[2:], (out[2:], request_key, response_key))
@@ -292,12 +303,15 @@ class ClusterDns(Agent):
         pod: str = "",
         host: str = "0.0.0.0",
         any_port: bool = False,
+        conf_path: str = "/etc/coredns/Corefile",
     ):
         """`text`: the Corefile; `reload_key`: its key in the ConfigMap coredns when it came
         from there (the `reload` plugin watches it); `pod`: "<namespace>/<name>" of the pod
-        this runs in; `host`, `any_port`: where to listen (tests: 127.0.0.1, free ports)."""
+        this runs in; `host`, `any_port`: where to listen (tests: 127.0.0.1, free ports);
+        `conf_path`: the -conf path, as error messages name the file."""
         super().__init__(ctx)
-        config = corefile.parse(text)  # a bad Corefile: CoreDNS does not start
+        self.conf_path = conf_path
+        config = corefile.parse(text, conf_path)  # a bad Corefile: CoreDNS does not start
         self.server = Server(config, upstream_servers(config), ctx.clock)
         self.corefile_key, self.corefile_text = reload_key, text
         self.pod = pod
@@ -306,6 +320,7 @@ class ClusterDns(Agent):
         self.watches = dict(ClusterDns.watches)
         if config.pods_mode == "verified":
             self.watches["Pod"] = Watch("Pod")  # `pods verified` answers only for pods that exist
+        self.pod_watch: asyncio.Task | None = None  # one started by a reload to `pods verified`
         if reload_key:
             ns, name = COREFILE_CONFIGMAP
             self.watches["ConfigMap"] = Watch(
@@ -325,13 +340,18 @@ class ClusterDns(Agent):
     @classmethod
     async def create(cls, ctx: Context, options: argparse.Namespace) -> ClusterDns:
         """The Corefile: the mounted file if there is one, else the ConfigMap
-        kube-system/coredns (then watched, as the `reload` plugin does)."""
+        kube-system/coredns (then watched, as the `reload` plugin does). One CoreDNS would
+        not load ends the process as CoreDNS's log.Fatal does: the message, exit status 1."""
         pod = os.environ.get("LABKIT_POD", "")
-        if os.path.exists(options.conf):
-            with open(options.conf) as f:
-                return cls(ctx, f.read(), pod=pod)
-        key = os.path.basename(options.conf)
-        return cls(ctx, await corefile_from_api(ctx.client, key), reload_key=key, pod=pod)
+        try:
+            if os.path.exists(options.conf):
+                with open(options.conf) as f:
+                    return cls(ctx, f.read(), pod=pod, conf_path=options.conf)
+            key = os.path.basename(options.conf)
+            text = await corefile_from_api(ctx.client, key)
+            return cls(ctx, text, reload_key=key, pod=pod, conf_path=options.conf)
+        except (corefile.CorefileError, OSError) as e:
+            raise SystemExit(str(e)) from None
 
     @property
     def ready(self) -> bool:
@@ -348,6 +368,7 @@ class ClusterDns(Agent):
         log.info("zone %s ttl %d pods %s; upstream %s; ignored plugins: %s", config.domain,
                  config.ttl, config.pods_mode, self.server.upstreams,
                  " ".join(config.ignored) or "none")  # fmt: skip
+        self._log_loaded(config)
 
     def port_for(self, configured: int) -> int:
         """Where to listen for a port of the Corefile (any free one in tests)."""
@@ -358,11 +379,21 @@ class ClusterDns(Agent):
         BOOKMARK only moves the version), then report (a server in a pod)."""
         if self.corefile_key:
             self._reload()
+        await self._pods_listed()
         content = self._content()
         if content != self.built_from or self.reconfigured:
             self._rebuild()
             self.built_from, self.reconfigured = content, False
         return {"pod": self.pod} if self.pod else None
+
+    async def _pods_listed(self) -> None:
+        """After a reload turned `pods verified` on: CoreDNS's new instance waits for its new
+        informer (up to 5 s) before it serves, then serves unsynced (SERVFAIL, not NXDOMAIN)."""
+        pods = self.ctx.informers.get("Pod") if "Pod" in self.watches else None
+        if pods is None or pods.synced.is_set():
+            return
+        if not await wait_event(pods.synced, STARTUP_TIMEOUT_S, self.ctx.clock):
+            log.warning("[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes API")  # fmt: skip
 
     def _content(self) -> tuple:
         """Per informer of the zone: how many objects, the newest resourceVersion."""
@@ -372,43 +403,81 @@ class ClusterDns(Agent):
         )
 
     def _reload(self) -> None:
-        """The `reload` plugin: apply an edited ConfigMap's Corefile at once (ttl, pods mode,
-        upstreams, cache, loadbalance). A bad one is logged and the old one keeps running,
-        as in CoreDNS; changed ports need the pod restarted (logged)."""
+        """The `reload` plugin, when the running Corefile has it: apply an edited
+        ConfigMap's Corefile (zones, ttl, pods mode, fallthrough, upstreams, cache,
+        loadbalance). One CoreDNS refuses is logged in its words and the running one keeps
+        serving; changed ports need the pod restarted (logged)."""
         cms = self.ctx.items("ConfigMap")
         text = (cms[0].get("data") or {}).get(self.corefile_key, "") if cms else ""
-        if not cms or text == self.corefile_text:
-            return  # deleted (CoreDNS keeps running), or unchanged
+        if not cms or text == self.corefile_text or not self.server.config.reload:
+            return  # deleted (CoreDNS keeps running), unchanged, or no `reload` plugin
         self.corefile_text = text
         try:
-            config = corefile.parse(text)
+            config = corefile.parse(text, self.conf_path)
             upstreams = upstream_servers(config)
-        except (corefile.CorefileError, OSError) as e:
+        except corefile.CorefileError as e:
+            if e.syntax:  # the reload plugin's own parse refuses it: no restart is tried
+                log.warning("[WARNING] plugin/reload: Corefile parse failed: %s", e)
+                return
+            # caddy's Restart and the reload plugin each say why; the old one serves on.
+            log.info("[INFO] Reloading")
             log.error("[ERROR] Restart failed: %s", e)
+            log.error("[ERROR] plugin/reload: Corefile changed but reload failed: "
+                      "starting with listener file descriptors: %s", e)  # fmt: skip
             return
+        log.info("[INFO] Reloading")
+        self._apply(config, upstreams)
+        self._log_loaded(config)
+        log.info("[INFO] Reloading complete")
+
+    def _apply(self, config: corefile.Corefile, upstreams: list[tuple[str, int]]) -> None:
         old = self.server.config
         if (config.port, config.health_port, config.ready_port) != (
             old.port, old.health_port, old.ready_port,
         ):  # fmt: skip
             log.warning("[WARNING] ports changed: they take effect when the pod restarts")
-        log.info("[INFO] Reloading: ttl %d, pods %s, forward %s", config.ttl, config.pods_mode,
-                 " ".join(config.forward_to))  # fmt: skip
         self.server.config, self.server.upstreams = config, upstreams
         self.server.forward_cache = {}
-        self.reconfigured = True  # rebuild with the new ttl / pods mode
+        self._watch_pods(config.pods_mode == "verified")
+        self.reconfigured = True  # rebuild with the new zones, ttl, pods mode
+
+    def _watch_pods(self, wanted: bool) -> None:
+        """`pods verified` reads every Pod: a reload that turns it on starts the watch (as
+        CoreDNS's new instance starts its pod informer); one that turns it off stops using
+        it (the watch itself runs on until the process ends)."""
+        if not wanted:
+            self.watches.pop("Pod", None)
+            return
+        self.watches["Pod"] = Watch("Pod")
+        if "Pod" not in self.ctx.informers:
+            informer = self.ctx.watch("Pod", self.watches["Pod"])
+            self.pod_watch = asyncio.create_task(informer.run())
+
+    def _log_loaded(self, config: corefile.Corefile) -> None:
+        """The reload plugin's line for a configuration that runs, and what the lab leaves
+        undone of it."""
+        if config.reload:
+            digest = hashlib.sha512(self.corefile_text.encode()).hexdigest()
+            log.info("[INFO] plugin/reload: Running configuration SHA512 = %s", digest)
+        if config.unsupported:
+            log.warning("[WARNING] lab_kit: accepted as CoreDNS does, but not implemented "
+                        "here: %s", ", ".join(config.unsupported))  # fmt: skip
 
     def _rebuild(self) -> None:
-        config = self.server.config  # after a reload: the new ttl / pods mode
+        config = self.server.config  # after a reload: the new zones, ttl, pods mode
         pods = self.ctx.items("Pod") if "Pod" in self.watches else []
         zone = ClusterZone.build(
             self.ctx.items("Service"), self.ctx.items("EndpointSlice"), pods,
-            self.ctx.items("Namespace"),
-            domain=config.domain, ttl=config.ttl, pods_mode=config.pods_mode,
+            self.ctx.items("Namespace"), **zone_options(config),
         )  # fmt: skip
+        zone.synced = self.ctx.synced  # an informer still listing: SERVFAIL, not NXDOMAIN
         self.server.set_zone(zone)
         self.zone_builds += 1
 
     async def stop(self) -> None:
+        if self.pod_watch is not None:
+            self.pod_watch.cancel()
+            await asyncio.gather(self.pod_watch, return_exceptions=True)
         if self.listener is not None:
             self.listener.close()
         for runner in self.http:
@@ -481,15 +550,37 @@ async def corefile_from_api(client: AsyncApiClient, key: str) -> str:
     return (cm.get("data") or {}).get(key, "")
 
 
+def zone_options(config: corefile.Corefile) -> dict:
+    """What the `kubernetes` plugin's configuration means for the zone (ClusterZone's
+    keyword arguments)."""
+    return {
+        "domain": config.domain,
+        "ttl": config.ttl,
+        "pods_mode": config.pods_mode,
+        "other_zones": [zone for zone in config.zones if zone != config.domain],
+        "fallthrough": config.fallthrough,
+    }
+
+
 def upstream_servers(config: corefile.Corefile) -> list[tuple[str, int]]:
     """`forward . /etc/resolv.conf` means the pod's own resolv.conf (the node's: dnsPolicy
-    Default); addresses are taken as they are."""
+    Default); addresses are taken as they are. A file that cannot be read is refused as
+    the forward plugin refuses it."""
     servers: list[tuple[str, int]] = []
     for target in config.forward_to:
         if target.startswith("/"):
-            with open(target) as f:
-                servers += [(ip, 53) for ip in parse_resolv_conf(f.read()).servers]
+            try:
+                with open(target) as f:
+                    servers += [(ip, 53) for ip in parse_resolv_conf(f.read()).servers]
+            except OSError:
+                raise corefile.CorefileError(
+                    f'plugin/forward: not an IP address or file: "{target}"'
+                ) from None
         else:
             host, _, port = target.removeprefix("dns://").partition(":")
+            if not is_ip(host) or not (port or "53").isdigit():
+                raise corefile.CorefileError(
+                    f'plugin/forward: not an IP address or file: "{target}"'
+                )
             servers.append((host, int(port or 53)))
     return servers

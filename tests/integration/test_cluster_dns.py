@@ -3,11 +3,15 @@ ordinary tools, as the Kubernetes conformance DNS tests do (dig over UDP and TCP
 short, namespace-qualified and full names through the search list, headless Services and
 per-pod hostnames, SRV, PTR, ExternalName to the lab's made-up internet, NXDOMAIN vs
 NODATA, a Service found the moment it exists, a Corefile edit, and junk that never
-stops the server. One lab serves the module; each test has its own namespace."""
+stops the server; issue 12's cases (the dns-version TTL, SRV target spelling, AXFR
+refused, no names below an ExternalName, reloads to `pods verified`, without
+`fallthrough`, and one CoreDNS refuses). One lab serves the module; each test has its own
+namespace."""
 
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -176,3 +180,80 @@ def test_the_server_counts_queries_in_coredns_metrics(cluster, ns):
     node = pod["spec"]["nodeName"]
     text = cluster.host(node, "curl", "-s", f"http://{pod['status']['podIP']}:9153/metrics").stdout
     assert "coredns_dns_requests_total{" in text and 'zone="cluster.local"' in text
+
+
+def test_coredns_answers_for_the_fidelity_cases(cluster, ns):
+    """Issue 12's DNS cases, against what CoreDNS 1.11.3 answers with kubeadm's Corefile:
+    the dns-version TXT at `cache 30`'s TTL, SRV targets in the question's zone spelling
+    (also after another spelling was cached), AXFR refused, no names below an ExternalName."""
+    toolbox(cluster, ns)
+    cluster.apply([svc("web", ns),
+                   {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop", "namespace": ns},
+                    "spec": {"type": "ExternalName", "externalName": "www.example.com"}}])  # fmt: skip
+    version = cluster.dig("toolbox", "dns-version.cluster.local", qtype="TXT", namespace=ns)
+    assert version.answers == [("dns-version.cluster.local.", 30, "TXT", '"1.1.0"')]
+    for _ in range(4):  # both servers cache the lower-case spelling first
+        short(cluster, ns, f"_http._tcp.web.{ns}.svc.cluster.local", "SRV")
+    srv = cluster.dig(
+        "toolbox", f"_HtTp._TcP.web.{ns}.SVC.Cluster.LOCAL", qtype="SRV", namespace=ns
+    )
+    assert srv.records("SRV") == [f"0 100 80 web.{ns}.svc.Cluster.LOCAL."]
+    assert "Transfer failed" in dig(cluster, ns, "cluster.local", "AXFR")
+    for name in (f"_http._tcp.shop.{ns}", f"a.b.shop.{ns}"):
+        assert "status: NXDOMAIN" in dig(cluster, ns, f"{name}.svc.cluster.local")
+
+
+def coredns_ips(cluster) -> list[str]:
+    pods = cluster.get("pods", namespace="kube-system", selector="k8s-app=kube-dns")
+    return [p["status"]["podIP"] for p in pods]
+
+
+def on_every_server(cluster, ns, check, name, qtype="A", timeout_s=15.0):
+    """Wait until `check(dig result)` holds on both coredns pods (each reloads on its own)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        replies = [cluster.dig("toolbox", name, f"@{ip}", qtype=qtype, namespace=ns)
+                   for ip in coredns_ips(cluster)]  # fmt: skip
+        if all(check(r) for r in replies) or time.monotonic() > deadline:
+            return replies
+        time.sleep(0.2)
+
+
+def test_corefile_edits_are_reloaded_as_coredns_reloads_them(cluster, ns):
+    """`pods verified` answers for running pods, removing `fallthrough` makes unknown
+    reverse names NXDOMAIN here, and an edit CoreDNS refuses is logged in its words while
+    the running Corefile serves on."""
+    toolbox(cluster, ns)
+    ip = cluster.get("pod", "toolbox", namespace=ns)["status"]["podIP"]
+    mine, nobody = (
+        f"{ip.replace('.', '-')}.{ns}.pod.cluster.local",
+        f"10-244-99-99.{ns}.pod.cluster.local",
+    )
+    cm = cluster.get("configmap", "coredns", namespace="kube-system")
+    original = cm["data"]["Corefile"]
+    unknown_ptr = "99.99.96.10.in-addr.arpa"  # no Service or endpoint has 10.96.99.99
+    edited = original.replace("pods insecure", "pods verified").replace(
+        "       fallthrough in-addr.arpa ip6.arpa\n", "")  # fmt: skip
+    try:
+        cm["data"]["Corefile"] = edited
+        cluster.apply(cm)
+        missing = on_every_server(cluster, ns, lambda r: r.status == "NXDOMAIN", nobody)
+        assert all(r.status == "NXDOMAIN" for r in missing), missing
+        assert all(r.addresses == [ip] for r in on_every_server(cluster, ns, bool, mine))
+        here = on_every_server(cluster, ns, lambda r: "aa" in r.flags, unknown_ptr, "PTR")
+        assert all((r.status, "aa" in r.flags) == ("NXDOMAIN", True) for r in here), here
+        cm = cluster.get("configmap", "coredns", namespace="kube-system")
+        cm["data"]["Corefile"] = edited.replace("pods verified", "pods verified\n       podz")
+        cluster.apply(cm)
+        line = "[ERROR] Restart failed: plugin/kubernetes: /etc/coredns/Corefile:9 - Error during parsing: unknown property 'podz'"  # fmt: skip
+        pods = cluster.get("pods", namespace="kube-system", selector="k8s-app=kube-dns")
+        deadline = time.monotonic() + 15
+        while not all(line in cluster.logs(p["metadata"]["name"], "kube-system") for p in pods):
+            assert time.monotonic() < deadline, "the refusal was never logged"
+            time.sleep(0.2)
+        assert all(r.status == "NXDOMAIN" for r in on_every_server(cluster, ns, bool, nobody))
+    finally:
+        cm = cluster.get("configmap", "coredns", namespace="kube-system")
+        cm["data"]["Corefile"] = original
+        cluster.apply(cm)
+        on_every_server(cluster, ns, lambda r: r.addresses == ["10.244.99.99"], nobody)

@@ -3,7 +3,11 @@ a Service created through the API answers (over UDP) once the server reports the
 version, which is what `labkit apply --wait` waits for; headless endpoints; NXDOMAIN vs
 NODATA; an edited Corefile in the ConfigMap takes effect and a broken one is ignored; a
 version that moved without any object of its kinds is reported without a rebuild; the
-server in a pod says goodbye when it stops. Its upstream is the world-dns agent, on
+server in a pod says goodbye when it stops. Issue 12's reload cases: an edit to `pods
+verified` watches Pods and answers for the ones that exist; edits CoreDNS refuses are
+logged in its words while the running Corefile serves on; edits of the reverse zones and
+`fallthrough` change the answers; without `reload` edits are not read; a Corefile
+CoreDNS refuses at start ends the process with its message. Its upstream is the world-dns agent, on
 127.0.0.1 too. No root, no sleeps, no port 53."""
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -333,5 +338,162 @@ def test_create_reads_a_mounted_corefile_or_the_configmap(tmp_path: Path, monkey
         assert (watch.namespace, watch.field_selector) == ("kube-system", "metadata.name=coredns")
         assert from_api.report_as == from_file.report_as == AGENT
         assert from_api.server.upstreams == [("127.0.0.1", 9)]
+
+    asyncio.run(scenario())
+
+
+async def running_pod(t: Lab, name: str, ip: str) -> dict:
+    """A pod as the kubelet reports it once it runs."""
+    pod = await t.write(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+         "spec": {"containers": [{"name": "web", "image": "busybox"}]}}
+    )  # fmt: skip
+    pod["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
+    return await t.dns.ctx.client.update_status(pod)
+
+
+def test_a_reload_to_pods_verified_answers_for_the_pods_that_exist(monkeypatch, caplog):
+    """Regression (issue 12): after an edit to `pods verified` the server had no watch on
+    Pods, so every existing pod's name was NXDOMAIN. CoreDNS's reload starts a new
+    instance, whose `pods verified` starts a pod informer (controller.go initPodCache)."""
+
+    async def scenario():
+        async with lab(monkeypatch) as t:
+            assert "Pod" not in t.dns.watches  # kubeadm's `pods insecure` watches no Pods
+            await running_pod(t, "web", "10.244.1.5")
+            await t.applied()
+            with caplog.at_level(logging.INFO, logger="coredns"):
+                await edit_corefile(t, lambda text: text.replace("pods insecure", "pods verified"))
+            existing = await t.query("10-244-1-5.default.pod.cluster.local")
+            missing = await t.query("10-244-1-6.default.pod.cluster.local")
+            other_ns = await t.query("10-244-1-5.kube-system.pod.cluster.local")
+            assert existing.header.rcode == RCODE.NOERROR and addresses(existing) == ["10.244.1.5"]
+            assert missing.header.rcode == other_ns.header.rcode == RCODE.NXDOMAIN
+            await running_pod(t, "late", "10.244.2.9")  # the new watch follows new pods
+            await t.applied()
+            assert addresses(await t.query("10-244-2-9.default.pod.cluster.local")) == [
+                "10.244.2.9"
+            ]
+            assert "[INFO] Reloading complete" in caplog.text
+            await edit_corefile(t, lambda text: text.replace("pods verified", "pods disabled"))
+            disabled = await t.query("10-244-1-5.default.pod.cluster.local")
+            assert disabled.header.rcode == RCODE.NXDOMAIN
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("edit", "lines"),
+    [
+        (
+            lambda text: text.replace("ttl 30", "ttl 7\n       podz insecure"),
+            [
+                "[INFO] Reloading",
+                f"[ERROR] Restart failed: plugin/kubernetes: {NOT_MOUNTED}:11 - Error during"
+                " parsing: unknown property 'podz'",
+                "[ERROR] plugin/reload: Corefile changed but reload failed: starting with"
+                f" listener file descriptors: plugin/kubernetes: {NOT_MOUNTED}:11 - Error"
+                " during parsing: unknown property 'podz'",
+            ],
+        ),
+        (
+            lambda text: text.replace("loadbalance", "loadbalance\n    rewritten"),
+            [
+                f"[ERROR] Restart failed: {NOT_MOUNTED}:23 - Error during parsing: Unknown directive 'rewritten'"
+            ],  # fmt: skip
+        ),
+        (
+            lambda text: re.sub(r"forward \. \S+", "forward . /nonexistent/resolv.conf", text),
+            [
+                '[ERROR] Restart failed: plugin/forward: not an IP address or file: "/nonexistent/resolv.conf"'
+            ],  # fmt: skip
+        ),
+        (
+            lambda text: text.replace("ttl 30", "ttl 7").replace("loadbalance", "loadbalance }"),
+            [
+                f"[WARNING] plugin/reload: Corefile parse failed: {NOT_MOUNTED}:22 - Error during"
+                " parsing: Unexpected '}' because no matching opening brace"
+            ],
+        ),
+    ],
+)
+def test_a_corefile_coredns_refuses_is_logged_in_its_words_and_the_old_one_serves_on(
+    monkeypatch, caplog, edit, lines
+):
+    """Regression (issue 12): unknown options and plugins were accepted silently. CoreDNS's
+    reload refuses them (caddy's Restart, plugin/reload), and the running one serves on."""
+
+    async def scenario():
+        async with lab(monkeypatch) as t:
+            await t.write(service("web"))
+            await t.applied()
+            with caplog.at_level(logging.INFO, logger="coredns"):
+                await edit_corefile(t, edit)
+            for line in lines:
+                assert line in caplog.text
+            assert "Reloading complete" not in caplog.text
+            reply = await t.query("web.default.svc.cluster.local")
+            assert [r.ttl for r in reply.rr] == [30]  # not the edit's 7
+            assert t.dns.server.config.ttl == 30
+
+    asyncio.run(scenario())
+
+
+def test_edits_of_reverse_zones_and_fallthrough_change_the_answers(monkeypatch):
+    """Regression (issue 12): the reverse zones and `fallthrough` of the Corefile were
+    ignored. Without `fallthrough`, an unknown address is NXDOMAIN here (authoritative, the
+    reverse zone's SOA); without the reverse zones, PTR questions go to `forward` even for
+    ClusterIPs (the lab's internet knows none of them)."""
+
+    async def scenario():
+        async with lab(monkeypatch) as t:
+            created = await t.write(service("web"))
+            await t.applied()
+            ip = created["spec"]["clusterIP"]
+            ptr = ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+            unknown = await t.query("99.99.96.10.in-addr.arpa", "PTR")
+            assert unknown.header.rcode == RCODE.NXDOMAIN and unknown.header.ra == 1  # forwarded
+            await edit_corefile(t, lambda text: text.replace("fallthrough in-addr.arpa ip6.arpa\n", ""))  # fmt: skip
+            here = await t.query("99.99.96.10.in-addr.arpa", "PTR")
+            assert (here.header.rcode, here.header.aa, here.header.ra) == (RCODE.NXDOMAIN, 1, 0)
+            assert str(here.auth[0].rname) == "in-addr.arpa."
+            assert [str(r.rdata) for r in (await t.query(ptr, "PTR")).rr] == [
+                "web.default.svc.cluster.local."
+            ]
+            await edit_corefile(t, lambda text: text.replace(" in-addr.arpa ip6.arpa {", " {"))
+            gone = await t.query(ptr, "PTR")
+            assert (gone.header.rcode, gone.header.aa, gone.rr) == (RCODE.NXDOMAIN, 0, [])
+
+    asyncio.run(scenario())
+
+
+def test_without_the_reload_plugin_edits_are_not_looked_at(monkeypatch, caplog):
+    async def scenario():
+        async with lab(monkeypatch) as t:
+            await edit_corefile(t, lambda text: text.replace("    reload\n", ""))
+            assert not t.dns.server.config.reload
+            with caplog.at_level(logging.INFO, logger="coredns"):
+                await edit_corefile(t, lambda text: text.replace("ttl 30", "ttl 7"))
+            assert t.dns.server.config.ttl == 30 and "Reloading" not in caplog.text
+
+    asyncio.run(scenario())
+
+
+def test_a_corefile_coredns_refuses_at_start_ends_the_process_with_its_message(monkeypatch):
+    """CoreDNS's log.Fatal: the message on stderr, exit status 1 (the pod crash-loops)."""
+
+    async def scenario():
+        api = InProcessApi()
+        bad = corefile(9).replace("pods insecure", "pods insecure\n       podz")
+        api.registry.create(configmap(bad))
+        ctx = Context(api.async_client())
+        try:
+            with pytest.raises(SystemExit) as ended:
+                await ClusterDns.create(ctx, argparse.Namespace(conf=NOT_MOUNTED))
+        finally:
+            await ctx.client.close()
+        assert str(ended.value.code) == (
+            f"plugin/kubernetes: {NOT_MOUNTED}:9 - Error during parsing: unknown property 'podz'"
+        )
 
     asyncio.run(scenario())
