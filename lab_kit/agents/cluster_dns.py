@@ -156,7 +156,7 @@ class Server:
         out = result.pack()
         if out is None:
             return
-        keys = self._count(self.config.domain, proto, query.q.qtype, result.reply.header.rcode)
+        keys = self._count(self.config.server_zone, proto, query.q.qtype, result.reply.header.rcode)
         if not tcp:
             out = _fit(out, query)
             if zone.synced and not shuffled:
@@ -194,13 +194,13 @@ class Server:
             if chased is None:
                 return
             self._cap(chased)
-            out, zone = bytes(chased.pack()), self.config.domain
+            out = bytes(chased.pack())
         else:
-            forwarded, zone = await self._forwarded(data, tcp), "."
+            forwarded = await self._forwarded(data, tcp)
             if forwarded is None:
                 forwarded = bytes(wire.error_reply(query.header, RCODE.SERVFAIL).pack())
             out = forwarded
-        self._count(zone, proto, query.q.qtype, out[3] & 0x0F)
+        self._count(self.config.server_zone, proto, query.q.qtype, out[3] & 0x0F)
         reply(out if tcp else _fit(out, query))
 
     def _cap(self, reply: DNSRecord) -> int:

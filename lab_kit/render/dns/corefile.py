@@ -87,6 +87,7 @@ class CorefileError(ValueError):
 @dataclass
 class Corefile:
     port: int = 53
+    server_zone: str = "."  # the server block's zone, as `prometheus` labels requests
     domain: str = "cluster.local"  # the kubernetes plugin's first non-reverse zone
     zones: list[str] = field(default_factory=lambda: ["cluster.local"])  # all, no root dot
     fallthrough: list[str] | None = None  # zones whose NXDOMAIN goes on; ["."]: every zone
@@ -332,7 +333,8 @@ def parse(text: str, path: str = "Corefile") -> Corefile:
     if not blocks:
         raise CorefileError(f"{path}:1 - Error during parsing: no server block", syntax=True)
     first = blocks[0]
-    config = Corefile(port=_server_port(first.keys, path))
+    zone = zone_names(first.keys[0])[0]
+    config = Corefile(port=_server_port(first.keys, path), server_zone=zone.rstrip(".") + ".")
     setups = {
         "kubernetes": _kubernetes, "forward": _forward, "cache": _cache, "health": _health,
         "ready": _ready, "prometheus": _prometheus, "loadbalance": _loadbalance,

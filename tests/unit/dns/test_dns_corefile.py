@@ -19,6 +19,7 @@ def test_kubeadms_corefile():
         "insecure",
     )
     assert config.zones == ["cluster.local", "in-addr.arpa", "ip6.arpa"]
+    assert config.server_zone == "."  # what `prometheus` labels every request with
     assert config.fallthrough == ["in-addr.arpa", "ip6.arpa"]
     assert config.forward_to == ["/etc/resolv.conf"]
     assert config.cache_s == 30 and config.cache_disabled == {
@@ -40,6 +41,7 @@ def test_the_plugins_defaults_when_options_are_left_out():
         "disabled",
     )
     assert (config.zones, config.fallthrough) == (["example.local"], None)
+    assert parse("Example.Local:1053 {\n errors\n}\n").server_zone == "example.local."
     assert config.forward_to == ["203.0.113.10:5353"]
     assert (config.cache_s, config.loadbalance, config.ready_port, config.reload) == (
         0,
