@@ -271,12 +271,15 @@ def _parse(data: bytes | None) -> DNSRecord | None:
 
 
 def _aged(cached: tuple[bytes, float, int], query_id: bytes, now: float) -> bytes | None:
-    """A cached upstream reply with its TTLs lowered by its age (None once expired)."""
+    """A cached upstream reply with its TTLs lowered by its age (None once expired). As
+    the cache plugin's item.toMsg, it says it is authoritative (AA): "some DNS clients
+    discard the entire packet when it's non-authoritative"."""
     out, stored_at, ttl = cached
     age = int(now - stored_at)
     if age >= ttl:
         return None
     reply = DNSRecord.parse(out)
+    reply.header.aa = 1
     for record in reply.rr + reply.auth + reply.ar:
         if record.rtype != QTYPE.OPT:
             record.ttl = max(0, record.ttl - age)

@@ -214,6 +214,9 @@ def test_cached_upstream_answers_count_their_ttl_down():
 
     first, again, expired = run(scenario)
     assert [r.ttl for r in first.rr] == [30] and [r.ttl for r in again.rr] == [18]
+    # The upstream's reply as it came (not authoritative); from the cache plugin, AA set
+    # (plugin/cache item.go toMsg).
+    assert (first.header.aa, again.header.aa, again.header.ra) == (0, 1, 1)
     assert addresses(again) == ["203.0.113.10"]
     assert expired.header.rcode == RCODE.SERVFAIL
 
