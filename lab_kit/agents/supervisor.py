@@ -86,7 +86,6 @@ class Supervisor:
         with locked_state(self.run_dir.path) as state:
             if state is None or state.phase != RUNNING:
                 return said
-            changed = False
             for i, record in enumerate(state.processes):
                 entry = entry_of(record.name)
                 if entry is None or entry.restart != "Always" or entry.where == "supervisor":
@@ -94,8 +93,7 @@ class Supervisor:
                 restarted = self._check(state, record, said)
                 if restarted is not None:
                     state.processes[i] = restarted
-                    changed = True
-            if changed:
+            if said:  # a death noted (its reason) or a restart made: state.json says so
                 state.save()
         return said
 
