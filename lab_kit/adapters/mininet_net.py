@@ -11,7 +11,8 @@ each of them before it comes up (else the kernel gives every one an fe80:: addre
 routes), and Mininet's one-time `fixLimits()` — which raises the machine's own socket
 buffer, neighbour table and pty sysctls for good — is never run. `gw` is the router
 between the cluster and the outside world (kind's 172.18.0.1); it and the nodes forward
-inside their own namespaces. Link shaping (bw, delay, loss) uses Mininet's TCLink; delay
+inside their own namespaces, and it drops what it has no route for without an ICMP word
+(a blackhole default route in its namespace), as a real network does. Link shaping (bw, delay, loss) uses Mininet's TCLink; delay
 and loss need netem, and where the kernel lacks it they are dropped with a warning rather
 than failing the lab.
 """
@@ -198,22 +199,26 @@ def netem_available() -> bool:
     return _NETEM
 
 
+def router_setup() -> list[list[str]]:
+    """What `gw` runs, in its own namespaces: forwarding; its address on each outside
+    range (the hosts' `.1`); and a blackhole default route, so a packet for an address no
+    one has (a ClusterIP that no rule rewrote, a wrong Service port, a pod address from
+    outside) is dropped without a word, as on a real network, where it leaves towards
+    the internet and vanishes. Without it the kernel answers at once with ICMP "network
+    unreachable"; a blackhole route sends no ICMP (unlike `unreachable` and `prohibit`)."""
+    argv = [["sysctl", "-qw", "net.ipv4.ip_forward=1"]]
+    for net in DOCUMENTATION_RANGES:
+        address = f"{net.network_address + 1}/{net.prefixlen}"
+        argv.append(["ip", "addr", "add", address, "dev", f"{ROUTER}-eth1"])
+    argv.append(["ip", "route", "add", "blackhole", "default"])
+    return argv
+
+
 def _configure(lab: LabNetwork) -> None:
     spec = lab.spec
     gw = lab.host(ROUTER)
-    run(gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-    for net in DOCUMENTATION_RANGES:
-        run(
-            gw,
-            [
-                "ip",
-                "addr",
-                "add",
-                f"{net.network_address + 1}/{net.prefixlen}",
-                "dev",
-                f"{ROUTER}-eth1",
-            ],
-        )
+    for argv in router_setup():
+        run(gw, argv)
     masq = render_masquerade(spec)
     for n in spec.nodes:
         host = lab.host(n.name)

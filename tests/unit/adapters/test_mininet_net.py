@@ -99,3 +99,14 @@ def test_the_bridge_comes_up_last_with_ipv6_already_off(log):
         ("ip", "link", "set", "lk-s1-eth2", "master", "lk-s1"),
         ("ip", "link", "set", "lk-s1", "up"),
     ]
+
+
+def test_the_router_drops_unknown_destinations_silently_inside_its_own_namespace():
+    """A ClusterIP ping or a wrong Service port leaves the node towards gw: a real network
+    swallows it; gw used to answer ICMP "network unreachable" (no default route)."""
+    argv = mininet_net.router_setup()
+    assert argv[-1] == ["ip", "route", "add", "blackhole", "default"]
+    assert not [a for a in argv if a[:3] == ["ip", "route", "add"] and "unreachable" in a]
+    assert ["sysctl", "-qw", "net.ipv4.ip_forward=1"] in argv
+    assert ["ip", "addr", "add", "192.0.2.1/24", "dev", "gw-eth1"] in argv
+    assert not [a for a in argv if "-n" in a or "netns" in a]  # run inside gw, never here
