@@ -4,12 +4,15 @@
       state.json                 processes `up` started (PID + start time), enabled addons,
                                  the phase, restarts (lab_kit/adapters/records.py: LabState)
       state.lock                 taken while state.json is read and rewritten
-      apiserver.sock             the API server's Unix socket
+      api/apiserver.sock         the API server's Unix socket, alone in its directory: pods
+                                 that use the API get the directory (a bind of the socket
+                                 itself would keep the old one when the API server restarts)
       topology.toml              the running lab's copy of its topology
       network.json               the network agent's record: each host's shell PID, links
       logs/<agent>.log           one log per agent process (kubelet-node1.log, ...)
       pods/<ns>_<name>_<uid>/    one per pod: sandbox.json, resolv.conf, hosts, opt/, logs
       captures/*.pcap            packet captures
+      etcd/                      the API server's objects on disk (snapshot.json, wal.jsonl)
 
 Only this module knows the layout: the lifecycle, the agents (the kubelet's pod
 directories, the network's record) and the notebook facade all ask it. Entering a host's
@@ -21,6 +24,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 
 DEFAULT_RUN_DIR = "/run/labkit"
 SANDBOX_RECORD = "sandbox.json"  # in each pod directory: what `labkit exec` and `clean` read
@@ -50,7 +54,7 @@ class RunDir:
 
     @property
     def socket(self) -> str:
-        return self._join("apiserver.sock")
+        return self._join("api", "apiserver.sock")
 
     @property
     def topology_file(self) -> str:
@@ -87,6 +91,11 @@ class RunDir:
     def captures(self) -> str:
         return self._join("captures")
 
+    @property
+    def etcd(self) -> str:
+        """Where the API server keeps its objects (lab_kit/adapters/store_file.py)."""
+        return self._join("etcd")
+
     def names_this(self, argv: list[str]) -> bool:
         """Does a command line name this run dir (the directory itself or a path in it)?
         How `labkit clean` recognises the lab's processes when state.json is gone."""
@@ -94,8 +103,11 @@ class RunDir:
         return any(a == root or a.startswith(root + "/") for a in argv)
 
     def make(self) -> None:
-        """Create the directory and its logs/ (for `up`)."""
+        """Create the directory and its logs/ (for `up`). A new lab starts from an empty
+        cluster: objects a lab before it left in etcd/ are removed (only an API server
+        restarted within the same lab reads them back)."""
         os.makedirs(self.logs, exist_ok=True)
+        shutil.rmtree(self.etcd, ignore_errors=True)
 
     # --- the network's record ---------------------------------------------------------------
     def network(self) -> dict:

@@ -108,11 +108,14 @@ class Installation:
         return [(self.workloads, self.workloads, True)]
 
     def api_binds(self, socket_path: str) -> list[tuple[str, str, bool]]:
-        """For images that use the API: lab_kit, its virtualenv (read-only), the socket."""
+        """For images that use the API: lab_kit, its virtualenv (read-only), and the
+        socket's directory (it holds nothing else). The directory, not the socket: a
+        restarted API server makes a new socket there, which a bind of the old socket's
+        inode would never show the pod."""
         binds = [(str(PACKAGE), str(PACKAGE), True)]
         if sys.prefix != sys.base_prefix:
             binds.append((sys.prefix, sys.prefix, True))
-        return [*binds, (socket_path, API_SOCKET, False)]
+        return [*binds, (os.path.dirname(socket_path), os.path.dirname(API_SOCKET), False)]
 
 
 def run_argv(config: ContainerConfig, pause_pid: int, init_path: str) -> list[str]:

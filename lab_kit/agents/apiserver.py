@@ -32,6 +32,7 @@ Lab extensions under /lab/v1 (not in Kubernetes): `apply` (an all-or-nothing bat
 
 Run: python -m lab_kit.agents apiserver --socket /run/labkit/apiserver.sock [--ready-fd N]
      [--service-cluster-ip-range 10.96.0.0/12]   (`labkit up` passes the topology's service_cidr)
+     [--run-dir /run/labkit]   (keep the objects in its etcd/, `lab_kit.adapters.store_file`)
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from multidict import CIMultiDict
 from lab_kit.adapters.api_serving import WatchFeed, converged, encode
 from lab_kit.adapters.clock import Clock, SystemClock
 from lab_kit.adapters.processes import signal_ready
+from lab_kit.adapters.rundir import RunDir
+from lab_kit.adapters.store_file import StoreFile
 from lab_kit.agents.runner import common_parser, setup_logging, until_stopped
 from lab_kit.api.handler import ApiHandler, ConvergedWait, Reply, WatchStream
 from lab_kit.api.limits import (
@@ -219,7 +222,8 @@ class ApiServer:
             return GuardedConnection(self, StatusRequestHandler(web_server, loop=loop, **options))
 
         if os.path.exists(socket_path):
-            os.unlink(socket_path)
+            os.unlink(socket_path)  # a socket left by an API server that was killed
+        os.makedirs(os.path.dirname(socket_path) or ".", exist_ok=True)
         self._servers.append(await loop.create_unix_server(connection, socket_path))
         if tcp:
             host, _, port = tcp.rpartition(":")
@@ -369,9 +373,13 @@ async def serve(
     ready_fd: int | None,
     advertise: str | None,
     service_cidr: str = C.SERVICE_CIDR,
+    data_dir: str | None = None,
 ) -> None:
     schema.warm_up()
-    registry = Registry(service_cidr=service_cidr)
+    # With a data dir the objects outlive the process (etcd's part): a restarted API server
+    # (the lab's supervisor restarts it) serves what it had, at the version it had reached.
+    store = StoreFile(data_dir).open() if data_dir else None
+    registry = Registry(store, service_cidr=service_cidr)
     registry.bootstrap()
     open_files = raise_open_files_limit()
     limits = Limits(max_connections=connection_cap(open_files, Limits()))
@@ -414,7 +422,10 @@ def main(argv: list[str] | None = None) -> None:
     if problems:
         parser.error(f"--service-cluster-ip-range {service_cidr}: {problems[0]}")
     setup_logging("apiserver", LOG_FORMAT)
-    asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address, service_cidr))
+    # --run-dir (what `labkit up` passes): the objects are kept in its etcd/ directory
+    kept = {"data_dir": RunDir(args.run_dir).etcd} if args.run_dir else {}
+    asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address, service_cidr,
+                      **kept))  # fmt: skip
 
 
 def _is_cidr(text: str) -> bool:

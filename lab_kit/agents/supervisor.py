@@ -14,15 +14,16 @@ loop per agent, which would double the lab's ~35 processes. It is not the agents
 (`labkit up` started them and exited): it sees a death by looking at /proc twice a second,
 and only the agents it restarted itself are its children (it reaps those).
 
-What a restart means, agent by agent: the controller-manager and kube-proxy list everything
-again and resync in full (kube-proxy rewrites all its chains); world-dns reloads its zone.
-A kubelet is where the lab differs: the real one finds its pods still running in the
-container runtime and keeps them. The lab has no runtime apart from the kubelet, so the
-supervisor stops the pods the dead kubelet left (their sandbox.json records) and the new
-kubelet starts them again from their Pod objects: same Pods, new sandboxes and addresses.
-The API server and the network are never restarted (`restart="Never"` in the table): the
-first keeps the cluster's objects in its memory, and the network's router and outside
-hosts die with it; `labkit status` says so.
+What a restart means, agent by agent: the API server reads its objects back from the run
+dir (`lab_kit.adapters.store_file`, etcd's part) and answers older watches 410 Gone, so
+every informer lists again; the controller-manager and kube-proxy list everything again and
+resync in full (kube-proxy rewrites all its chains); world-dns reloads its zone. A kubelet
+is where the lab differs: the real one finds its pods still running in the container
+runtime and keeps them. The lab has no runtime apart from the kubelet, so the supervisor
+stops the pods the dead kubelet left (their sandbox.json records) and the new kubelet
+starts them again from their Pod objects: same Pods, new sandboxes and addresses. The
+network is never restarted (`restart="Never"` in the table): its router and outside hosts
+die with it; `labkit status` says so.
 
 Run: python -m lab_kit.agents supervisor --run-dir DIR [--ready-fd N]
 """

@@ -39,8 +39,8 @@ class AgentEntry:
     load: Callable[[], Program]
     where: str  # "supervisor" | "control-plane" | "network" | "node" | "host:<role>" | "pod"
     summary: str
-    # "Always": the supervisor restarts it when it dies; "Never": its death ends the lab
-    # (the API server keeps the cluster in memory, the network's namespaces die with it).
+    # "Always": the supervisor restarts it when it dies; "Never": not restarted (the network:
+    # its router and outside hosts die with it; the supervisor: nobody watches the watcher).
     restart: str = "Always"
     when_down: str = ""  # what its absence means ("{node}": the node or host it runs on)
 
@@ -112,9 +112,7 @@ AGENTS: dict[str, AgentEntry] = {
             _apiserver,
             "control-plane",
             "the API server (REST + watch)",
-            restart="Never",
-            when_down="nothing can be read or changed, and the cluster's objects (kept in its "
-            "memory) are lost: `labkit down`, then `labkit up`",
+            when_down="nothing can be read or changed (the agents wait for it)",
         ),
         AgentEntry(
             "controller-manager",

@@ -73,7 +73,14 @@ class Registry:
     ):
         self.store = store or Store()
         self.clock = clock
-        self.rng = random.Random(seed)
+        # A store read back from disk (a restarted API server, lab_kit/adapters/store_file.py)
+        # must not replay the first run's draws: the same UIDs would come out again. Seeding
+        # with the version it restarted at keeps runs reproducible and the draws new.
+        if seed is not None and self.store.rv:
+            seed_text: int | str | None = f"{seed}/restarted-at-{self.store.rv}"
+        else:
+            seed_text = seed
+        self.rng = random.Random(seed_text)
         self.warnings: list[str] = []  # what the current request's writes are warned about
         self._service_cidr, self._node_port_range = service_cidr, node_port_range
         # The families the service CIDR serves: one, as with a single --service-cluster-ip-range.
@@ -83,7 +90,7 @@ class Registry:
         # learners recognise the addresses from one run to the next. The generators live
         # as long as the registry; a refused or dry-run write puts back their state too.
         self._allocator_rngs = {
-            name: random.Random(None if seed is None else f"{seed}/{name}")
+            name: random.Random(None if seed_text is None else f"{seed_text}/{name}")
             for name in ("clusterIPs", "nodePorts")
         }
         self._rebuild_allocators()

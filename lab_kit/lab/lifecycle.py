@@ -172,7 +172,8 @@ def _start_all(state: LabState, spec: ClusterSpec, wanted: list[str], control_pl
     for entry in _entries("supervisor"):
         _start(state, entry.name, command(entry.name, "--run-dir", rd.path), progress)
     for entry in _entries("control-plane"):
-        argv = command(entry.name, "--socket", rd.socket, *_service_range(entry, spec))
+        options = ["--socket", rd.socket, *_service_range(entry, spec), "--run-dir", rd.path]
+        argv = command(entry.name, *options)
         _start(state, entry.name, argv, progress)
     if not control_plane_only:
         _start_network_and_nodes(state, spec, wanted, progress)

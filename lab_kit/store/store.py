@@ -22,7 +22,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -104,6 +104,19 @@ class Store:
         gone = {**previous, "metadata": {**previous["metadata"], "resourceVersion": str(self.rv)}}
         self._emit(Event(DELETED, gone, self.rv, None, self._prev_size))
         return gone
+
+    def restore(self, objects: Iterable[dict], rv: int) -> None:
+        """Load what a restarting API server reads back from etcd: objects exactly as they
+        were stored (each keeps its resourceVersion) and the newest version. No events and
+        no watch history: a watch from before the restart answers 410 Gone (rule 1 holds
+        for every write that follows)."""
+        if self.rv or self._history:
+            raise RuntimeError("restore() is for an empty store")
+        for obj in objects:
+            key = meta.key(obj)
+            self._objects.setdefault(key[0], {})[(key[1], key[2])] = obj
+            self._sizes[key] = encoded_size(obj)
+        self.rv = rv
 
     # --- transactions ----------------------------------------------------------------------
     @contextmanager

@@ -9,11 +9,20 @@ from lab_kit.adapters.rundir import NoSuchHost, RunDir
 
 def test_layout(tmp_path):
     rd = RunDir(str(tmp_path))
-    assert rd.socket == f"{tmp_path}/apiserver.sock"
+    assert rd.socket == f"{tmp_path}/api/apiserver.sock"
     assert rd.log("kubelet/node1") == f"{tmp_path}/logs/kubelet-node1.log"
     assert rd.pod_dir("default", "web", "u1") == f"{tmp_path}/pods/default_web_u1"
     rd.make()
     assert (tmp_path / "logs").is_dir()
+    assert rd.etcd == f"{tmp_path}/etcd"
+
+
+def test_a_new_lab_starts_without_the_objects_an_old_one_left(tmp_path):
+    rd = RunDir(str(tmp_path))
+    (tmp_path / "etcd").mkdir()
+    (tmp_path / "etcd" / "snapshot.json").write_text('{"resourceVersion": 9, "items": []}')
+    rd.make()
+    assert not (tmp_path / "etcd").exists()
 
 
 def test_the_environment_picks_the_run_dir(monkeypatch):

@@ -1,7 +1,7 @@
 """The supervisor restarts what the agent table says to restart, with systemd's habit of a
 back-off that grows with each quick death and starts over after a long life; it records
-each restart in state.json in place; it leaves the API server, the network and captures
-alone; and a dead kubelet's pods are stopped before a new kubelet starts them again."""
+each restart in state.json in place; it leaves the network and captures alone; and a dead
+kubelet's pods are stopped before a new kubelet starts them again."""
 
 from __future__ import annotations
 
@@ -88,9 +88,9 @@ def test_quick_deaths_double_the_back_off_and_a_long_life_resets_it(lab):
     assert supervisor.tick()[0].endswith("restarting in 1 s")
 
 
-def test_the_api_server_the_network_and_captures_are_not_restarted(lab):
+def test_the_network_captures_and_the_supervisor_itself_are_not_restarted(lab):
     rd, procs, clock, supervisor = lab
-    for name in ("apiserver", "network", "tcpdump", "supervisor"):
+    for name in ("network", "tcpdump", "supervisor"):
         procs.die(record(rd, name))
     clock.now = 1000
     assert supervisor.tick() == [] and supervisor.tick() == []

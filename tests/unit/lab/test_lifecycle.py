@@ -77,7 +77,9 @@ def test_control_plane_only_starts_the_table_control_plane_and_down_stops_it(lab
     state = lifecycle.up(control_plane_only=True, progress=lambda *_: None)
     assert names(state.processes) == ["supervisor", "apiserver", "controller-manager"]
     assert state.processes[0].argv == command("supervisor", "--run-dir", rd.path)
-    assert state.processes[1].argv == command("apiserver", "--socket", rd.socket)
+    assert state.processes[1].argv == command(
+        "apiserver", "--socket", rd.socket, "--run-dir", rd.path
+    )  # fmt: skip
     assert state.processes[1].log == rd.log("apiserver")
     saved = json.loads(Path(rd.state_file).read_text())
     assert [p["name"] for p in saved["processes"]] == [

@@ -41,9 +41,13 @@ def test_the_api_server_gets_the_topologys_service_cidr(fake_up):
     argv = fake_up("10.96.0.0/16")
     rd = RunDir()
     assert argv == command(
-        "apiserver", "--socket", rd.socket, "--service-cluster-ip-range", "10.96.0.0/16"
-    )
+        "apiserver", "--socket", rd.socket, "--service-cluster-ip-range", "10.96.0.0/16",
+        "--run-dir", rd.path,
+    )  # fmt: skip
 
 
 def test_the_default_range_needs_no_option(fake_up):
-    assert fake_up("10.96.0.0/12") == command("apiserver", "--socket", RunDir().socket)
+    rd = RunDir()
+    assert fake_up("10.96.0.0/12") == command(
+        "apiserver", "--socket", rd.socket, "--run-dir", rd.path
+    )  # fmt: skip
