@@ -6,6 +6,10 @@ rules, all BEFORE the container gets SIGTERM; the container then ends on SIGTERM
 handles it) without waiting for SIGKILL. The order is asserted, not a timing: the server's
 SIGTERM handler reports to a listener in another pod, which logs when it heard from it.
 
+A rolling update of a Deployment whose pods have a preStop sleep, under a client sending
+requests to its ClusterIP one after another: not one request fails (the loss itself, the
+mechanism above at work; benchmarks/rollout.py measures the same with and without the hook).
+
 hostNetwork: the pod is in its node's network namespace with the node's IP, reachable at
 <node IP>:<port> from another node's pod and from the outside client host, and `exec` in
 it shows the node's interfaces.
@@ -19,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from lab_kit.adapters.rundir import RunDir
+from lab_kit.lab import request_loop
 
 pytestmark = pytest.mark.root
 NODES = ("node1", "node2", "node3")
@@ -107,6 +112,27 @@ def test_pre_stop_keeps_the_pod_out_of_every_nodes_rules_before_sigterm(cluster,
     stopping = [line for line in kubelet_log.splitlines() if f"{ns}/web/c" in line]
     assert any("running the preStop hook" in line for line in stopping), stopping
     assert not any("SIGKILL" in line for line in stopping), stopping  # it ended on SIGTERM
+
+
+def test_a_rolling_update_with_a_pre_stop_sleep_loses_no_request(cluster, ns):
+    replicas, pre_stop_s = 3, 4
+    web = request_loop.web_deployment(ns, replicas, revision=0, pre_stop_s=pre_stop_s)
+    client = request_loop.client_pod(ns)
+    cluster.apply([request_loop.web_service(ns), client, web], wait=True)
+    old = set(names(cluster, ns)) - {"client"}
+    vip = cluster.get("services", "web", ns)["spec"]["clusterIP"]
+    loop = request_loop.RequestLoop.start(cluster, "client", ns, vip, 20000, max_seconds=60)
+    try:
+        loop.wait_answered()
+        request_loop.roll(cluster, ns, replicas, revision=1, pre_stop_s=pre_stop_s, timeout_s=45)
+    finally:
+        answers = loop.stop()
+    new = set(names(cluster, ns)) - {"client"}
+    assert old.isdisjoint(new) and len(new) == replicas  # every old pod gone
+    assert [a for a in answers if a.failed] == []
+    answered_by = {a.text for a in answers}
+    assert answered_by & old and answered_by & new, answered_by  # traffic spanned the rollout
+    assert len(answers) >= 100
 
 
 def names(lab, ns):
