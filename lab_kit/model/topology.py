@@ -13,6 +13,12 @@ allocator, and the `kubernetes` Service at its first address). The lab honours a
 kube-apiserver would take that also holds kube-dns's 10.96.0.10, where its kubelets point
 every pod's resolv.conf (kubeadm's 10th address of 10.96.0.0/12), and overlaps no other
 lab network; anything else is refused here, before a lab is built.
+
+A `cloud-lb` host may hold `pool`, a CIDR inside its own documentation /24 (the default:
+"198.51.100.32/27"): the addresses the lab's cloud hands to `type: LoadBalancer` Services
+(the cloud-controller-manager agent writes them in `status.loadBalancer.ingress`), and the
+ones the router sends to that host, whose data plane serves them. Every address of the
+CIDR is handed out; it must not hold the /24's .0, .1 (the router) or .255, nor any host.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ class HostSpec:
     ip: str
     role: str = "host"
     link: LinkShape = field(default_factory=LinkShape)
+    pool: str = ""  # cloud-lb only: the LoadBalancer addresses it serves (a CIDR)
 
     @property
     def gateway(self) -> str:
@@ -117,11 +124,16 @@ class ClusterSpec:
     def host_role(self, role: str) -> HostSpec | None:
         return next((h for h in self.hosts if h.role == role), None)
 
+    @property
+    def load_balancer_pool(self) -> str:
+        """The cloud's LoadBalancer address pool (a CIDR), "" when no host holds one."""
+        return next((h.pool for h in self.hosts if h.pool), "")
+
 
 _TOP_KEYS = {"name", "cluster", "nodes", "hosts"}
 _CLUSTER_KEYS = {"pod_cidr", "service_cidr", "node_network"}
 _NODE_KEYS = {"name", "ip", "pod_cidr", "labels", "bw", "delay", "loss"}
-_HOST_KEYS = {"name", "ip", "role", "bw", "delay", "loss"}
+_HOST_KEYS = {"name", "ip", "role", "bw", "delay", "loss", "pool"}
 
 
 def parse_topology(text: str, source: str = "<topology>") -> ClusterSpec:
@@ -151,6 +163,7 @@ def parse_topology(text: str, source: str = "<topology>") -> ClusterSpec:
     hosts = _parse_hosts(data.get("hosts") or [], errors)
     errors += _unique_names([n.name for n in nodes] + [h.name for h in hosts])
     errors += _unique_ips([("nodes", n.ip) for n in nodes] + [("hosts", h.ip) for h in hosts])
+    errors += _pools(hosts)
     if errors:
         raise TopologyError(_message(source, errors))
     return ClusterSpec(
@@ -330,8 +343,44 @@ def _parse_hosts(raw: object, errors: list[FieldError]) -> list[HostSpec]:
             errors.append(not_supported(f"{path}.role", role, HOST_ROLES))
         link, errs = _link_shape(entry, path)
         errors += errs
-        out.append(HostSpec(name, str(ip) if ip else "", role, link))
+        pool = str(entry.get("pool", ""))
+        if "pool" in entry and role != "cloud-lb":
+            errors.append(invalid(f"{path}.pool", pool, "only a cloud-lb host serves a pool"))
+        out.append(HostSpec(name, str(ip) if ip else "", role, link, pool))
     return out
+
+
+def _pools(hosts: list[HostSpec]) -> list[FieldError]:
+    """Each cloud-lb pool: a CIDR inside its host's /24, holding no host and none of the
+    /24's .0, .1 (the router) or .255; one pool per lab."""
+    errors: list[FieldError] = []
+    with_pool = [(i, h) for i, h in enumerate(hosts) if h.pool and h.role == "cloud-lb"]
+    for n, (i, host) in enumerate(with_pool):
+        path = f"hosts[{i}].pool"
+        if n > 0:
+            errors.append(invalid(path, host.pool, "only one host may hold a pool"))
+            continue
+        errors += _pool(host, hosts, path)
+    return errors
+
+
+def _pool(host: HostSpec, hosts: list[HostSpec], path: str) -> list[FieldError]:
+    try:
+        pool = ipaddress.IPv4Network(host.pool)
+    except ValueError:
+        return [invalid(path, host.pool, "must be a valid IPv4 CIDR, e.g. 198.51.100.32/27")]
+    if not host.ip:
+        return []
+    home = ipaddress.ip_network(f"{host.ip}/24", strict=False)
+    if not pool.subnet_of(home):
+        return [invalid(path, host.pool, f"must be inside {home}, the host's own range")]
+    reserved = {home.network_address, home.network_address + 1, home.broadcast_address}
+    if any(a in pool for a in reserved):
+        return [invalid(path, host.pool, "must not hold .0, .1 (the lab's router) or .255")]
+    for j, other in enumerate(hosts):
+        if other.ip and ipaddress.ip_address(other.ip) in pool:
+            return [invalid(path, host.pool, f"must not hold hosts[{j}].ip {other.ip}")]
+    return []
 
 
 def _name(name: str, path: str) -> list[FieldError]:

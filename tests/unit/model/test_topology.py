@@ -84,3 +84,43 @@ def test_node_routes_and_masquerade():
         "-A IP-MASQ-AGENT -d 10.244.0.0/16" in rules
         and "-A IP-MASQ-AGENT -d 172.18.0.0/16" in rules
     )
+
+
+def test_default_topology_has_a_load_balancer_pool_on_the_cloud_lb_host():
+    spec = load_topology()
+    assert spec.host_role("cloud-lb").pool == "198.51.100.32/27"
+    assert spec.load_balancer_pool == "198.51.100.32/27"
+    assert parse_topology("[[nodes]]\n", "t.toml").load_balancer_pool == ""
+
+
+_LB = '[[nodes]]\n[[hosts]]\nname = "lb"\nip = "198.51.100.10"\nrole = "cloud-lb"\n'
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('pool = "nope"', 'hosts[0].pool: Invalid value: "nope": must be a valid IPv4 CIDR'),
+        ('pool = "198.51.100.33/27"', "must be a valid IPv4 CIDR"),
+        ('pool = "203.0.113.32/27"', "must be inside 198.51.100.0/24, the host's own range"),
+        ('pool = "198.51.100.0/27"', "must not hold .0, .1 (the lab's router) or .255"),
+        ('pool = "198.51.100.224/27"', "must not hold .0, .1 (the lab's router) or .255"),
+        ('pool = "198.51.100.8/29"', "must not hold hosts[0].ip 198.51.100.10"),
+    ],
+)
+def test_bad_pools_name_the_field(extra, message):
+    with pytest.raises(TopologyError) as e:
+        parse_topology(_LB + extra + "\n", "t.toml")
+    assert message in str(e.value)
+
+
+def test_a_pool_only_on_one_cloud_lb_host():
+    client = '[[nodes]]\n[[hosts]]\nname = "c"\nip = "192.0.2.10"\nrole = "client"\n'
+    with pytest.raises(TopologyError) as e:
+        parse_topology(client + 'pool = "192.0.2.32/27"\n', "t.toml")
+    assert "hosts[0].pool: Invalid value" in str(e.value) and "only a cloud-lb host" in str(e.value)
+    two = _LB + 'pool = "198.51.100.32/27"\n' + _LB.replace("[[nodes]]\n", "").replace(
+        '"lb"', '"lb2"'
+    ).replace(".10", ".11") + 'pool = "198.51.100.64/27"\n'
+    with pytest.raises(TopologyError) as e:
+        parse_topology(two, "t.toml")
+    assert "hosts[1].pool" in str(e.value) and "only one host may hold a pool" in str(e.value)
