@@ -13,6 +13,13 @@ Simplifications (said here so nobody has to discover them):
   semantics: the user's object replaces the stored one, keeping status and whatever the
   server allocated;
 - Namespace deletion marks the Namespace Terminating; the garbage collector empties it.
+
+Finalizers as the generic registry honours them: deleting an object that has
+`metadata.finalizers` marks it (deletionTimestamp now, deletionGracePeriodSeconds 0) and
+keeps it; the update that removes the last one deletes it (for a Service, its ClusterIP
+and NodePorts are released then). A deleting object takes no new finalizer, and a create
+of its name says "object is being deleted". Finalizers the user's apply did not set (a
+controller's) survive the apply, as kubectl's merge of `metadata.finalizers` keeps them.
 """
 
 from __future__ import annotations
@@ -154,8 +161,12 @@ class Registry:
         self._check_namespace(kind, meta.namespace(obj))
         if not meta.name(obj) and meta.metadata(obj).get("generateName"):
             obj["metadata"]["name"] = self._generate_name(kind, obj)
-        if self.store.get(kind.kind, meta.namespace(obj), meta.name(obj)) is not None:
-            raise err_already_exists(kind.plural, meta.name(obj), kind.group)
+        existing = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
+        if existing is not None:
+            e = err_already_exists(kind.plural, meta.name(obj), kind.group)
+            if meta.is_deleting(existing):  # genericregistry.Store.Create's wording
+                e = ApiError(e.code, e.reason, f"object is being deleted: {e.message}", e.details)
+            raise e
         obj = strategies.prepare_for_create(obj, self.clock())
         md = obj["metadata"]
         md["uid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -191,12 +202,15 @@ class Registry:
                 patch_allocated_values(obj, old)  # before comparing specs for `generation`
             obj = strategies.prepare_for_update(obj, old)
         spec_asked = None if subresource else meta.spec(asked)
+        _no_new_finalizers(kind, obj, old)
         with self._allocating(dry_run):
             self._validate(kind, obj, old, spec_asked)
             same = strategies.same_content(obj, old)
             stored = old if same else self._write(kind, obj, old, dry_run)
         if not subresource:
             self._warn(asked, stored)
+        if not same and not dry_run and _finalized(stored):
+            self._remove(kind, stored)  # the last finalizer is gone: the delete completes
         return stored
 
     def bind(self, namespace: str, name: str, node_name: str) -> dict:
@@ -236,11 +250,18 @@ class Registry:
         graceful = strategies.graceful_delete(
             kind.kind, obj, grace_period_s, self.clock(), namespace_empty=empty
         )
+        if graceful is None and meta.metadata(obj).get("finalizers") and kind.kind != "Namespace":
+            if meta.metadata(obj).get("deletionGracePeriodSeconds") == 0:
+                return obj  # already deleting, finalizers pending: nothing changes
+            graceful = _marked_as_deleting(obj, self.clock())
         if dry_run:
             return graceful or obj
         if graceful is not None:
             return self.store.put(graceful)
-        gone = self.store.delete(kind.kind, namespace, name)
+        return self._remove(kind, obj)
+
+    def _remove(self, kind: Kind, obj: dict) -> dict:
+        gone = self.store.delete(kind.kind, meta.namespace(obj), meta.name(obj))
         if kind.kind == "Service":
             self.addresses.release(obj)
         return gone or obj
@@ -405,6 +426,43 @@ def _null_items(obj: dict) -> list[str]:
     return []
 
 
+def _marked_as_deleting(obj: dict, now: float) -> dict:
+    """markAsDeleting: an object with finalizers is kept, with deletionTimestamp (now, if
+    not yet set: a pod's graceful one stays) and deletionGracePeriodSeconds 0, until its
+    finalizers are gone."""
+    marked = meta.deep_copy(obj)
+    marked["metadata"].setdefault("deletionTimestamp", rfc3339(now))
+    marked["metadata"]["deletionGracePeriodSeconds"] = 0
+    return marked
+
+
+def _finalized(obj: dict) -> bool:
+    """ShouldDeleteDuringUpdate: being deleted with grace 0 and no finalizer left."""
+    md = meta.metadata(obj)
+    return (
+        obj.get("kind") != "Namespace"
+        and bool(md.get("deletionTimestamp"))
+        and md.get("deletionGracePeriodSeconds") == 0
+        and not md.get("finalizers")
+    )
+
+
+def _no_new_finalizers(kind: Kind, new: dict, old: dict) -> None:
+    """rest.BeforeUpdate: an object being deleted takes no new finalizer."""
+    if not meta.is_deleting(old):
+        return
+    before = set(meta.metadata(old).get("finalizers") or [])
+    added = [f for f in meta.metadata(new).get("finalizers") or [] if f not in before]
+    if added:
+        quoted = ", ".join(f'"{f}"' for f in added)
+        raise err_forbidden(
+            kind.plural,
+            meta.name(new),
+            "no new finalizers can be added if the object is being deleted, "
+            f"found new finalizers []string{{{quoted}}}",
+        )
+
+
 def _merge_unmanaged_metadata(md: dict, old: dict) -> None:
     """kubectl apply's three-way merge, for labels and annotations: keep the keys others
     set (a controller's `deployment.kubernetes.io/revision`), drop the keys the previous
@@ -421,6 +479,15 @@ def _merge_unmanaged_metadata(md: dict, old: dict) -> None:
         merged.update(md.get(field) or {})
         if merged:
             md[field] = merged
+    # metadata.finalizers merges by value (patchStrategy=merge): a controller's stay
+    previous_finalizers = (before.get("metadata") or {}).get("finalizers") or []
+    kept = [
+        f
+        for f in meta.metadata(old).get("finalizers") or []
+        if f not in previous_finalizers and f not in (md.get("finalizers") or [])
+    ]
+    if kept:
+        md["finalizers"] = kept + list(md.get("finalizers") or [])
 
 
 class _DryRun(Exception):
