@@ -123,12 +123,33 @@ def _ipv4(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def _ipv4_cidrs(values: Iterable[str]) -> tuple[str, ...]:
+    """`MapCIDRsByIPFamily` for an IPv4 proxier: each range trimmed (validation lets stray
+    spaces through), parsed as a CIDR (`ParseCIDRSloppy`: a bare address is not one, and
+    an unparsable range is dropped), kept only if IPv4, written as Go's `IPNet.String()`
+    prints it (the network address: 192.0.2.10/24 -> 192.0.2.0/24)."""
+    kept = []
+    for value in (v.strip() for v in values):
+        try:
+            network = ipaddress.ip_network(value, strict=False) if "/" in value else None
+        except ValueError:
+            network = None
+        if network is not None and network.version == 4:
+            kept.append(str(network))
+    return tuple(kept)
+
+
 def service_ports(svc: dict) -> list[ServicePort]:
     if skip_service(svc):
         return []
     meta, spec = svc["metadata"], svc["spec"]
+    # serviceport.go: every VIP-mode ingress IP, whatever the type (a load-balancer
+    # controller writes status only for LoadBalancers); ipMode Proxy means the load
+    # balancer itself forwards, so kube-proxy leaves such an address alone.
     status_lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    lb_ips = _ipv4(i["ip"] for i in status_lb if i.get("ip") and i.get("ipMode", "VIP") == "VIP")
+    lb_ips = _ipv4(
+        i["ip"] for i in status_lb if i.get("ip") and (i.get("ipMode") or "VIP") == "VIP"
+    )
     affinity = None
     if spec.get("sessionAffinity") == "ClientIP":
         cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
@@ -145,11 +166,8 @@ def service_ports(svc: dict) -> list[ServicePort]:
             cluster_ip=spec["clusterIP"],
             node_port=int(p.get("nodePort") or 0),
             external_ips=_ipv4(spec.get("externalIPs") or ()),
-            load_balancer_ips=lb_ips if is_lb else (),
-            # kube-proxy trims stray spaces around source ranges rather than failing
-            source_ranges=_ipv4(r.strip() for r in spec.get("loadBalancerSourceRanges") or ())
-            if is_lb
-            else (),
+            load_balancer_ips=lb_ips,
+            source_ranges=_ipv4_cidrs(spec.get("loadBalancerSourceRanges") or ()),
             health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
             if is_lb and spec.get("externalTrafficPolicy") == "Local"
             else 0,

@@ -9,7 +9,7 @@ names, same comments, same rule order and the same `%0.10f` probabilities, so
     nat PREROUTING/OUTPUT -> KUBE-SERVICES --(clusterIP:port)--> KUBE-SVC-<h> (or KUBE-SVL-<h>)
         KUBE-SVC-<h>: mark off-cluster sources for SNAT, [affinity rcheck], random pick
         KUBE-SEP-<h>: mark hairpin for SNAT, [affinity set], DNAT to ip:port
-    external addresses (nodePort, externalIPs, LB ingress) -> KUBE-EXT-<h> [-> KUBE-FW-<h>]
+    external addresses (nodePort, externalIPs, LB ingress [-> KUBE-FW-<h>]) -> KUBE-EXT-<h>
     nat POSTROUTING -> KUBE-POSTROUTING: MASQUERADE what carries mark 0x4000
     filter: REJECT (no endpoints) / DROP (no local endpoints), KUBE-FORWARD, firewall
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 
 from lab_kit.model import constants as C
@@ -167,7 +168,10 @@ class ProxyRules:
 
 
 def render(services: list[dict], slices: list[dict], node_name: str,
-           cluster_cidr: str = C.CLUSTER_CIDR, masquerade_all: bool = False) -> ProxyRules:  # fmt: skip
+           cluster_cidr: str = C.CLUSTER_CIDR, masquerade_all: bool = False,
+           node_ip: str = "") -> ProxyRules:  # fmt: skip
+    """The node's whole desired state. `node_ip`: kube-proxy's own node IP (a source range
+    holding it lets the node reach the load-balancer IPs, see `render_fw`)."""
     mark = f"{1 << MASQ_BIT:#x}"
     filt, nat = Table("filter"), Table("nat")
     for c in FILTER_CHAINS:
@@ -186,7 +190,8 @@ def render(services: list[dict], slices: list[dict], node_name: str,
     )
     eps = endpoints_by_port(slices)
     total = sum(len(v) for v in eps.values())
-    w = _Writer(filt, nat, node_name, cluster_cidr, masquerade_all, total > LARGE_CLUSTER_ENDPOINTS)
+    large = total > LARGE_CLUSTER_ENDPOINTS
+    w = _Writer(filt, nat, node_name, cluster_cidr, masquerade_all, large, node_ip)
     written: dict[str, list[str]] = {}
     for sp in ports:
         written[sp.port_key] = w.service_port(sp, eps.get(port_key(sp), []))
@@ -323,6 +328,7 @@ class _Writer:
     cluster_cidr: str
     masquerade_all: bool
     large: bool  # large-cluster mode: no per-endpoint comments
+    node_ip: str = ""
 
     def service_port(self, sp: ServicePort, endpoints: list[Endpoint]) -> list[str]:
         """All of one port's rules, in syncProxyRules' order; returns the nat chains of its
@@ -440,11 +446,15 @@ class _Writer:
         through and KUBE-PROXY-FIREWALL (filter) drops it."""
         if not p.uses_fw:
             return []
-        fw = p.chains.fw
+        fw, comment = p.chains.fw, f'-m comment --comment "{p.name} loadbalancer IP"'
         self.nat.declare(fw)
         for src in p.sp.source_ranges:
-            self.nat.add(fw, f'-m comment --comment "{p.name} loadbalancer IP"',
-                         f"-s {src} -j {p.chains.ext}")  # fmt: skip
+            self.nat.add(fw, comment, f"-s {src} -j {p.chains.ext}")
+        # A node calling an LB IP that is also one of its own addresses (a VIP routed
+        # locally) comes back from that address: let it in if the node itself may.
+        if _in_any(self.node_ip, p.sp.source_ranges):
+            for ip in p.sp.load_balancer_ips:
+                self.nat.add(fw, comment, f"-s {ip} -j {p.chains.ext}")
         self.nat.add(fw, f'-m comment --comment "other traffic to {p.name} will be dropped by KUBE-PROXY-FIREWALL"')  # fmt: skip
         return [fw]
 
@@ -495,6 +505,13 @@ class _Writer:
             )
             self.nat.add(chain, self._svc_comment(f"{name} -> {ep.key}"), stat,
                          f"-j {sep_chain(name, sp.protocol, ep.key)}")  # fmt: skip
+
+
+def _in_any(ip: str, cidrs: tuple[str, ...]) -> bool:
+    if not ip:
+        return False
+    address = ipaddress.ip_address(ip)
+    return any(address in ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
 def jump_rules_missing(saved: str) -> str:

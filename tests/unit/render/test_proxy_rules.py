@@ -391,3 +391,135 @@ def test_port_plan_decides_once_what_each_chain_kind_writes():
     reject = pr.Verdict("ns2/svc2:p80 has no endpoints", "REJECT")
     assert none.internal_verdict == none.external_verdict == reject
     assert not (none.uses_fw or none.uses_external or none.uses_cluster)
+
+
+# --- external traffic: NodePort, externalIPs, load-balancer IPs, source ranges -------------
+NP = [{**P80[0], "nodePort": 30080}]
+WEB_SLICES = [eps("default", "web", [ep("10.244.2.5", "node2")], P80)]
+WEB_CHAINS = pr.PortChains.of(service_ports(svc("default", "web", "10.96.0.50", P80))[0])
+
+
+def with_ingress(s: dict, *ingress: dict) -> dict:
+    return {**s, "status": {"loadBalancer": {"ingress": list(ingress)}}}
+
+
+def test_nodeport_cluster_policy_masquerades_everything_then_balances():
+    s = svc("default", "web", "10.96.0.50", NP, type="NodePort")
+    rules = pr.render([s], WEB_SLICES, "node1", cluster_cidr="10.244.0.0/16")
+    ext = WEB_CHAINS.ext
+    assert rules.nat.rules("KUBE-NODEPORTS") == [
+        f"-A KUBE-NODEPORTS -m comment --comment default/web:p80 -m tcp -p tcp --dport 30080 -j {ext}"
+    ]
+    assert rules.nat.rules(ext) == [
+        f'-A {ext} -m comment --comment "masquerade traffic for default/web:p80 external destinations" -j KUBE-MARK-MASQ',
+        f"-A {ext} -j {WEB_CHAINS.cluster}",
+    ]  # fmt: skip
+    assert not rules.filter.rules("KUBE-EXTERNAL-SERVICES")  # served from any node
+
+
+def test_nodeport_local_policy_keeps_the_client_and_drops_where_no_pod_runs():
+    s = svc("default", "web", "10.96.0.50", NP, type="NodePort", externalTrafficPolicy="Local")
+    ext, svl, cluster = WEB_CHAINS.ext, WEB_CHAINS.local, WEB_CHAINS.cluster
+    shortcuts = [
+        f'-A {ext} -m comment --comment "pod traffic for default/web:p80 external destinations" -s 10.244.0.0/16 -j {cluster}',
+        f'-A {ext} -m comment --comment "masquerade LOCAL traffic for default/web:p80 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ',
+        f'-A {ext} -m comment --comment "route LOCAL traffic for default/web:p80 external destinations" -m addrtype --src-type LOCAL -j {cluster}',
+    ]  # fmt: skip
+    on2 = pr.render([s], WEB_SLICES, "node2", cluster_cidr="10.244.0.0/16")
+    assert on2.nat.rules(ext) == [*shortcuts, f"-A {ext} -j {svl}"]  # no KUBE-MARK-MASQ
+    assert "10.244.2.5:80" in " ".join(on2.nat.rules(svl))
+    assert not on2.filter.rules("KUBE-EXTERNAL-SERVICES")
+    on1 = pr.render([s], WEB_SLICES, "node1", cluster_cidr="10.244.0.0/16")
+    assert on1.nat.rules(ext) == shortcuts  # outside clients fall through...
+    assert not on1.nat.has(svl)
+    assert on1.filter.rules("KUBE-EXTERNAL-SERVICES") == [  # ...and are dropped: a timeout
+        '-A KUBE-EXTERNAL-SERVICES -m comment --comment "default/web:p80 has no local endpoints" '
+        "-m addrtype --dst-type LOCAL -m tcp -p tcp --dport 30080 -j DROP"
+    ]
+    # The ClusterIP keeps internalTrafficPolicy Cluster: any node serves it.
+    assert f"-d 10.96.0.50 --dport 80 -j {cluster}" in on1.nat.rules("KUBE-SERVICES")[0]
+
+
+def test_external_ips_go_to_the_ext_chain_on_every_node():
+    s = svc("default", "web", "10.96.0.50", P80, externalIPs=["203.0.113.80", "2001:db8::1"])
+    rules = pr.render([s], WEB_SLICES, "node1")
+    assert rules.nat.rules("KUBE-SERVICES")[1] == (
+        '-A KUBE-SERVICES -m comment --comment "default/web:p80 external IP" -m tcp -p tcp '
+        f"-d 203.0.113.80 --dport 80 -j {WEB_CHAINS.ext}"
+    )
+    assert "2001:db8::1" not in rules.text()
+
+
+LB = svc("default", "web", "10.96.0.50", NP, type="LoadBalancer")
+
+
+@pytest.mark.parametrize(
+    "ingress,captured",
+    [
+        ({"ip": "198.51.100.50"}, True),  # ipMode unset: VIP
+        ({"ip": "198.51.100.50", "ipMode": "VIP"}, True),
+        ({"ip": "198.51.100.50", "ipMode": "Proxy"}, False),  # the LB forwards: left alone
+        ({"hostname": "lb.example.com"}, False),
+    ],
+)
+def test_load_balancer_ingress_ips_by_ip_mode(ingress, captured):
+    rules = pr.render([with_ingress(LB, ingress)], WEB_SLICES, "node1")
+    line = (
+        '-A KUBE-SERVICES -m comment --comment "default/web:p80 loadbalancer IP" -m tcp -p tcp '
+        f"-d 198.51.100.50 --dport 80 -j {WEB_CHAINS.ext}"
+    )
+    assert (line in rules.nat.rules("KUBE-SERVICES")) == captured
+    assert ("198.51.100.50" in rules.text()) == captured
+
+
+def test_source_ranges_filter_lb_traffic_in_kube_fw_and_drop_the_rest():
+    s = with_ingress(
+        {**LB, "spec": {**LB["spec"], "loadBalancerSourceRanges": [
+            " 192.0.2.10/24", "203.0.113.7/32", "10.0.0.1", "2001:db8::/64", "nonsense"]}},
+        {"ip": "198.51.100.50"},
+    )  # fmt: skip
+    rules = pr.render([s], WEB_SLICES, "node1", node_ip="172.18.0.2")
+    fw, ext = WEB_CHAINS.fw, WEB_CHAINS.ext
+    assert f"-d 198.51.100.50 --dport 80 -j {fw}" in rules.nat.rules("KUBE-SERVICES")[1]
+    # Go's IPNet.String() of each valid IPv4 CIDR; a bare address is no CIDR.
+    assert rules.nat.rules(fw) == [
+        f'-A {fw} -m comment --comment "default/web:p80 loadbalancer IP" -s 192.0.2.0/24 -j {ext}',
+        f'-A {fw} -m comment --comment "default/web:p80 loadbalancer IP" -s 203.0.113.7/32 -j {ext}',
+        f'-A {fw} -m comment --comment "other traffic to default/web:p80 will be dropped by KUBE-PROXY-FIREWALL"',
+    ]  # fmt: skip
+    assert rules.filter.rules("KUBE-PROXY-FIREWALL") == [
+        f'-A KUBE-PROXY-FIREWALL -m comment --comment "default/web:p80 traffic not accepted by {fw}" '
+        "-m tcp -p tcp -d 198.51.100.50 --dport 80 -j DROP"
+    ]
+    # NodePorts are not subject to source ranges.
+    assert f"--dport 30080 -j {ext}" in rules.nat.rules("KUBE-NODEPORTS")[0]
+
+
+def test_a_source_range_holding_the_node_lets_the_node_reach_the_lb_ip():
+    s = with_ingress(
+        {**LB, "spec": {**LB["spec"], "loadBalancerSourceRanges": ["172.18.0.0/16"]}},
+        {"ip": "198.51.100.50"},
+    )
+    fw, ext = WEB_CHAINS.fw, WEB_CHAINS.ext
+    inside = pr.render([s], WEB_SLICES, "node1", node_ip="172.18.0.2").nat.rules(fw)
+    assert inside[1] == (
+        f'-A {fw} -m comment --comment "default/web:p80 loadbalancer IP" -s 198.51.100.50 -j {ext}'
+    )
+    outside = pr.render([s], WEB_SLICES, "node1", node_ip="192.168.0.2").nat.rules(fw)
+    assert len(outside) == 2 and "198.51.100.50" not in " ".join(outside)
+
+
+def test_lb_ip_without_local_endpoint_is_dropped_under_local_policy():
+    s = with_ingress(
+        {**LB, "spec": {**LB["spec"], "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000}},
+        {"ip": "198.51.100.50"},
+    )  # fmt: skip
+    rules = pr.render([s], WEB_SLICES, "node1")
+    assert rules.filter.rules("KUBE-EXTERNAL-SERVICES")[0] == (
+        '-A KUBE-EXTERNAL-SERVICES -m comment --comment "default/web:p80 has no local endpoints" '
+        "-m tcp -p tcp -d 198.51.100.50 --dport 80 -j DROP"
+    )
+    assert rules.filter.rules("KUBE-NODEPORTS") == [
+        '-A KUBE-NODEPORTS -m comment --comment "default/web:p80 health check node port" '
+        "-m tcp -p tcp --dport 32000 -j ACCEPT"
+    ]
