@@ -3,14 +3,16 @@
 Mirrors the set of control loops kube-controller-manager starts
 (`cmd/kube-controller-manager/app/controllermanager.go` NewControllerDescriptors; flag
 names `deployment`, `replicaset`, `endpoint`, `endpointslice`,
-`endpointslicemirroring`, `garbagecollector`, `namespace`) plus kube-scheduler, which in
-Kubernetes is a separate binary. Here `endpointslice` includes the mirroring controller
-and `garbage_collector` includes the namespace controller's content deletion.
+`endpointslicemirroring`, `garbagecollector`, `namespace`, `nodelifecycle`) plus
+kube-scheduler, which in Kubernetes is a separate binary. Here `endpointslice` includes
+the mirroring controller and `garbage_collector` includes the namespace controller's
+content deletion.
 
 Order matters only for latency, never for the result: each controller reads the same
 snapshot, and writes computed from a stale view are refused by resourceVersion and
-recomputed next round. The order follows the causal chain: place pods, roll out
-Deployments, create pods, publish endpoints, collect garbage.
+recomputed next round. The order follows the causal chain: notice silent nodes (their
+pods no longer Ready), place pods, roll out Deployments, create pods, publish endpoints,
+collect garbage.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lab_kit.controllers import (
     endpoints,
     endpointslice,
     garbage_collector,
+    node_lifecycle,
     replicaset,
     scheduler,
 )
@@ -30,6 +33,7 @@ from lab_kit.controllers.state import Action, Snapshot
 Reconciler = Callable[[Snapshot, float], list[Action]]
 
 CONTROLLERS: list[tuple[str, Reconciler]] = [
+    ("node_lifecycle", node_lifecycle.reconcile),
     ("scheduler", scheduler.reconcile),
     ("deployment", deployment.reconcile),
     ("replicaset", replicaset.reconcile),

@@ -35,12 +35,14 @@ MY_MODULES = [
     "endpoints",
     "endpointslice",
     "garbage_collector",
+    "node_lifecycle",
     "manager",
 ]
 
 
 def test_controller_order():
     assert [name for name, _ in manager.CONTROLLERS] == [
+        "node_lifecycle",
         "scheduler",
         "deployment",
         "replicaset",
