@@ -18,8 +18,14 @@ syncs; here it defaults to 0 so a change is live within milliseconds (`--min-syn
 restores the real behaviour). After endpoint changes of UDP services stale conntrack
 entries are deleted, as kube-proxy does, so datagrams move to the new endpoints.
 
-Metrics (Prometheus text, kube-proxy's names) on 127.0.0.1:10249/metrics inside the node,
-health on <node IP>:10256/healthz.
+Metrics (Prometheus text, kube-proxy's names) on 127.0.0.1:10249/metrics inside the node.
+Health as kube-proxy serves it (`lab_kit.render.proxy_health` decides every answer):
+`:10256/healthz` and `/livez` on all the node's addresses (unhealthy once a Service or
+EndpointSlice change has waited 2 x --sync-period for a successful sync; /healthz also
+when the Node is being deleted or tainted `ToBeDeletedByClusterAutoscaler`), and one
+listener per `healthCheckNodePort` (LoadBalancer Services with externalTrafficPolicy
+Local), opened and closed as those Services come and go, answering 200 with the node's
+count of ready local endpoints, or 503.
 
 The loop around `sync` is the agent runner's (`lab_kit/agents/runner.py`). Run (inside the
 node's network namespace; `labkit up` does):
@@ -32,20 +38,22 @@ import argparse
 import asyncio
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from lab_kit.adapters.conntrack import Conntrack, ConntrackInterface
 from lab_kit.adapters.iptables import Iptables, IptablesError, IptablesInterface
 from lab_kit.agents.runner import Agent, Context, Watch, add_node_arguments, load_topology
 from lab_kit.model import meta
-from lab_kit.render import proxy_rules, proxy_sync
+from lab_kit.render import proxy_health, proxy_rules, proxy_sync
 from lab_kit.render.proxy_endpoints import INFORMER_LABEL_SELECTOR, endpoints_by_port, service_ports
 
 log = logging.getLogger("kube-proxy")
 TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
 METRICS_ADDRESS = ("127.0.0.1", 10249)  # --metrics-bind-address default
-HEALTHZ_PORT = 10256  # --healthz-bind-address default port, on the node's own IP
+HEALTHZ_ADDRESS = ("0.0.0.0", 10256)  # --healthz-bind-address default
+# Health check node ports listen on every node address (no --nodeport-addresses).
+HEALTH_CHECK_HOST = "0.0.0.0"
 RETRY_BACKOFF_S = 1.0  # after a failed restore (kube-proxy retries within syncPeriod)
 
 UdpKey = tuple[str, int, str, str, str, str]  # clusterIP, port, namespace, name, port name, proto
@@ -103,6 +111,9 @@ class KubeProxy(Agent):
         `render_in_thread=False`: render on the loop (tests on virtual time)."""
         super().__init__(ctx)
         self.report_as = f"kube-proxy/{node}"
+        # NodeManager's informer: this node only, for /healthz's node eligibility.
+        self.watches = {**self.watches,
+                        "node": Watch("Node", field_selector=f"metadata.name={node}")}  # fmt: skip
         self.node, self.node_ip, self.cluster_cidr = node, node_ip, cluster_cidr
         self.iptables: IptablesInterface = iptables or Iptables()
         self.conntrack: ConntrackInterface = conntrack or Conntrack()
@@ -113,8 +124,13 @@ class KubeProxy(Agent):
         self.state = proxy_sync.SyncState()  # nothing written yet: the first sync is full
         self.udp_endpoints: dict[UdpKey, set[str]] = {}
         self.triggers: dict[tuple[str, str], str] = {}
-        self.last_ok = 0.0
-        self._http: web.AppRunner | None = None
+        # ProxyHealthServer(healthTimeout = 2 x syncPeriod) and the service health server.
+        self.health = proxy_health.ProxierHealth(health_timeout_s=2 * sync_period_s)
+        self.service_health = proxy_health.ServiceHealthState()
+        self.started_at = ctx.clock.monotonic()  # Go's monotonic readings count from here
+        self.synced_inputs: frozenset[tuple[str, str, str, str]] | None = None
+        self._http: list[web.AppRunner] = []
+        self._health_checks: dict[proxy_health.NamespacedName, web.AppRunner] = {}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -138,15 +154,20 @@ class KubeProxy(Agent):
             self._http = await self.serve()
 
     async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.cleanup()
-            self._http = None
+        for runner in [*self._http, *self._health_checks.values()]:
+            await runner.cleanup()
+        self._http, self._health_checks = [], {}
+
+    def now(self) -> proxy_health.Instant:
+        clock = self.ctx.clock
+        return proxy_health.Instant(clock.time(), clock.monotonic() - self.started_at)
 
     # --- one sync ------------------------------------------------------------------------------
     async def sync(self) -> dict | None:
         clock = self.ctx.clock
         t0 = clock.monotonic()
         services, slices = self.ctx.items("services"), self.ctx.items("slices")
+        inputs = self.note_changes(services, slices)
         rules = await self.render(services, slices)
         full = self.state.needs_full
         try:
@@ -154,6 +175,9 @@ class KubeProxy(Agent):
         except IptablesError as e:
             await self.failed(e)
             return None
+        self.synced_inputs = inputs
+        self.health.updated(self.now())
+        await self.sync_health_checks(services, slices)
         elapsed = clock.monotonic() - t0
         self.observe_sync(rules, elapsed, full)
         self.observe_programming(slices, first=full and not self.triggers)
@@ -166,8 +190,22 @@ class KubeProxy(Agent):
             "filterRules": len(rules.filter.lines),
         }
 
+    def note_changes(self, services: list[dict], slices: list[dict]) -> frozenset:
+        """QueuedUpdate: Services or EndpointSlices changed since the last good sync (the
+        health timeout runs from the first such sync, at most min-sync-period after the
+        event), and SyncNode: this node's eligibility, from its Node object."""
+        inputs = frozenset(
+            (o.get("kind", ""), meta.namespace(o), meta.name(o), str(meta.resource_version(o)))
+            for o in (*services, *slices)
+        )
+        if inputs != self.synced_inputs:
+            self.health.queued_update(self.now())
+        for node in self.ctx.items("node"):
+            self.health.sync_node(node)
+        return inputs
+
     async def render(self, services: list[dict], slices: list[dict]) -> proxy_rules.ProxyRules:
-        args = (services, slices, self.node, self.cluster_cidr)
+        args = (services, slices, self.node, self.cluster_cidr, False, self.node_ip)
         if not self.render_in_thread:
             return proxy_rules.render(*args)
         # Rendering thousands of Services takes a while: keep the loop (watches, /metrics) free.
@@ -253,22 +291,81 @@ class KubeProxy(Agent):
                             content_type="text/plain", charset="utf-8")  # fmt: skip
 
     async def healthz(self, _request: web.Request) -> web.Response:
-        now = self.ctx.clock.time()
-        healthy = now - self.last_ok < 2 * self.sync_period_s
-        body = {"lastUpdated": meta.rfc3339_nano(self.last_ok),
-                "currentTime": meta.rfc3339_nano(now), "nodeEligible": True}  # fmt: skip
-        return web.json_response(body, status=200 if healthy else 503)
+        return go_response(self.health.healthz(self.now()))
 
-    def http_app(self) -> web.Application:
+    async def livez(self, _request: web.Request) -> web.Response:
+        return go_response(self.health.livez(self.now()))
+
+    async def not_found(self, _request: web.Request) -> web.Response:
+        return go_response(proxy_health.not_found())
+
+    def metrics_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/metrics", self.metrics_page)
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/livez", self.healthz)
         return app
 
-    async def serve(self) -> web.AppRunner:
-        runner = web.AppRunner(self.http_app(), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, *METRICS_ADDRESS).start()
-        await web.TCPSite(runner, self.node_ip, HEALTHZ_PORT).start()
-        return runner
+    def health_app(self) -> web.Application:
+        """ProxyHealthServer's mux: exactly /healthz and /livez, any method; Go's 404 else."""
+        app = web.Application()
+        app.router.add_route("*", "/healthz", self.healthz)
+        app.router.add_route("*", "/livez", self.livez)
+        app.router.add_route("*", "/{path:.*}", self.not_found)
+        return app
+
+    async def serve(self) -> list[web.AppRunner]:
+        out = []
+        for app, (host, port) in ((self.metrics_app(), METRICS_ADDRESS),
+                                  (self.health_app(), HEALTHZ_ADDRESS)):  # fmt: skip
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            out.append(runner)
+        return out
+
+    # --- health check node ports ----------------------------------------------------------------
+    def health_check_app(self, nsn: proxy_health.NamespacedName) -> web.Application:
+        """One Service's health check server: every path and method get its answer."""
+
+        async def answer(_request: web.Request) -> web.Response:
+            healthy = self.health.is_healthy(self.now())
+            return go_response(self.service_health.answer(nsn, healthy))
+
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", answer)
+        return app
+
+    async def sync_health_checks(self, services: list[dict], slices: list[dict]) -> None:
+        """SyncServices + SyncEndpoints: close listeners of Services gone (or moved to
+        another port), open the new ones; a port that cannot open is tried next sync."""
+        plan = self.service_health.sync(services, slices, self.node)
+        if not self.serve_http:
+            return
+        for nsn, port in plan.close.items():
+            log.info("Closing healthcheck service=%s/%s port=%d", *nsn, port)
+            runner = self._health_checks.pop(nsn, None)
+            if runner is not None:
+                await runner.cleanup()
+        for nsn, port in plan.open.items():
+            log.info("Opening healthcheck service=%s/%s port=%d", *nsn, port)
+            runner = web.AppRunner(self.health_check_app(nsn), access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, HEALTH_CHECK_HOST, port).start()
+            except OSError as e:
+                log.error("Failed to start healthcheck service=%s/%s port=%d: %s", *nsn, port, e)
+                await runner.cleanup()
+                self.service_health.forget(nsn)
+                continue
+            self._health_checks[nsn] = runner
+
+
+class GoResponse(web.Response):
+    """A response with the headers Go's net/http writes: no `Server` header."""
+
+    async def _write_headers(self) -> None:
+        self.headers.popall(hdrs.SERVER, None)
+        await super()._write_headers()
+
+
+def go_response(answer: proxy_health.Answer) -> web.Response:
+    return GoResponse(status=answer.status, body=answer.body.encode(), headers=dict(answer.headers))

@@ -4,16 +4,19 @@ deleted); a new Service is a partial sync of its own chains, reported at the API
 version; a removed Service's chains are flushed and deleted; a vanished canary forces a
 full resync at the next periodic check; the min sync period holds; a failed restore is
 retried, full, after a back-off; UDP endpoint changes clear conntrack flows; headless and
-opted-out Services never reach the informers."""
+opted-out Services never reach the informers; /healthz follows the Node's eligibility and a
+change left unsynced, /livez only the latter; health check node ports count this node's
+ready endpoints; every health answer has Go's headers on the wire."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp.test_utils import make_mocked_request
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from lab_kit.adapters.api_inprocess import InProcessApi
 from lab_kit.adapters.apiclient import ApiClient
@@ -314,3 +317,101 @@ def test_create_reads_the_node_ip_and_cluster_cidr_from_the_topology():
     assert (proxy.node, proxy.node_ip, proxy.cluster_cidr) == ("node2", "172.18.0.3", CLUSTER_CIDR)
     assert (proxy.min_sync_period_s, proxy.resync_s) == (1.0, 10.0)
     assert proxy.report_as == "kube-proxy/node2"
+
+
+# --- health: /healthz, /livez and the health check node ports --------------------------------
+NODE_OBJ = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}}
+TO_BE_DELETED = {"key": "ToBeDeletedByClusterAutoscaler", "value": "1", "effect": "NoSchedule"}
+
+
+def lb_local(name: str, ip: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"namespace": "default", "name": name},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "clusterIP": ip,
+                 "ports": [{"name": "p", "port": 80, "protocol": "TCP"}]},
+    }  # fmt: skip
+
+
+def on_node(slice_: dict, node: str, ready: bool = True) -> dict:
+    for e in slice_["endpoints"]:
+        e["nodeName"], e["conditions"] = node, {"ready": ready}
+    return slice_
+
+
+async def body(response) -> dict:
+    return json.loads(response.body)
+
+
+def test_healthz_follows_this_nodes_eligibility_and_livez_does_not():
+    async def scenario(n: Node) -> None:
+        assert n.proxy.watches["node"].field_selector == f"metadata.name={NODE}"
+        health = await n.proxy.healthz(make_mocked_request("GET", "/healthz"))
+        assert health.status == 200 and (await body(health))["nodeEligible"] is True
+        n.client.apply([{**NODE_OBJ, "spec": {"taints": [TO_BE_DELETED]}}])
+        await n.clock.settle()
+        health = await n.proxy.healthz(make_mocked_request("GET", "/healthz"))
+        assert health.status == 503 and (await body(health))["nodeEligible"] is False
+        live = await n.proxy.livez(make_mocked_request("GET", "/livez"))
+        assert live.status == 200 and "nodeEligible" not in await body(live)
+
+    run(scenario, (*WEB, NODE_OBJ))
+
+
+def test_failing_periodic_syncs_without_changes_stay_healthy():
+    async def scenario(n: Node) -> None:
+        n.iptables.broken = True
+        await n.clock.advance(200)  # periodic syncs fail, but no update is waiting
+        assert n.proxy.metrics.failures._value.get() >= 1
+        assert (await n.proxy.healthz(make_mocked_request("GET", "/healthz"))).status == 200
+
+    run(scenario, WEB)
+
+
+def test_health_check_node_port_counts_this_nodes_ready_endpoints():
+    async def scenario(n: Node) -> None:
+        svc = n.client.get(by_kind_name("Service"), "lb", "default")
+        port = svc["spec"]["healthCheckNodePort"]
+        assert n.proxy.service_health.ports == {("default", "lb"): port}
+        assert b'"localEndpoints": 2' in health_body(n)  # two pods here, one elsewhere
+        n.client.apply([on_node(endpoint_slice("lb", ["10.244.1.2"]), NODE, ready=False)])
+        await n.clock.settle()
+        assert n.proxy.service_health.answer(("default", "lb"), True).status == 503
+        n.client.delete(by_kind_name("Service"), "lb", "default")
+        await n.clock.settle()
+        assert n.proxy.service_health.ports == {}
+
+    def health_body(n: Node) -> bytes:
+        return n.proxy.service_health.answer(("default", "lb"), True).body.encode()
+
+    slices = (
+        on_node(endpoint_slice("lb", ["10.244.1.2", "10.244.1.3"]), NODE),
+        {**on_node(endpoint_slice("lb", ["10.244.2.2"]), "node2"),
+         "metadata": {"namespace": "default", "name": "lb-y",
+                      "labels": {"kubernetes.io/service-name": "lb"}}},
+    )  # fmt: skip
+    run(scenario, (lb_local("lb", "10.96.0.30"), *slices))
+
+
+def test_answers_on_the_wire_carry_gos_headers_only():
+    async def scenario(n: Node) -> None:
+        apps = {
+            "/healthz": n.proxy.health_app(),
+            "/nothing": n.proxy.health_app(),
+            "/any/path": n.proxy.health_check_app(("default", "lb")),
+        }
+        for path, app in apps.items():
+            async with TestClient(TestServer(app)) as http:
+                response = await http.get(path)
+                text = await response.text()
+                assert "Server" not in response.headers
+                assert response.headers["X-Content-Type-Options"] == "nosniff"
+                if path == "/nothing":
+                    assert (response.status, text) == (404, "404 page not found\n")
+                    continue
+                assert response.headers["Content-Type"] == "application/json"
+                assert response.status == (200 if path == "/healthz" else 503)
+                assert json.loads(text)
+
+    run(scenario, (lb_local("lb", "10.96.0.30"), endpoint_slice("lb", ["10.244.2.2"])))
