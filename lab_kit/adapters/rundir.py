@@ -9,10 +9,14 @@
                                  itself would keep the old one when the API server restarts)
       topology.toml              the running lab's copy of its topology
       network.json               the network agent's record: each host's shell PID, links
+      cloud-lb.json              the cloud load balancer's view: addresses, nodes, health
       logs/<agent>.log           one log per agent process (kubelet-node1.log, ...)
       pods/<ns>_<name>_<uid>/    one per pod: sandbox.json, resolv.conf, hosts, opt/, logs
       captures/*.pcap            packet captures
       etcd/                      the API server's objects on disk (snapshot.json, wal.jsonl)
+      partitioned/<node>         present while `labkit node disconnect` holds the node off
+                                 the network: its kubelet treats the API as unreachable
+      firewall.json              the router's NodePort firewall: on/off and the open ports
 
 Only this module knows the layout: the lifecycle, the agents (the kubelet's pod
 directories, the network's record) and the notebook facade all ask it. Entering a host's
@@ -96,6 +100,24 @@ class RunDir:
         """Where the API server keeps its objects (lab_kit/adapters/store_file.py)."""
         return self._join("etcd")
 
+    # --- a node off the network, the router's firewall (lab_kit/lab/outside.py) ------------
+    def partition_flag(self, node: str) -> str:
+        """The file whose presence cuts `node`'s kubelet off from the API server."""
+        return self._join("partitioned", node)
+
+    def partitioned(self, node: str) -> bool:
+        return os.path.exists(self.partition_flag(node))
+
+    def partitioned_nodes(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self._join("partitioned")))
+        except OSError:
+            return []
+
+    @property
+    def firewall_file(self) -> str:
+        return self._join("firewall.json")
+
     def names_this(self, argv: list[str]) -> bool:
         """Does a command line name this run dir (the directory itself or a path in it)?
         How `labkit clean` recognises the lab's processes when state.json is gone."""
@@ -123,6 +145,25 @@ class RunDir:
         with open(tmp, "w") as f:
             json.dump(record, f, indent=1)
         os.replace(tmp, self.network_file)
+
+    # --- the cloud load balancer's view (lab_kit/agents/cloud_lb.py writes it) ----------------
+    @property
+    def cloud_lb_file(self) -> str:
+        return self._join("cloud-lb.json")
+
+    def cloud_lb(self) -> dict:
+        """cloud-lb.json: per LB address its nodes and their health ({} if none yet)."""
+        try:
+            with open(self.cloud_lb_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def write_cloud_lb(self, record: dict) -> None:
+        tmp = self.cloud_lb_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(record, f, indent=1)
+        os.replace(tmp, self.cloud_lb_file)
 
     def hosts(self) -> dict[str, dict]:
         return self.network().get("hosts", {})

@@ -8,13 +8,20 @@
        /etc/hosts, a sandbox, containers, probes, lifecycle hooks; status written back; a
        deletionTimestamp stops it (preStop hook, SIGTERM, the rest of the grace, SIGKILL)
     -> report once every worker has written its news (`labkit apply --wait`)
+    every 10 s, beside the loop: post the Node's status (the heartbeat the node lifecycle
+    controller watches), then have every worker write its pod's status again if the API's
+    differs (the status manager's sync: a pod marked not Ready while the node was away)
 
 The decisions (environment, DNS files, probe thresholds, status) are pure functions in
 `lab_kit.node`; the side effects go through two seams the kubelet hands its workers, the
 sandbox (`lab_kit.adapters.sandbox`) and the prober (`lab_kit.adapters.prober`), and time
 comes from the runner's clock. The loop around `sync` is the agent runner's
 (`lab_kit/agents/runner.py`). Unlike the real kubelet there are no periodic pod syncs,
-no node status heartbeats, no eviction and no volumes beyond the pod's own files.
+no eviction and no volumes beyond the pod's own files, and the heartbeat is the Node's
+status every nodeStatusUpdateFrequency (10 s), as before Kubernetes v1.14, since the lab
+serves no Lease objects. The kubelet's API client goes through a gate
+(`lab_kit.adapters.partition`) that `labkit node disconnect` closes: a partitioned node's
+kubelet loses the API as it would over a real network.
 
 Run (inside the node's namespaces; `labkit up` does it):
     python -m lab_kit.agents kubelet --node node1 --socket PATH --run-dir DIR --topology-file F
@@ -29,6 +36,7 @@ import logging
 import os
 import platform
 
+from lab_kit.adapters.partition import PartitionedApiClient
 from lab_kit.adapters.prober import NetworkProber, Prober
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.adapters.sandbox import NamespaceSandbox, Sandbox
@@ -43,6 +51,7 @@ from lab_kit.model.topology import ClusterSpec, NodeSpec
 
 log = logging.getLogger("kubelet")
 KUBELET_VERSION = "v1.33.0-lab_kit"
+NODE_STATUS_UPDATE_FREQUENCY_S = 10.0  # KubeletConfiguration nodeStatusUpdateFrequency
 
 
 class IPAM:
@@ -94,6 +103,8 @@ class Kubelet(Agent):
     ):
         super().__init__(ctx)
         self.node, self.spec, self.run_dir = node, spec, run_dir
+        # Before the runner's informers take the client: they must go through the gate too.
+        ctx.client = PartitionedApiClient(ctx.client, lambda: run_dir.partitioned(node.name))
         self.sandbox: Sandbox = sandbox or NamespaceSandbox(
             images.installation(), ctx.client.socket_path or ""
         )
@@ -106,6 +117,7 @@ class Kubelet(Agent):
         self.ipam = IPAM(node.pod_cidr)
         self.workers: dict[str, PodWorker] = {}
         self.done: set[str] = set()  # UIDs whose worker finished (their Pod may linger)
+        self._heartbeat: asyncio.Task | None = None
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -197,6 +209,35 @@ class Kubelet(Agent):
                 raise
             current = await client.get(by_kind_name("Node"), self.node.name)
             await client.update_status({**current, "status": node["status"]})
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._heartbeats())
+
+    # --- heartbeats ----------------------------------------------------------------------------
+    async def _heartbeats(self) -> None:
+        """syncNodeStatus on its own timer, whatever the sync loop is doing; a failure (the
+        API away, the node disconnected) is tried again at the next tick."""
+        while True:
+            await self.ctx.clock.sleep(NODE_STATUS_UPDATE_FREQUENCY_S)
+            try:
+                await self.post_node_status()
+            except Exception as e:
+                log.warning("Error updating node status, will retry: %s", e)
+                continue
+            for worker in self.workers.values():
+                worker.dirty.set()  # written only if the API's status differs
+
+    async def post_node_status(self) -> None:
+        """The Node's status, heartbeat times now; a condition whose status is unchanged
+        keeps its lastTransitionTime (one the controller set Unknown gets a new one)."""
+        client = self.ctx.client
+        current = await client.get(by_kind_name("Node"), self.node.name)
+        status = self.node_object()["status"]
+        before = {c.get("type"): c for c in meta.status(current).get("conditions") or []}
+        for cond in status["conditions"]:
+            old = before.get(cond["type"])
+            if old and old.get("status") == cond["status"] and old.get("lastTransitionTime"):
+                cond["lastTransitionTime"] = old["lastTransitionTime"]
+        await client.update_status({**current, "status": status})
 
     # --- the loop ------------------------------------------------------------------------------
     async def sync(self) -> dict | None:
@@ -245,6 +286,8 @@ class Kubelet(Agent):
 
     async def stop(self) -> None:
         """`labkit down`: stop every pod at once (no API writes: the lab is going away)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         await asyncio.gather(*(w.kill_now() for w in self.workers.values()), return_exceptions=True)
 
 
