@@ -66,6 +66,12 @@ def _controller_manager() -> Program:
     return ControllerManager
 
 
+def _cloud_controller_manager() -> Program:
+    from lab_kit.agents.cloud_controller import CloudControllerManager
+
+    return CloudControllerManager
+
+
 def _network() -> Program:
     from lab_kit.agents import network
 
@@ -121,6 +127,13 @@ AGENTS: dict[str, AgentEntry] = {
             "every controller and the scheduler",
             when_down="pods are not scheduled; Deployments, ReplicaSets and EndpointSlices "
             "are not reconciled",
+        ),
+        AgentEntry(
+            "cloud-controller-manager",
+            _cloud_controller_manager,
+            "control-plane",
+            "the cloud's service controller: LoadBalancer addresses from the pool",
+            when_down="LoadBalancer Services get no address, keep theirs when deleted",
         ),
         AgentEntry(
             "network",
