@@ -107,20 +107,35 @@ def service_ports_text(svc: dict) -> str:
     return ",".join(parts) or "<none>"
 
 
-def service_external_ip(svc: dict) -> str:
+LOAD_BALANCER_WIDTH = 16  # kubectl clips the ingress list to this outside -o wide
+
+
+def load_balancer_status_text(svc: dict, wide: bool = False) -> str:
+    """loadBalancerStatusStringer: the ingress IPs (else hostnames), sorted and unique,
+    clipped to 16 characters ("...") unless wide."""
+    ingress = (meta.status(svc).get("loadBalancer") or {}).get("ingress") or []
+    found = sorted({i.get("ip") or i.get("hostname") for i in ingress} - {None, ""})
+    text = ",".join(found)
+    if not wide and len(text) > LOAD_BALANCER_WIDTH:
+        text = text[: LOAD_BALANCER_WIDTH - 3] + "..."
+    return text
+
+
+def service_external_ip(svc: dict, wide: bool = False) -> str:
+    """getServiceExternalIP: kubectl's EXTERNAL-IP column."""
     spec = meta.spec(svc)
     stype = spec.get("type", "ClusterIP")
-    ingress = [
-        i.get("ip") or i.get("hostname")
-        for i in (meta.status(svc).get("loadBalancer") or {}).get("ingress") or []
-    ]
     external = list(spec.get("externalIPs") or [])
+    if stype in ("ClusterIP", "NodePort"):
+        return ",".join(external) if external else "<none>"
+    if stype == "LoadBalancer":
+        lb_ips = load_balancer_status_text(svc, wide)
+        if external:
+            return ",".join(([*lb_ips.split(",")] if lb_ips else []) + external)
+        return lb_ips or "<pending>"
     if stype == "ExternalName":
         return spec.get("externalName", "")
-    if stype == "LoadBalancer":
-        joined = ingress + external
-        return ",".join(joined) if joined else "<pending>"
-    return ",".join(external) if external else "<none>"
+    return "<unknown>"
 
 
 def _service_row(svc: dict, wide: bool):
@@ -128,7 +143,7 @@ def _service_row(svc: dict, wide: bool):
     row = [
         spec.get("type", "ClusterIP"),
         spec.get("clusterIP") or "<none>",
-        service_external_ip(svc),
+        service_external_ip(svc, wide),
         service_ports_text(svc),
     ]
     return row, [selector_text(spec.get("selector"))] if wide else []
