@@ -8,6 +8,8 @@
     labkit delete -f FILE | KIND NAME... | KIND/NAME... | KIND -l SELECTOR [-n NS]
     labkit exec POD -- CMD | host NODE -- CMD | logs POD | run NAME --image IMAGE
     labkit trace NODE SRC DST[:PORT] [-p udp] [--local] [--outcomes]
+    labkit node disconnect|connect NODE | node list
+    labkit firewall on | off | allow PORT[/PROTO] | deny PORT[/PROTO] | list
 
 Arguments go in any order kubectl (cobra) takes them: options before, between or after
 the names (`labkit get svc -n NS NAME`, `labkit describe -n NS pod X`), `-n NS` even
@@ -33,6 +35,7 @@ import httpx
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table
+from lab_kit.cli import outside
 from lab_kit.lab import access, lifecycle, objects, proxy_view, status_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
 from lab_kit.lab.errors import LabError
@@ -129,6 +132,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     )
     p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
     _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`")
+    outside.add_parsers(sub)
     return parser, sub.choices
 
 
@@ -535,6 +539,7 @@ LIFECYCLE: dict[str, Callable[[Args], int]] = {
     "addons": cmd_addons,
     "host": cmd_host,
     "cli": cmd_cli,
+    **outside.COMMANDS,
 }
 OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
     "apply": cmd_apply,

@@ -16,6 +16,7 @@ too, so every kubectl-like rule lives once:
     captures     capture, capture_many, draw_connection
     graphs       draw, draw_services
     lifecycle    up, down, status
+    outside      disconnect_node, connect_node, firewall
 
 Errors are `LabError`s whose text names the file, document and field.
 """
@@ -36,6 +37,7 @@ from lab_kit.lab.captures import CaptureGroup, LabCapture
 from lab_kit.lab.dns_view import DigResult
 from lab_kit.lab.errors import LabError
 from lab_kit.lab.objects import Listing, read_documents, resolve_kind, resource_name
+from lab_kit.lab.outside import Outside
 from lab_kit.model.topology import TopologyError
 from lab_kit.trace import Outcome, Trace
 
@@ -95,6 +97,33 @@ class Lab:
 
     def status(self) -> dict:
         return lifecycle.status()
+
+    # --- outside the cluster ---------------------------------------------------------------------
+    def disconnect_node(self, name: str) -> str:
+        """Take a node off the network (its link down, its kubelet cut off from the API);
+        the Node turns NotReady after the node monitor grace period (50 s)."""
+        return Outside().disconnect_node(name, self.client)
+
+    def connect_node(self, name: str) -> str:
+        """Bring a disconnected node back; Ready again at its next heartbeat."""
+        return Outside().connect_node(name)
+
+    def firewall(self, action: str = "list", port: str = "") -> str:
+        """The router's NodePort firewall, as `labkit firewall`: "on", "off", "allow" or
+        "deny" a port ("30080", "30053/udp"), "list"; the firewall in words."""
+        from lab_kit.render.outside import describe_firewall
+
+        out = Outside()
+        actions = {
+            "on": out.firewall_on,
+            "off": out.firewall_off,
+            "allow": lambda: out.firewall_allow(port),
+            "deny": lambda: out.firewall_deny(port),
+            "list": out.firewall,
+        }
+        if action not in actions:
+            raise LabError(f'firewall: unknown action "{action}" (on, off, allow, deny, list)')
+        return describe_firewall(actions[action]())
 
     # --- objects ---------------------------------------------------------------------------------
     def apply(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 
+from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table, human_duration
 
 
@@ -34,6 +35,7 @@ def status_text(info: dict, now: float | None = None) -> tuple[str, bool]:
             f"{a['name']} (last sync {_ago(a.get('lastReport'), now)})" for a in in_pods
         ))  # fmt: skip
     lines.append(f"Addons: {', '.join(info.get('addons') or []) or 'none'}")
+    lines += _outside(info)
     if "agents" in info:
         lines.append(_convergence(info["agents"], reports))
     problems = info.get("problems", [])
@@ -79,6 +81,16 @@ def _convergence(agents: dict, reports: dict[str, dict]) -> str:
     if not behind:
         return f"API resourceVersion {rv}: every agent has applied it"
     return f"API resourceVersion {rv}; not yet applied by: {', '.join(behind)}"
+
+
+def _outside(info: dict) -> list[str]:
+    """Nodes taken off the network on purpose (`labkit node disconnect`): said, not a
+    problem — their kubelet's last sync is old because it cannot reach the API."""
+    gone = RunDir(info["run_dir"]).partitioned_nodes() if info.get("run_dir") else []
+    return [
+        f"Disconnected node: {n} (off the network on purpose; `labkit node connect {n}`)"
+        for n in gone
+    ]
 
 
 def _ours(info: dict, name: str) -> bool:
