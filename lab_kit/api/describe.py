@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import yaml
 
-from lab_kit.api.printers import pod_status_text
+from lab_kit.api.printers import human_duration, parse_time, pod_status_text
 from lab_kit.model import meta
 from lab_kit.model.selectors import selector_text
 
@@ -51,8 +51,15 @@ def _service(svc: dict) -> list[str]:
         _line("IP", s.get("clusterIP") or ""),
         _line("IPs", ",".join(s.get("clusterIPs") or []) or "<none>"),
     ]
+    if s.get("externalIPs"):
+        lines.append(_line("External IPs", ",".join(s["externalIPs"])))
+    if s.get("loadBalancerIP"):
+        lines.append(_line("Desired LoadBalancer IP", s["loadBalancerIP"]))
     if s.get("externalName"):
         lines.append(_line("External Name", s["externalName"]))
+    ingress = (meta.status(svc).get("loadBalancer") or {}).get("ingress") or []
+    if ingress:
+        lines.append(_line("LoadBalancer Ingress", _ingress_text(ingress)))
     for p in s.get("ports") or []:
         name = p.get("name") or "<unset>"
         lines.append(_line("Port", f"{name}  {p.get('port')}/{p.get('protocol')}"))
@@ -64,7 +71,22 @@ def _service(svc: dict) -> list[str]:
         lines.append(_line("External Traffic Policy", s["externalTrafficPolicy"]))
     if s.get("internalTrafficPolicy"):
         lines.append(_line("Internal Traffic Policy", s["internalTrafficPolicy"]))
+    if s.get("healthCheckNodePort"):
+        lines.append(_line("HealthCheck NodePort", s["healthCheckNodePort"]))
+    if s.get("loadBalancerSourceRanges"):
+        lines.append(_line("LoadBalancer Source Ranges", ",".join(s["loadBalancerSourceRanges"])))
     return lines
+
+
+def _ingress_text(ingress: list[dict]) -> str:
+    """buildIngressString: "198.51.100.32 (VIP)", a hostname as it is."""
+    parts = []
+    for i in ingress:
+        if i.get("ip"):
+            parts.append(i["ip"] + (f" ({i['ipMode']})" if i.get("ipMode") else ""))
+        else:
+            parts.append(i.get("hostname", ""))
+    return ", ".join(parts)
 
 
 def _pod(pod: dict) -> list[str]:
@@ -184,8 +206,14 @@ _DESCRIBERS = {
 }
 
 
-def describe(obj: dict, events: list[dict] | None = None, endpoints: dict | None = None) -> str:
-    """The text of `kubectl describe`; for a Service pass its Endpoints to list them."""
+def describe(
+    obj: dict,
+    events: list[dict] | None = None,
+    endpoints: dict | None = None,
+    now: float | None = None,
+) -> str:
+    """The text of `kubectl describe`; for a Service pass its Endpoints to list them, and
+    the Events about the object (with `now`, for their ages)."""
     body = _DESCRIBERS.get(obj.get("kind", ""))
     lines = _header(obj)
     if body:
@@ -201,7 +229,34 @@ def describe(obj: dict, events: list[dict] | None = None, endpoints: dict | None
             for p in sub.get("ports") or []
         ]
         lines.append(_line("Endpoints", ",".join(pairs) or "<none>"))
-    lines.append(_line("Events", "<none>" if not events else ""))
-    for ev in events or []:
-        lines.append(f"  {ev.get('type', ''):<8}{ev.get('reason', ''):<12}{ev.get('message', '')}")
+    lines += events_table(events or [], now)
     return "\n".join(lines)
+
+
+def events_table(events: list[dict], now: float | None) -> list[str]:
+    """DescribeEvents: oldest last-seen first; Age is "5s", or "5s (x3 over 20s)" for an
+    event seen again; From the source component. Columns as its tabwriter pads them."""
+    if not events:
+        return [_line("Events", "<none>")]
+    ordered = sorted(events, key=lambda e: parse_time(e.get("lastTimestamp")) or 0.0)
+    rows = [
+        ["  Type", "Reason", "Age", "From", "Message"],
+        ["  ----", "------", "----", "----", "-------"],
+    ]
+    for e in ordered:
+        first = _since(e.get("firstTimestamp"), now)
+        age = first
+        if (e.get("count") or 1) > 1:
+            age = f"{_since(e.get('lastTimestamp'), now)} (x{e['count']} over {first})"
+        source = (e.get("source") or {}).get("component") or e.get("reportingController", "")
+        rows.append(["  " + str(e.get("type", "")), str(e.get("reason", "")), age, source,
+                     str(e.get("message", "")).strip()])  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]
+    return ["Events:"] + [
+        "".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[4] for r in rows
+    ]
+
+
+def _since(timestamp: str | None, now: float | None) -> str:
+    t = parse_time(timestamp)
+    return "<unknown>" if t is None or now is None else human_duration(now - t)

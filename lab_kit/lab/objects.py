@@ -23,6 +23,7 @@ import html
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.api import printers
 from lab_kit.api.describe import describe as describe_text
+from lab_kit.controllers.events import events_about
 from lab_kit.lab.errors import LabError
 from lab_kit.model import meta
 from lab_kit.model.constants import MAX_MANIFEST_BYTES
@@ -356,7 +358,8 @@ def printed(listing: Listing, output: str | None, single: bool = False) -> str:
 
 
 def describe(client: ApiClient, kind: str, name: str, namespace: str = "default") -> str:
-    """`kubectl describe KIND NAME`; a Service's text lists its Endpoints."""
+    """`kubectl describe KIND NAME`; a Service's text lists its Endpoints; every text ends
+    with the Events about the object (those in its namespace that point at it)."""
     k = resolve_kind(kind)
     obj = client.get(k, name, namespace if k.namespaced else None)
     endpoints = None
@@ -365,7 +368,9 @@ def describe(client: ApiClient, kind: str, name: str, namespace: str = "default"
             endpoints = client.get(resolve_kind("endpoints"), name, namespace)
         except ApiError:
             endpoints = None
-    return describe_text(obj, endpoints=endpoints)
+    events_ns = meta.namespace(obj) or "default"
+    events = events_about(client.list(resolve_kind("events"), events_ns)["items"], obj)
+    return describe_text(obj, events=events, endpoints=endpoints, now=time.time())
 
 
 def describe_all(client: ApiClient, kind: str, namespace: str = "default") -> str:

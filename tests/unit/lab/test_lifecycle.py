@@ -16,9 +16,10 @@ from lab_kit.adapters import records
 from lab_kit.adapters.api_inprocess import InProcessApi
 from lab_kit.adapters.processes import FakeProcesses, ProcessRecord
 from lab_kit.adapters.rundir import RunDir
-from lab_kit.agents.table import command
+from lab_kit.agents.table import AGENTS, command
 from lab_kit.lab import lifecycle
 from lab_kit.lab.errors import LabError
+from lab_kit.lab.topologies import load_topology
 from lab_kit.model.kinds import by_kind_name
 
 
@@ -75,7 +76,12 @@ def test_control_plane_only_starts_the_table_control_plane_and_down_stops_it(lab
     procs, _ = lab_env
     rd = RunDir()
     state = lifecycle.up(control_plane_only=True, progress=lambda *_: None)
-    assert names(state.processes) == ["supervisor", "apiserver", "controller-manager"]
+    assert names(state.processes) == [
+        "supervisor",
+        "apiserver",
+        "controller-manager",
+        "cloud-controller-manager",
+    ]
     assert state.processes[0].argv == command("supervisor", "--run-dir", rd.path)
     assert state.processes[1].argv == command(
         "apiserver", "--socket", rd.socket, "--run-dir", rd.path
@@ -83,19 +89,23 @@ def test_control_plane_only_starts_the_table_control_plane_and_down_stops_it(lab
     assert state.processes[1].log == rd.log("apiserver")
     saved = json.loads(Path(rd.state_file).read_text())
     assert [p["name"] for p in saved["processes"]] == [
-        "supervisor", "apiserver", "controller-manager"
+        "supervisor", "apiserver", "controller-manager", "cloud-controller-manager"
     ]  # fmt: skip
     assert saved["phase"] == "running"  # up is done: the supervisor may restart agents now
     with pytest.raises(LabError, match=r"a lab is already running \(supervisor \(pid 2000\)"):
         lifecycle.up(control_plane_only=True, progress=lambda *_: None)
     status = lifecycle.status()
-    assert status["running"] and [p["alive"] for p in status["processes"]] == [True] * 3
+    assert status["running"] and [p["alive"] for p in status["processes"]] == [True] * 4
     assert status["problems"] == []
     said: list[str] = []
     assert lifecycle.down(progress=said.append)
     # the supervisor first (nothing is restarted behind down's back), then newest first
-    assert names(procs.stopped) == ["supervisor", "controller-manager", "apiserver"]
-    assert said == ["  stopped supervisor (pid 2000)", "  stopped controller-manager (pid 2002)",
+    assert names(procs.stopped) == [
+        "supervisor", "cloud-controller-manager", "controller-manager", "apiserver"
+    ]  # fmt: skip
+    assert said == ["  stopped supervisor (pid 2000)",
+                    "  stopped cloud-controller-manager (pid 2003)",
+                    "  stopped controller-manager (pid 2002)",
                     "  stopped apiserver (pid 2001)"]  # fmt: skip
     assert not lifecycle.down(progress=said.append)  # nothing left: nothing to say
     assert lifecycle.status() == {"running": False, "run_dir": rd.path}
@@ -106,13 +116,13 @@ def test_a_full_up_follows_the_agent_table_and_installs_the_default_addons(lab_e
     said: list[str] = []
     state = lifecycle.up(progress=said.append)
     assert names(procs.started) == [
-        "supervisor", "apiserver", "controller-manager", "network",
+        "supervisor", "apiserver", "controller-manager", "cloud-controller-manager", "network",
         "kubelet/node1", "kube-proxy/node1", "kubelet/node2", "kube-proxy/node2",
         "kubelet/node3", "kube-proxy/node3",
         "world-dns/internet",
     ]  # fmt: skip
     rd = RunDir()
-    kubelet = procs.started[4]
+    kubelet = procs.started[5]
     options = ["--node", "node1", "--socket", rd.socket, "--topology-file", rd.topology_file,
                "--run-dir", rd.path]  # fmt: skip
     assert kubelet.argv == rd.host_argv("node1", command("kubelet", *options))
@@ -171,7 +181,12 @@ def test_a_crashed_labs_leftovers_are_cleaned_before_a_new_up(lab_env):
     said: list[str] = []
     state = lifecycle.up(control_plane_only=True, progress=said.append)
     assert said[0].startswith("Cleaning up the leftovers of a lab that did not stop cleanly")
-    assert names(state.processes) == ["supervisor", "apiserver", "controller-manager"]
+    assert names(state.processes) == [
+        "supervisor",
+        "apiserver",
+        "controller-manager",
+        "cloud-controller-manager",
+    ]
     lifecycle.down(progress=lambda *_: None)
 
 
@@ -216,7 +231,30 @@ class Waiting:
         return self.record
 
 
-FULL_UP_STEPS = 2 * 11  # 11 processes, each started and awaited
+def full_up_processes() -> int:
+    """What `up` starts on the default topology, by the agent table."""
+    spec, count = load_topology(), 0
+    for e in AGENTS.values():
+        if e.where in ("supervisor", "control-plane", "network"):
+            count += 1
+        elif e.where == "node":
+            count += len(spec.nodes)
+        elif e.where.startswith("host:") and spec.host_role(e.where.partition(":")[2]):
+            count += 1
+    return count
+
+
+def host_agents() -> int:
+    spec = load_topology()
+    return sum(
+        1
+        for e in AGENTS.values()
+        if e.where.startswith("host:") and spec.host_role(e.where.partition(":")[2])
+    )
+
+
+CONTROL_PLANE = sum(1 for e in AGENTS.values() if e.where in ("supervisor", "control-plane"))
+FULL_UP_STEPS = 2 * full_up_processes()  # each process started and awaited
 
 
 @pytest.mark.parametrize("at", range(1, FULL_UP_STEPS + 1))
@@ -248,7 +286,7 @@ def test_an_interrupt_during_the_addons_stops_everything(lab_env, monkeypatch):
     monkeypatch.setattr(lifecycle, "api_client", interrupted)
     with pytest.raises(KeyboardInterrupt):
         lifecycle.up(progress=lambda *_: None)
-    assert len(procs.started) == 10 and not procs.alive
+    assert len(procs.started) == full_up_processes() - host_agents() and not procs.alive
 
 
 def test_without_state_json_a_lab_is_still_found_refused_reported_and_cleaned(lab_env, monkeypatch):
@@ -261,11 +299,13 @@ def test_without_state_json_a_lab_is_still_found_refused_reported_and_cleaned(la
     Path(rd.state_file).unlink()
     Path(rd.network_file).unlink()  # the network's record too: the links are found by name
     status = lifecycle.status()
-    assert status["running"] and len(status["processes"]) == 11
+    assert status["running"] and len(status["processes"]) == full_up_processes()
     assert status["problems"][0].startswith(f"{rd.state_file} is gone, but processes of this lab")
     with pytest.raises(LabError, match=r"a lab's processes run without its record \(supervisor"):
         lifecycle.up(progress=lambda *_: None)
-    assert lifecycle.lab_left() == "11 of its processes found without its state.json"
+    assert lifecycle.lab_left() == (
+        f"{full_up_processes()} of its processes found without its state.json"
+    )
     said: list[str] = []
     assert lifecycle.clean(progress=said.append)
     assert (
@@ -315,6 +355,6 @@ def test_a_notebooks_lab_up_takes_over_a_lab_left_running(lab_env, monkeypatch, 
     first = dict(procs.alive)
     Lab.up(control_plane_only=True)
     assert capsys.readouterr().out.startswith("A lab was left running (started ")
-    assert not set(first) & set(procs.alive) and len(procs.alive) == 3  # replaced
+    assert not set(first) & set(procs.alive) and len(procs.alive) == CONTROL_PLANE  # replaced
     Lab.up(control_plane_only=True).down()
     assert not procs.alive
