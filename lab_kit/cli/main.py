@@ -215,7 +215,12 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
     p.add_argument("names", nargs="*", help="object names (or more KIND/NAME)")
     _add_namespace(p, all_ns=True)
     p.add_argument("-l", "--selector", default="", help="label selector, e.g. app=random-generator")
-    p.add_argument("-o", "--output", choices=list(objects.OUTPUTS), help="output format")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_output_format,
+        help="output format: wide, yaml, json, name or jsonpath=TEMPLATE",
+    )
 
     p = _sub(
         sub,
@@ -390,6 +395,16 @@ def _print_now(line: str) -> None:
     print(line, flush=True)  # a wait's progress, seen as it happens even through a pipe
 
 
+def _output_format(value: str) -> str:
+    """kubectl's -o: a format, or jsonpath=TEMPLATE (`-o jsonpath` alone has no template)."""
+    if value in objects.OUTPUTS or value.startswith("jsonpath=") or value == "jsonpath":
+        return value if value != "jsonpath" else "jsonpath="
+    raise argparse.ArgumentTypeError(
+        f'unable to match a printer suitable for the output format "{value}", allowed '
+        "formats are: json,jsonpath,name,wide,yaml"
+    )
+
+
 def cmd_get(args: Args, client: ApiClient) -> int:
     groups = objects.resource_args([args.kind, *args.names])
     listings = [
@@ -407,7 +422,8 @@ def cmd_get(args: Args, client: ApiClient) -> int:
     if not any(listings) and args.output in (None, "wide"):
         print(listings[0].empty_message(), file=sys.stderr)  # kubectl's, on stderr
         return 0
-    if len(listings) > 1 and args.output in ("yaml", "json"):  # one List of every kind
+    structured = args.output in ("yaml", "json") or (args.output or "").startswith("jsonpath=")
+    if len(listings) > 1 and structured:  # one List of every kind
         listings = [objects.Listing(listings[0].kind, [o for lst in listings for o in lst])]
     single = len(groups) == 1 and len(groups[0][1]) == 1
     texts = [objects.printed(lst, args.output, single=single) for lst in listings if lst]

@@ -32,7 +32,7 @@ import yaml
 
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
-from lab_kit.api import printers
+from lab_kit.api import jsonpath, printers
 from lab_kit.api.describe import describe as describe_text
 from lab_kit.controllers.events import events_about
 from lab_kit.lab.errors import LabError
@@ -50,7 +50,7 @@ from lab_kit.model.manifests import (
 )
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-OUTPUTS = ("wide", "yaml", "json", "name")  # `-o` formats
+OUTPUTS = ("wide", "yaml", "json", "name")  # `-o` formats; and jsonpath=TEMPLATE
 
 
 def connect(run_dir: RunDir | None = None) -> ApiClient:
@@ -337,6 +337,9 @@ def printed(listing: Listing, output: str | None, single: bool = False) -> str:
     """What `kubectl get -o yaml|json|name` prints (`single`: one object was named, so it
     is printed alone rather than in a List); the table otherwise ("" when empty: kubectl
     says "No resources found" on stderr)."""
+    if output and output.startswith("jsonpath="):
+        data = listing[0] if single and len(listing) == 1 else as_list(listing)
+        return jsonpath_text(output.partition("=")[2], data)
     if output in ("yaml", "json"):
         doc = (
             listing[0]
@@ -355,6 +358,32 @@ def printed(listing: Listing, output: str | None, single: bool = False) -> str:
         kind = kind_name(resolve_kind(listing.kind))
         return "".join(f"{kind}/{meta.name(o)}\n" for o in listing)
     return f"{listing}\n" if listing else ""
+
+
+def as_list(items: list[dict]) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": list(items),
+        "metadata": {"resourceVersion": ""},
+    }
+
+
+def jsonpath_text(template: str, data: Any) -> str:
+    """`-o jsonpath=TEMPLATE` over an object or a List, with kubectl's errors."""
+    if not template:
+        raise LabError("error: template format specified but no template given")
+    try:
+        return jsonpath.execute(template, data)
+    except jsonpath.ParseError as e:
+        raise LabError(f"error: error parsing jsonpath {template}, {e}") from None
+    except jsonpath.ExecuteError as e:
+        raise LabError(
+            f'error: error executing jsonpath "{template}": Error executing template: {e}. '
+            "Printing more information for debugging the template:\n"
+            f"\ttemplate was:\n\t\t{template}\n"
+            f"\tobject given to jsonpath engine was:\n\t\t{json.dumps(data)}\n"
+        ) from None
 
 
 def describe(client: ApiClient, kind: str, name: str, namespace: str = "default") -> str:
