@@ -1,8 +1,9 @@
 """ClusterSpec -> a Mininet network: the only module that imports Mininet.
 
-    client  cloud-lb  internet          (documentation ranges, one /24 each)
-        \\      |      /
+    client  internet  cloud-lb ──────────┐  (its leg on the node network)
+        \\      |      /                   |
          [ lk-s2 ] ---- gw ---- [ lk-s1 ] ---- node1 node2 node3   (172.18.0.0/16)
+    (documentation ranges, one /24 each)
 
 Nodes and outside hosts are Mininet hosts (their own network and mount namespaces, held
 by a Mininet shell); the switches are Linux bridges, so the root namespace gets only the
@@ -12,9 +13,11 @@ routes), and Mininet's one-time `fixLimits()` — which raises the machine's own
 buffer, neighbour table and pty sysctls for good — is never run. `gw` is the router
 between the cluster and the outside world (kind's 172.18.0.1); it and the nodes forward
 inside their own namespaces, and it drops what it has no route for without an ICMP word
-(a blackhole default route in its namespace), as a real network does. Link shaping (bw, delay, loss) uses Mininet's TCLink; delay
-and loss need netem, and where the kernel lacks it they are dropped with a warning rather
-than failing the lab.
+(a blackhole default route in its namespace), as a real network does. The cloud-lb
+host also has a leg on the node network (a cloud's load balancer lives in the VPC: see
+lab_kit/render/cloud_lb.py), and `gw` routes the topology's LB pool to it. Link shaping
+(bw, delay, loss) uses Mininet's TCLink; delay and loss need netem, and where the kernel
+lacks it they are dropped with a warning rather than failing the lab.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 
 from lab_kit.model.topology import DOCUMENTATION_RANGES, ClusterSpec, LinkShape
+from lab_kit.render import cloud_lb
 from lab_kit.render.node_network import node_routes, render_masquerade
 
 CLUSTER_SWITCH, OUTSIDE_SWITCH, ROUTER = "lk-s1", "lk-s2", "gw"
@@ -158,6 +162,8 @@ def _add_all(lab: LabNetwork) -> None:
     for h in spec.hosts:
         host = net.addHost(h.name, ip=f"{h.ip}/24", defaultRoute=f"via {h.gateway}")
         net.addLink(host, s2, **_shape(lab, h.name, h.link))
+        if h.role == "cloud-lb":  # a cloud's load balancer lives in the VPC: a leg there
+            net.addLink(host, s1, intfName1=cloud_lb.leg_interface(h.name))
 
 
 def _shape(lab: LabNetwork, name: str, link: LinkShape) -> dict:
@@ -227,6 +233,27 @@ def _configure(lab: LabNetwork) -> None:
             if dst != "default":
                 run(host, ["ip", "route", "replace", dst, "via", via])
         run(host, ["iptables-restore", "--noflush"], stdin=masq)
+    _configure_cloud_lb(lab)
+
+
+def _configure_cloud_lb(lab: LabNetwork) -> None:
+    """The load balancer's plumbing (its rules are the cloud-lb agent's): its leg on the
+    node network, a routing table per node, and the router's route for the pool."""
+    spec = lab.spec
+    host = spec.host_role("cloud-lb")
+    if host is None:
+        return
+    nodes = cloud_lb.lb_nodes((n.name, n.ip) for n in spec.nodes)
+    leg = cloud_lb.leg_interface(host.name)
+    address = cloud_lb.leg_address(spec.node_network, [n.ip for n in spec.nodes])
+    pool = spec.load_balancer_pool
+    for argv in cloud_lb.host_plan(leg, address, spec.node_prefix, pool, nodes):
+        if pool or "blackhole" not in argv:
+            run(lab.host(host.name), argv)
+    if pool:
+        plan = cloud_lb.router_plan(pool, host.ip, f"{ROUTER}-eth1", f"{ROUTER}-eth0")
+        for argv in plan:
+            run(lab.host(ROUTER), argv)
 
 
 def stop(lab: LabNetwork) -> None:

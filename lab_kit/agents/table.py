@@ -96,6 +96,12 @@ def _world_dns() -> Program:
     return WorldDns
 
 
+def _cloud_lb() -> Program:
+    from lab_kit.agents.cloud_lb import CloudLb
+
+    return CloudLb
+
+
 def _coredns() -> Program:
     from lab_kit.agents.cluster_dns import ClusterDns
 
@@ -164,6 +170,13 @@ AGENTS: dict[str, AgentEntry] = {
             "host:internet",
             "the outside world's resolver",
             when_down="names outside the cluster do not resolve",
+        ),
+        AgentEntry(
+            "cloud-lb",
+            _cloud_lb,
+            "host:cloud-lb",
+            "the cloud load balancer's data plane for LoadBalancer addresses",
+            when_down="LoadBalancer addresses keep their last rules, unhealthy nodes included",
         ),
         AgentEntry("coredns", _coredns, "pod", "cluster DNS, run by the coredns image"),
     )

@@ -293,7 +293,8 @@ def _start_host_agents(state: LabState, spec: ClusterSpec, progress: Progress) -
             continue
         t0 = time.monotonic()
         name = f"{entry.name}/{host.name}"
-        argv = rd.host_argv(host.name, command(entry.name, "--run-dir", rd.path), mount=False)
+        options = ["--socket", rd.socket, "--run-dir", rd.path]  # cloud-lb watches the API
+        argv = rd.host_argv(host.name, command(entry.name, *options), mount=False)
         with _deferred_interrupts():
             starting = PROCESSES.start(name, argv, rd.log(name))
             state.processes.append(starting.record)

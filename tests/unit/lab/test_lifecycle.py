@@ -119,7 +119,7 @@ def test_a_full_up_follows_the_agent_table_and_installs_the_default_addons(lab_e
         "supervisor", "apiserver", "controller-manager", "cloud-controller-manager", "network",
         "kubelet/node1", "kube-proxy/node1", "kubelet/node2", "kube-proxy/node2",
         "kubelet/node3", "kube-proxy/node3",
-        "world-dns/internet",
+        "world-dns/internet", "cloud-lb/cloud-lb",
     ]  # fmt: skip
     rd = RunDir()
     kubelet = procs.started[5]
@@ -127,9 +127,10 @@ def test_a_full_up_follows_the_agent_table_and_installs_the_default_addons(lab_e
                "--run-dir", rd.path]  # fmt: skip
     assert kubelet.argv == rd.host_argv("node1", command("kubelet", *options))
     assert kubelet.argv[:3] == ["nsenter", "--net=/proc/100/ns/net", "--mount=/proc/100/ns/mnt"]
-    world = procs.started[-1]
+    world = procs.started[-2]
     assert world.argv == [
-        "nsenter", "--net=/proc/105/ns/net", *command("world-dns", "--run-dir", rd.path)
+        "nsenter", "--net=/proc/105/ns/net",
+        *command("world-dns", "--socket", rd.socket, "--run-dir", rd.path),
     ]  # fmt: skip
     assert state.addons == ["coredns"]
     assert api.registry.store.get("Service", "kube-system", "kube-dns")["spec"]["clusterIP"] == (
@@ -311,7 +312,7 @@ def test_without_state_json_a_lab_is_still_found_refused_reported_and_cleaned(la
     assert (
         not procs.alive and said[0] == "  stopped supervisor (pid 2000) (found by its command line)"
     )
-    assert said[1].startswith("  stopped world-dns")  # then the rest, newest kind first
+    assert said[1].startswith("  stopped cloud-lb")  # then the rest, newest kind first
     assert removed == ["lk-s1", "lk-s1-eth1", "lk-s2"]
     assert lifecycle.status() == {"running": False, "run_dir": rd.path}
 
