@@ -371,7 +371,7 @@ def _pool(host: HostSpec, hosts: list[HostSpec], path: str) -> list[FieldError]:
         return [invalid(path, host.pool, "must be a valid IPv4 CIDR, e.g. 198.51.100.32/27")]
     if not host.ip:
         return []
-    home = ipaddress.ip_network(f"{host.ip}/24", strict=False)
+    home = ipaddress.IPv4Network(f"{host.ip}/24", strict=False)
     if not pool.subnet_of(home):
         return [invalid(path, host.pool, f"must be inside {home}, the host's own range")]
     reserved = {home.network_address, home.network_address + 1, home.broadcast_address}
