@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -344,7 +345,7 @@ def _compare(left: Any, op: str, right: Any) -> bool:
         return False
 
 
-_STEPS = {
+_STEPS: dict[str, Callable[[list[Any], Any], list[Any]]] = {
     "field": _field,
     "keys": _keys,
     "wildcard": _wildcard,
