@@ -35,7 +35,7 @@ import httpx
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table
-from lab_kit.cli import outside
+from lab_kit.cli import lb, outside
 from lab_kit.lab import access, lifecycle, objects, proxy_view, status_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
 from lab_kit.lab.errors import LabError
@@ -133,6 +133,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
     _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`")
     outside.add_parsers(sub)
+    lb.add_parsers(sub)
     return parser, sub.choices
 
 
@@ -556,6 +557,7 @@ LIFECYCLE: dict[str, Callable[[Args], int]] = {
     "host": cmd_host,
     "cli": cmd_cli,
     **outside.COMMANDS,
+    **lb.COMMANDS,
 }
 OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
     "apply": cmd_apply,

@@ -15,6 +15,7 @@ too, so every kubectl-like rule lives once:
     proxy_view   iptables, service_rules, trace, outcomes, rule_hits, conntrack, metrics
     captures     capture, capture_many, draw_connection
     graphs       draw, draw_services
+    lb_view      load_balancer, draw_load_balancer (the cloud-lb host's view)
     lifecycle    up, down, status
     outside      disconnect_node, connect_node, firewall
 
@@ -31,7 +32,16 @@ import graphviz
 from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import ProcessRecord
-from lab_kit.lab import access, captures, graphs, lifecycle, objects, proxy_view, waiting
+from lab_kit.lab import (
+    access,
+    captures,
+    graphs,
+    lb_view,
+    lifecycle,
+    objects,
+    proxy_view,
+    waiting,
+)
 from lab_kit.lab.access import Completed
 from lab_kit.lab.captures import CaptureGroup, LabCapture
 from lab_kit.lab.dns_view import DigResult
@@ -316,6 +326,17 @@ class Lab:
     def draw_services(self, namespace: str = "default") -> graphviz.Digraph:
         """Services -> EndpointSlices -> pods (and their nodes)."""
         return graphs.draw_services(self.client, namespace)
+
+    # --- the cloud load balancer -----------------------------------------------------------------
+    def load_balancer(self) -> lb_view.LoadBalancerView:
+        """The cloud-lb host's view: per LB address its Service, mode, health check, and
+        each node's health and place in the rotation (prints as a table)."""
+        return lb_view.load_balancer()
+
+    def draw_load_balancer(self, address: str) -> graphviz.Digraph:
+        """A request to `address`: client -> cloud-lb -> node -> pod, the addresses at
+        each hop, rewrites in red, and the way the reply takes."""
+        return lb_view.draw_path(self.client, address)
 
     def capture(
         self,
