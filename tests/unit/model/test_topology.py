@@ -118,9 +118,12 @@ def test_a_pool_only_on_one_cloud_lb_host():
     with pytest.raises(TopologyError) as e:
         parse_topology(client + 'pool = "192.0.2.32/27"\n', "t.toml")
     assert "hosts[0].pool: Invalid value" in str(e.value) and "only a cloud-lb host" in str(e.value)
-    two = _LB + 'pool = "198.51.100.32/27"\n' + _LB.replace("[[nodes]]\n", "").replace(
-        '"lb"', '"lb2"'
-    ).replace(".10", ".11") + 'pool = "198.51.100.64/27"\n'
+    two = (
+        _LB
+        + 'pool = "198.51.100.32/27"\n'
+        + _LB.replace("[[nodes]]\n", "").replace('"lb"', '"lb2"').replace(".10", ".11")
+        + 'pool = "198.51.100.64/27"\n'
+    )
     with pytest.raises(TopologyError) as e:
         parse_topology(two, "t.toml")
     assert "hosts[1].pool" in str(e.value) and "only one host may hold a pool" in str(e.value)
