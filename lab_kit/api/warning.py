@@ -261,7 +261,8 @@ NOT_IMPLEMENTED: tuple[Unimplemented, ...] = (
     Unimplemented(POD_SPECS, "schedulingGates", "its scheduler does not wait for scheduling gates"),
     Unimplemented(POD_SPECS, "priorityClassName", "no PriorityClass sets spec.priority from it"),
     # Services
-    Unimplemented(("Service",), "loadBalancerClass", "no load-balancer controller runs in the lab"),
+    # (loadBalancerClass is implemented: the lab's cloud controller handles Services with no
+    # class and leaves the others, as a cluster's does; controllers/service_lb.py)
     Unimplemented(
         ("Service",),
         "trafficDistribution",
