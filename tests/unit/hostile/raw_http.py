@@ -8,6 +8,7 @@ import json
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -117,11 +118,25 @@ class ServerThread:
         return blocking_exchange(self.path, data)
 
 
+def _connect(conn: socket.socket, socket_path: str, deadline: float) -> None:
+    """connect() as a blocking client's: with a timeout set, a Unix socket whose listen
+    backlog is full answers EAGAIN at once (a blocking one would wait for room), which a
+    busy machine's slower accept loop makes likely after 1,100 queued connections."""
+    while True:
+        try:
+            conn.connect(socket_path)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def blocking_exchange(socket_path: str, data: bytes) -> Answer:
     """Send `data` on a new connection, read one answer (blocking, 10 s at most)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(10)
-        conn.connect(socket_path)
+        _connect(conn, socket_path, deadline=time.monotonic() + 10)
         try:
             conn.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
