@@ -12,7 +12,7 @@ from pathlib import Path
 from lab_kit.adapters.api_inprocess import InProcessApi
 from lab_kit.adapters.clock import FakeClock
 from lab_kit.adapters.nftables import FakeNftables
-from lab_kit.adapters.prober import FakeProber
+from lab_kit.adapters.prober import FakeProber, HttpResult
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.agents.cloud_lb import USER_AGENT, CloudLb
 from lab_kit.agents.runner import Context, Runner, common_parser
@@ -165,3 +165,41 @@ def test_labkit_up_s_command_line_finds_the_topology_and_the_run_dir(tmp_path: P
     ]  # fmt: skip
     agent.publish({"addresses": []})
     assert rd.cloud_lb() == {"addresses": []}
+
+
+class SilentNode(FakeProber):
+    """node2 never answers: each of its checks takes the whole timeout, on the clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock, self.silent = clock, False
+
+    async def http_get(self, url: str, headers: dict[str, str], timeout_s: float, *,
+                       follow_non_local_redirects: bool = False) -> HttpResult:  # fmt: skip
+        if self.silent and "172.18.0.3" in url:
+            self.calls.append(("http", url, headers))
+            await self.clock.sleep(timeout_s)
+            return HttpResult(None, error=f'Get "{url}": context deadline exceeded')
+        return await super().http_get(url, headers, timeout_s)
+
+
+def test_a_silent_node_leaves_within_the_stated_time_as_rounds_start_every_interval():
+    async def scenario():
+        h = Harness()
+        h.prober = h.agent.prober = SilentNode(h.clock)
+        for n in ("node1", "node2"):
+            h.api.registry.create(node(n))
+        h.api.registry.create(lb_service("Cluster"))
+        with_ingress(h.api)
+        task = asyncio.create_task(h.runner.run())
+        await h.clock.settle()
+        assert h.marks() == {"0x1", "0x2"}
+        h.prober.silent = True
+        await h.clock.advance(lb.LEAVES_ROTATION_WITHIN_S)
+        await h.clock.settle()
+        assert h.marks() == {"0x1"}  # out in time although each check waited its timeout
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await h.runner.shutdown()
+
+    asyncio.run(scenario())
