@@ -56,3 +56,28 @@ def timeline(samples: list[tuple[float, str]], title: str = "Which pod answered 
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def failover(samples: list[tuple[float, str]], title: str,
+             marks: Sequence[tuple[float, str]] = ()):  # fmt: skip
+    """A timeline of requests through a failover: (seconds, who answered) per request, one
+    row per answerer, failed requests ("ERR") in red on a row of their own at the bottom;
+    marks: (seconds, label) vertical lines, labelled above the plot."""
+    import matplotlib.pyplot as plt
+    from matplotlib.transforms import blended_transform_factory
+
+    rows = ["ERR", *sorted({who for _, who in samples} - {"ERR"})]
+    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.45 * len(rows)))
+    for row, color in ((r, "tab:red" if r == "ERR" else "tab:blue") for r in rows):
+        times = [t for t, who in samples if who == row]
+        ax.scatter(times, [rows.index(row)] * len(times), marker="|", s=200, color=color)
+    ax.set_yticks(range(len(rows)), [f"failed ({sum(w == 'ERR' for _, w in samples)})", *rows[1:]])
+    above = blended_transform_factory(ax.transData, ax.transAxes)  # x in seconds, y over the axes
+    for t, label in marks:
+        ax.axvline(t, color="gray", linestyle="--")
+        ax.text(t, 1.02, label, transform=above, rotation=20, fontsize=8, color="dimgray")
+    ax.set_xlabel("seconds (each mark a request, by who answered it)")
+    ax.set_title(title, pad=28)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
