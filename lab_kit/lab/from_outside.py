@@ -8,9 +8,8 @@ background while a cell changes something, and waiting for the cloud LB's rotati
         out_at = wait_rotation("198.51.100.32", ["node1", "node3"])
     loop.answers                                  # "<epoch seconds> <body>" or "... ERR"
 
-Each request is a new TCP connection (a new curl), so the LB hashes every one afresh.
-(`host_requests` does one curl per process; here the loop runs in the host's shell, so
-requests follow each other closely enough for a timeline.)
+Each request is a new TCP connection (a new curl), so the LB hashes every one afresh; the
+loop runs in the host's shell, so requests follow each other closely enough for a timeline.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from lab_kit.lab import lb_view
 from lab_kit.lab.access import host_argv, requests_command, run_on_host
 
 
-def requests_from(host: str, url: str, count: int, timeout_s: float = 1.0,
+def requests_from(host: str, url: str, count: int = 10, timeout_s: float = 2.0,
                   stamp: bool = False) -> list[str]:  # fmt: skip
     """`count` requests from an outside host, one after another; "ERR" for a failed one."""
     argv = requests_command(url, count, timeout_s, stamp)

@@ -20,7 +20,7 @@ that keeps the NodePort range closed until you open a port."""),
 
 from lab_kit import Lab
 from lab_kit.lab.figure import figure
-from lab_kit.lab.host_requests import host_requests
+from lab_kit.lab.from_outside import requests_from
 from lab_kit.lab.random_generator import replica_ids, who_answered
 
 NODE_IPS = {"node1": "172.18.0.2", "node2": "172.18.0.3", "node3": "172.18.0.4"}
@@ -68,7 +68,7 @@ client asks each node's address eight times; each node answers, from pods all ov
 cluster."""),
     code("""ids = replica_ids(lab, "toolbox")  # {id: pod}, by asking each pod's IP once
 placed = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in lab.get("pods", selector="app=random-generator")}
-served = {node: Counter(who_answered(host_requests("client", f"http://{ip}:32766/", 8), ids))
+served = {node: Counter(who_answered(requests_from("client", f"http://{ip}:32766/", 8), ids))
           for node, ip in NODE_IPS.items()}
 served"""),
     code("""assert all("ERR" not in c and "?" not in c and sum(c.values()) == 8 for c in served.values())
@@ -86,12 +86,12 @@ from 192.0.2.10."""),
     code("""pods = sorted(placed)
 with lab.capture_many(pods, packet_filter="tcp port 8080") as caps:
     for ip in NODE_IPS.values():
-        host_requests("client", f"http://{ip}:32766/", 4)
+        requests_from("client", f"http://{ip}:32766/", 4)
 seen = Counter((pod, placed[pod], syn.src) for pod in pods for syn in caps[pod].packets().syns())
 seen"""),
     code("""node_of = {ip: node for ips in (NODE_IPS, BRIDGE_IPS) for node, ip in ips.items()}
 assert sum(seen.values()) == 12 and CLIENT_IP not in {src for _, _, src in seen}
-for pod, node, src in seen:  # its own node's bridge address, or another node's address
+for _pod, node, src in seen:  # its own node's bridge address, or another node's address
     assert src == BRIDGE_IPS[node] or (src in NODE_IPS.values() and node_of[src] != node)
 hops = sum(n for (pod, node, src), n in seen.items() if node_of[src] != node)
 print(f"12 SYNs, none from {CLIENT_IP}; {hops} crossed to another node first")"""),
@@ -120,7 +120,7 @@ that node alone. A second outside host, `internet` (203.0.113.10), calls too."""
 print(open("manifests/nodeport-affinity.yml").read())
 print("\\n".join(lab.apply("manifests/nodeport-affinity.yml", wait=True)))"""),
     code("""with lab.capture_many(pods, packet_filter="tcp port 8080") as caps:
-    stuck = {(who, node): Counter(who_answered(host_requests(who, f"http://{ip}:32766/", 5), ids))
+    stuck = {(who, node): Counter(who_answered(requests_from(who, f"http://{ip}:32766/", 5), ids))
              for who in ("client", "internet") for node, ip in NODE_IPS.items()}
 stuck"""),
     code("""assert all(len(c) == 1 and "ERR" not in c for c in stuck.values())  # sticky: one pod each
@@ -181,7 +181,9 @@ for n in podless:  # SYNs went out, retried, and nothing came back
     to_n = out.filter(dst=NODE_IPS[n])
     assert len(to_n.syns()) >= 2 and not out.filter(src=NODE_IPS[n])
 print(f"{home} answered and its pod saw {syn.src}; {', '.join(podless)} kept silent")"""),
-    code("""figure(lab.draw_connection(at_client, at_pod, "client", pod["metadata"]["name"], node=home))"""),
+    code(
+        """figure(lab.draw_connection(at_client, at_pod, "client", pod["metadata"]["name"], node=home))"""
+    ),
     md("""## A node goes away
 
 The book's Service again (`Cluster`), and the book's four replicas. Then we take the node
@@ -197,7 +199,7 @@ gone = Counter(placed.values()).most_common(1)[0][0]
 left = sorted(set(NODE_IPS) - {gone})
 ids = replica_ids(lab, "toolbox")  # the new pods' ids, before their node goes
 print(lab.disconnect_node(gone))"""),
-    code("""after = {node: who_answered(host_requests("client", f"http://{NODE_IPS[node]}:32766/", 10, timeout_s=1), ids)
+    code("""after = {node: who_answered(requests_from("client", f"http://{NODE_IPS[node]}:32766/", 10, timeout_s=1), ids)
          for node in [gone, *left]}
 {node: Counter(a) for node, a in after.items()}"""),
     code("""assert after[gone] == ["ERR"] * 10  # the node itself: nothing answers
@@ -213,7 +215,7 @@ Ready, and the other nodes stop sending there: `tests/integration/test_outside_n
 waits for that.)"""),
     code("""print(lab.connect_node(gone))
 lab.wait()
-back = host_requests("client", f"http://{NODE_IPS[gone]}:32766/", 3)
+back = requests_from("client", f"http://{NODE_IPS[gone]}:32766/", 3)
 Counter(who_answered(back, ids))"""),
     code("""assert "ERR" not in back
 assert {c["type"]: c["status"] for c in lab.get("nodes", gone)["status"]["conditions"]}["Ready"] == "True"
@@ -232,11 +234,11 @@ print("curl exit code:", shut.returncode)"""),
 assert lab.firewall("list").startswith("Firewall on")
 print("firewall on: the SYNs to 172.18.0.2:32766 went unanswered")"""),
     code("""print(lab.firewall("allow", "32766"))
-opened = host_requests("client", "http://172.18.0.2:32766/", 3)
+opened = requests_from("client", "http://172.18.0.2:32766/", 3)
 Counter(who_answered(opened, ids))"""),
     code("""assert "ERR" not in opened and "allow tcp:32766" in lab.firewall("list")
 print(lab.firewall("off"))
-assert host_requests("client", "http://172.18.0.3:32766/", 1) != ["ERR"]
+assert requests_from("client", "http://172.18.0.3:32766/", 1) != ["ERR"]
 print("allowed, 32766 answers; off, every NodePort is open again")"""),
     md("""## What you saw
 
