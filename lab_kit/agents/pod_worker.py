@@ -216,13 +216,16 @@ class PodWorker:
             return
         while not self.terminating:
             try:
-                c.env = self._container_env(c)
+                c.env, spec = self._container_env(c)
             except envvars.CreateContainerConfigError as e:
                 c.facts.reason, c.facts.message = "CreateContainerConfigError", str(e)
                 self.dirty.set()
                 await self.clock.sleep(CONFIG_RETRY_S)
                 continue
-            code = await self._run_once(c, program)
+            expanded = images.resolve(spec)  # the same program, its words expanded
+            code = await self._run_once(
+                c, expanded if isinstance(expanded, images.Program) else program
+            )
             restart_policy = meta.spec(self.pod).get("restartPolicy", "Always")
             if self.terminating or not probes.should_restart(restart_policy, code):
                 return
@@ -542,16 +545,21 @@ class PodWorker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- inputs -------------------------------------------------------------------------------------
-    def _container_env(self, c: ContainerRun) -> dict[str, str]:
-        """The container's environment (raises CreateContainerConfigError)."""
-        return envvars.container_env(
+    def _container_env(self, c: ContainerRun) -> tuple[dict[str, str], dict]:
+        """The container's environment, and its spec with `$(VAR)` expanded in command and
+        args against the kubelet's variables, as the kubelet makes both at each start
+        (raises CreateContainerConfigError)."""
+        pod = self._pod_with_ips()
+        kubelet_vars = envvars.kubelet_env(
             c.spec,
-            self._pod_with_ips(),
+            pod,
             envvars.service_env(self.kubelet.ctx.items("services"), self.pod),
             self._objects("config_maps"),
             self._objects("secrets"),
-            hostname=dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN, self.kubelet.node.name),
         )
+        hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN, self.kubelet.node.name)
+        env = envvars.runtime_env(kubelet_vars, pod, hostname)
+        return env, envvars.expand_command(c.spec, kubelet_vars)
 
     def _pod_with_ips(self) -> dict:
         pod = meta.deep_copy(self.pod)

@@ -345,16 +345,24 @@ def container_env(
 
     `hostname` defaults to the pod's kernel hostname (see dnsconfig.kernel_hostname); pass
     the node's hostname for hostNetwork pods."""
+    return runtime_env(kubelet_env(container, pod, service_vars, config_maps, secrets), pod,
+                       hostname)  # fmt: skip
+
+
+def runtime_env(kubelet_vars: Mapping[str, str], pod: dict, hostname: str | None = None) -> dict:
+    """kubelet's variables over the runtime's PATH and HOSTNAME (see container_env)."""
     if hostname is None:
         hostname = dnsconfig.kernel_hostname(pod, C.CLUSTER_DOMAIN)
-    env = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
-    env.update(kubelet_env(container, pod, service_vars, config_maps, secrets))
-    return env
+    return {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, **kubelet_vars}
 
 
-def expand_command(container: dict, env: Mapping[str, str]) -> list[str]:
-    """ExpandContainerCommandAndArgs: command + args with `$(VAR)` expanded against the
-    kubelet's variables (pass kubelet_env's result: the runtime's PATH/HOSTNAME are not
-    visible to this expansion in Kubernetes either)."""
-    words = list(container.get("command") or []) + list(container.get("args") or [])
-    return [expand(word, env) for word in words]
+def expand_command(container: dict, env: Mapping[str, str]) -> dict:
+    """ExpandContainerCommandAndArgs: the container with `$(VAR)` in its command and args
+    expanded against the kubelet's variables (pass kubelet_env's result: the runtime's
+    PATH/HOSTNAME are not visible to this expansion in Kubernetes either). Command and
+    args stay apart: which program runs still depends on which of them is set."""
+    expanded = dict(container)
+    for field in ("command", "args"):
+        if container.get(field):
+            expanded[field] = [expand(word, env) for word in container[field]]
+    return expanded

@@ -266,6 +266,23 @@ def test_a_pod_gets_an_address_its_files_its_containers_and_turns_running_and_re
     scenario(tmp_path, body)
 
 
+def test_var_references_in_command_and_args_are_expanded_by_the_kubelet(tmp_path):
+    async def body(node: Node) -> None:
+        node.create(service("web", "10.96.0.50", 80))
+        env = [{"name": "GREETING", "value": "hi"}]
+        args = ["-c", "echo $(GREETING) $(WEB_SERVICE_HOST) $(PATH) $(NOPE) $$(GREETING)"]
+        node.create(pod("client", env=env, command=["sh"], args=args))
+        await node.settle()
+        # ExpandContainerCommandAndArgs: kubelet's variables only (not the runtime's PATH);
+        # an unknown reference stays as written, `$$` escapes
+        assert node.process("client").argv == [
+            "sh", "-c", "echo hi 10.96.0.50 $(PATH) $(NOPE) $(GREETING)",
+        ]  # fmt: skip
+        assert node.pod("client")["spec"]["containers"][0]["args"] == args  # spec untouched
+
+    scenario(tmp_path, body)
+
+
 def test_sandbox_json_keeps_the_record_labkit_exec_and_clean_read(tmp_path):
     async def body(node: Node) -> None:
         node.create(pod("web"))

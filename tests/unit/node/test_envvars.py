@@ -465,8 +465,8 @@ def test_hostname_is_the_fqdn_with_set_hostname_as_fqdn():
 
 def test_expand_command_uses_kubelet_variables():
     container = {"command": ["sh", "-c"], "args": ["echo $(GREETING) $(PATH) $$(X)"]}
-    assert envvars.expand_command(container, {"GREETING": "hi"}) == [
-        "sh",
-        "-c",
-        "echo hi $(PATH) $(X)",
-    ]
+    expanded = envvars.expand_command(container, {"GREETING": "hi"})
+    assert expanded["command"] == ["sh", "-c"]
+    assert expanded["args"] == ["echo hi $(PATH) $(X)"]
+    assert container["args"] == ["echo $(GREETING) $(PATH) $$(X)"]  # the spec is left as it was
+    assert "command" not in envvars.expand_command({"args": ["$(A)"]}, {"A": "a"})
