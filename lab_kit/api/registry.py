@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lab_kit.api import strategies
+from lab_kit.api.admission import admit_ingress
 from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator
 from lab_kit.api.services import (
     ServiceAddresses,
@@ -159,6 +160,8 @@ class Registry:
         kind = kind_of(type_meta(obj))
         obj, asked = self._prepare(kind, obj, namespace)
         self._check_namespace(kind, meta.namespace(obj))
+        if kind.kind == "Ingress":  # admission (mutating), before validation
+            obj = admit_ingress(obj, self.store.list("IngressClass", None))
         if not meta.name(obj) and meta.metadata(obj).get("generateName"):
             obj["metadata"]["name"] = self._generate_name(kind, obj)
         existing = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
@@ -304,6 +307,8 @@ class Registry:
             return "created", self.create(desired)
         md.pop("resourceVersion", None)
         _merge_unmanaged_metadata(md, old)
+        if kind.kind == "Ingress":  # apply's merge keeps what admission set and no one applied
+            _keep_admitted_class(desired, old)
         stored = self.update(desired)
         return ("unchanged" if stored is old else "configured"), stored
 
@@ -492,3 +497,14 @@ def _merge_unmanaged_metadata(md: dict, old: dict) -> None:
 
 class _DryRun(Exception):
     """Raised inside a transaction to roll a dry-run batch back."""
+
+
+def _keep_admitted_class(desired: dict, old: dict) -> None:
+    """An Ingress's class set by DefaultIngressClass is not in the applied configuration,
+    so kubectl apply's three-way merge leaves it: re-applying the same file keeps it."""
+    spec = desired.setdefault("spec", {})
+    last = json.loads(meta.metadata(old).get("annotations", {}).get(LAST_APPLIED, "{}") or "{}")
+    applied_class = "ingressClassName" in (last.get("spec") or {})
+    admitted = (old.get("spec") or {}).get("ingressClassName")
+    if "ingressClassName" not in spec and not applied_class and admitted is not None:
+        spec["ingressClassName"] = admitted
