@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import http
+import json
 import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ class Request:
     headers: dict[str, str]  # names lower-cased
     body: bytes
     peer: tuple  # (ip, port[, ...]) of the client
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # as sent, in order
 
     @property
     def path(self) -> str:
@@ -161,6 +163,7 @@ async def read_request(reader: asyncio.StreamReader, peer: tuple) -> Request | N
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             raise BadRequest
         headers: dict[str, str] = {}
+        header_list: list[tuple[str, str]] = []
         for _ in range(MAX_HEADERS):
             raw = await reader.readline()
             if raw in (b"\r\n", b"\n", b""):
@@ -169,6 +172,7 @@ async def read_request(reader: asyncio.StreamReader, peer: tuple) -> Request | N
             if not sep or not name.strip():
                 raise BadRequest
             headers[name.strip().lower()] = value.strip()
+            header_list.append((name.strip(), value.strip()))
         else:
             raise BadRequest
         if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -180,7 +184,7 @@ async def read_request(reader: asyncio.StreamReader, peer: tuple) -> Request | N
             body = await reader.readexactly(length)
     except ValueError as e:  # a line over the stream limit, a bad number
         raise BadRequest from e
-    return Request(parts[0], parts[1], parts[2], headers, body, peer)
+    return Request(parts[0], parts[1], parts[2], headers, body, peer, header_list)
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
@@ -195,6 +199,62 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         body += await reader.readexactly(size)
         await reader.readline()
     raise BadRequest
+
+
+# ---------------------------------------------------------------------------------------------
+# What a Go handler sees of a request, and how Go's encoding/json writes it
+
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def canonical_header_key(name: str) -> str:
+    """Go's textproto.CanonicalMIMEHeaderKey: "x-forwarded-for" -> "X-Forwarded-For"; a name
+    with a character that is not a token character is left as it is."""
+    if not name or any(c not in _TOKEN for c in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _go_fields(request: Request) -> list[tuple[str, str]]:
+    """(canonical name, value) as Go keeps them: Host moves to r.Host and a chunked
+    Transfer-Encoding is consumed by the server."""
+    fields = [(canonical_header_key(name), value) for name, value in request.header_list]
+    return [
+        (key, value)
+        for key, value in fields
+        if key != "Host" and not (key == "Transfer-Encoding" and "chunked" in value.lower())
+    ]
+
+
+def go_header(request: Request) -> dict[str, list[str]]:
+    """Go's r.Header: canonical names, every value in order, keys sorted (as encoding/json
+    writes a map)."""
+    header: dict[str, list[str]] = {}
+    for key, value in _go_fields(request):
+        # Go's strings are bytes; encoding/json writes invalid UTF-8 as U+FFFD.
+        header.setdefault(key, []).append(value.encode("latin-1").decode("utf-8", "replace"))
+    return dict(sorted(header.items()))
+
+
+def header_get(request: Request, name: str) -> str:
+    """Go's r.Header.Get: the first value of the canonical name ("" if none), as sent."""
+    key = canonical_header_key(name)
+    return next((value for sent, value in _go_fields(request) if sent == key), "")
+
+
+def go_json(value: object, indent: str | None = None) -> str:
+    """encoding/json's Marshal (indent None) or MarshalIndent(value, "", indent): UTF-8 kept,
+    <, > and & escaped (Go's HTML-safe default), as are U+2028 and U+2029."""
+    text = json.dumps(
+        value,
+        ensure_ascii=False,
+        indent=indent,
+        separators=(",", ":") if indent is None else (",", ": "),
+    )
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        text = text.replace(char, escaped)
+    return text
 
 
 async def write_response(

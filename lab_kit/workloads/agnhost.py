@@ -4,6 +4,7 @@ Re-implements `k8s.io/kubernetes/test/images/agnhost` (image
 registry.k8s.io/e2e-test-images/agnhost: ENTRYPOINT ["/agnhost"], CMD ["pause"]):
 
   netexec         HTTP on --http-port (8080) and UDP on --udp-port (8081), see `netexec`
+                  (/header?key=X-Forwarded-For shows what a proxy such as an Ingress added)
   serve-hostname  the hostname over HTTP (default), raw TCP or raw UDP on --port (9376)
   pause           print "Paused", wait for a signal: SIGINT exits 1, SIGTERM exits 2
 
@@ -390,9 +391,9 @@ STARTED_NS = time.monotonic_ns()
 
 
 async def netexec(opts: dict) -> int:
-    """HTTP server: / (NOW: time), /clientip, /echo?msg=&code=, /exit?code=&timeout=&wait=,
-    /healthz (200 once the UDP server runs, else 412), /hostname, /hostName,
-    /redirect?location=&code=, /shutdown. UDP server: "hostname", "echo <msg>", "clientip"
+    """HTTP server: / (NOW: time), /clientip, /header?key=, /echo?msg=&code=,
+    /exit?code=&timeout=&wait=, /healthz (200 once the UDP server runs, else 412), /hostname,
+    /hostName, /redirect?location=&code=, /shutdown. UDP server: "hostname", "echo <msg>", "clientip"
     (the text is trimmed and lower-cased first, as agnhost does; unknown commands get no reply).
     """
     if opts["tls-cert-file"]:
@@ -455,6 +456,8 @@ async def _netexec_http(request, opts, state, server, exit_code) -> _http.Respon
     if path == "/clientip":
         log("GET /clientip")
         return _http.text(request.remote_addr if request.peer[0] else "")
+    if path == "/header":
+        return _header(request, arg("key"))
     if path == "/echo":
         msg, code = arg("msg"), arg("code")
         log(f"GET /echo?msg={msg}&code={code}")
@@ -487,6 +490,18 @@ async def _netexec_http(request, opts, state, server, exit_code) -> _http.Respon
         return _http.text(f"lab_kit's agnhost netexec does not implement {path}\n", 501)
     log("GET /")
     return _http.text(f"NOW: {_go_now()}")
+
+
+def _header(request: _http.Request, key: str) -> _http.Response:
+    """/header?key=NAME: that header's first value as sent ("" if absent); without a key,
+    every header as compact JSON (Go's json.Marshal(r.Header)). Both as text/plain, which is
+    what Go's content sniffing makes of them."""
+    if key:
+        log(f"GET /header?key={key}")
+        value = _http.header_get(request, key).encode("latin-1")
+        return _http.Response(body=value, content_type=_http.TEXT if value else None)
+    log("GET /header")
+    return _http.text(_http.go_json(_http.go_header(request)))
 
 
 async def _exit(request, server, exit_code) -> _http.Response:

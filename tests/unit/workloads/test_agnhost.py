@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 
@@ -47,6 +48,46 @@ def test_netexec_echo(netexec):
         "argument 'code' must be an integer or empty, got \"abc\"\n",
     )
     assert get(port, "/echo")[::2] == (200, "")
+
+
+def test_netexec_header_by_key(netexec):
+    proc, port, _ = netexec
+    sent = {"X-Forwarded-For": "192.0.2.10", "x-request-id": "abc"}
+    status, headers, body, _ = get(port, "/header?key=X-Forwarded-For", headers=sent)
+    assert (status, body, headers["Content-Type"]) == (
+        200,
+        "192.0.2.10",
+        "text/plain; charset=utf-8",
+    )
+    assert get(port, "/header?key=X-REQUEST-ID", headers=sent)[2] == "abc"  # canonical name
+    status, headers, body, _ = get(port, "/header?key=X-Missing", headers=sent)
+    assert (status, body, headers.get("Content-Type")) == (200, "", None)
+    assert get(port, "/header?key=Host")[2] == ""  # Go keeps Host in r.Host, not r.Header
+    proc.wait_logged("GET /header?key=X-Forwarded-For")
+
+
+def test_netexec_header_without_key_is_every_header_as_json(netexec):
+    _, port, _ = netexec
+    raw = (
+        "GET /header HTTP/1.1\r\nHost: x\r\nx-forwarded-for: 1.2.3.4\r\n"
+        "Accept: a<b\r\naccept: c\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), 5) as conn:
+        conn.sendall(raw.encode())
+        reply = b"".join(iter(lambda: conn.recv(4096), b"")).decode()
+    body = reply.split("\r\n\r\n", 1)[1]
+    # Go's json.Marshal(r.Header): sorted canonical names, every value, HTML-safe escapes.
+    assert body == (
+        '{"Accept":["a\\u003cb","c"],"Connection":["close"],"X-Forwarded-For":["1.2.3.4"]}'
+    )
+    assert json.loads(body)["Accept"] == ["a<b", "c"]
+
+
+def test_netexec_header_with_http_override_has_no_headers(spawn):
+    port = free_port()
+    proc = run(spawn, "netexec", f"--http-port={port}", "--udp-port=-1", "--http-override=/header")
+    proc.wait_port(port)
+    assert get(port, "/", headers={"X-A": "b"})[2] == "{}"
 
 
 def test_netexec_healthz_and_root(netexec):
