@@ -18,7 +18,8 @@ Adding an image is one entry in `IMAGES`: its ENTRYPOINT and CMD, and a runner f
 its own programs. Runners are plain functions, so what an image runs is an import that the
 layer check sees, never a module named in a string.
 
-Pure: no I/O. `$(VAR)` references in command/args are expanded by the kubelet beforehand.
+Pure but for one look at the machine: whether a program an image borrows from it (nginx) is
+installed. `$(VAR)` references in command/args are expanded by the kubelet beforehand.
 """
 
 from __future__ import annotations
@@ -149,6 +150,153 @@ def not_built_in(launch: Launch) -> Program | Unknown:
     )
 
 
+def run_echoserver(launch: Launch) -> Program | Unknown:
+    """The conformance echo server takes no arguments (its Go main parses none)."""
+    return workload("echoserver", launch.argv[1:])
+
+
+# --- nginx: this machine's nginx, set up as nginx's official image sets it up ---------------
+#
+# The official image (nginxinc/docker-nginx) is nginx.org's package with /etc/nginx/nginx.conf
+# and conf.d/default.conf: a server on port 80 ([::]:80 too when the kernel has IPv6) with
+# root /usr/share/nginx/html, access log in the "main" format to stdout and the error log to
+# stderr (the image symlinks /var/log/nginx/*.log to them), workers as an unprivileged user.
+# Containers see the machine's root with a private /tmp and /run, so the script below writes
+# that configuration under /tmp and starts Debian's nginx on it: nginx's own pages
+# (/usr/share/nginx/html/index.html is the same "Welcome to nginx!" page), Debian's nginx
+# version. A volume mounted at /etc/nginx/conf.d or /usr/share/nginx/html replaces what it
+# replaces in the real image. Left out: the 50x.html error page, the entrypoint's
+# /docker-entrypoint.d scripts (templates, resolvers), STOPSIGNAL SIGQUIT (the kubelet sends
+# SIGTERM: nginx's fast shutdown).
+
+NGINX = "/usr/sbin/nginx"  # Debian's package: scripts/install.sh installs it
+NGINX_CONF = "/tmp/nginx/nginx.conf"  # in the container's own /tmp
+NGINX_SETUP = r"""set -e
+d=/tmp/nginx root=/usr/share/nginx/html port=80
+mkdir -p "$d"
+if [ "$page" = multitool ]; then
+  port=${HTTP_PORT:-80}
+  if mountpoint -q "$root"; then
+    echo "The directory $root is a volume mount. Will not over-write index.html ."
+  else
+    echo "The directory $root is not mounted."
+    echo "Over-writing the default index.html file with some useful information."
+    root=$d/html
+    mkdir -p "$root"
+    ip=$(ip -j route get 1 | jq -r '.[0] .prefsrc' || true)
+    echo "Praqma Network MultiTool (with NGINX) - $(hostname) - $ip" > "$root/index.html"
+  fi
+fi
+if ls /etc/nginx/conf.d/*.conf >/dev/null 2>&1; then
+  servers='include /etc/nginx/conf.d/*.conf;'
+else
+  v6=''
+  if [ -f /proc/net/if_inet6 ]; then v6="listen  [::]:$port;"; fi
+  servers="server {
+        listen       $port;
+        $v6
+        server_name  localhost;
+
+        location / {
+            root   $root;
+            index  index.html index.htm;
+        }
+    }"
+fi
+cat > "$d/nginx.conf" <<EOF
+user  www-data;
+worker_processes  auto;
+
+error_log  /dev/stderr notice;
+pid        /run/nginx.pid;
+
+events {
+    worker_connections  1024;
+}
+
+http {
+    include       /etc/nginx/mime.types;
+    default_type  application/octet-stream;
+
+    log_format  main  '\$remote_addr - \$remote_user [\$time_local] "\$request" '
+                      '\$status \$body_bytes_sent "\$http_referer" '
+                      '"\$http_user_agent" "\$http_x_forwarded_for"';
+
+    access_log  /dev/stdout  main;
+
+    sendfile        on;
+    keepalive_timeout  65;
+
+    client_body_temp_path  $d/client_temp;
+    proxy_temp_path        $d/proxy_temp;
+    fastcgi_temp_path      $d/fastcgi_temp;
+    uwsgi_temp_path        $d/uwsgi_temp;
+    scgi_temp_path         $d/scgi_temp;
+
+    $servers
+}
+EOF
+if [ "$entrypoint" = 1 ] && [ -z "${NGINX_ENTRYPOINT_QUIET_LOGS:-}" ]; then
+  echo "/docker-entrypoint.sh: Configuration complete; ready for start up"
+fi
+exec "$@"
+"""
+# nginx's options that take a value (-c file, -e file, -g directives, -p prefix, -s signal).
+NGINX_VALUE_OPTIONS = "cegps"
+
+
+def nginx_options(args: list[str]) -> set[str]:
+    """The option letters on an nginx command line, read as nginx reads them ("-tq",
+    "-c file", "-cfile")."""
+    letters: set[str] = set()
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        arg, i = args[i], i + 1
+        for j, letter in enumerate(arg[1:], 1):
+            letters.add(letter)
+            if letter in NGINX_VALUE_OPTIONS:
+                i += 1 if j == len(arg) - 1 else 0  # the value is the next argument
+                break
+    return letters
+
+
+def nginx_program(
+    args: list[str], page: str = "nginx", entrypoint: bool = False
+) -> Program | Unknown:
+    """`nginx ARGS` on NGINX_SETUP's configuration (unless ARGS name their own with -c);
+    `-e stderr` so that nginx does not open its compiled-in /var/log/nginx/error.log first."""
+    if not os.access(NGINX, os.X_OK):
+        return Unknown(
+            CREATE_CONTAINER_ERROR,
+            f"lab_kit runs nginx images with this machine's nginx ({NGINX}), which is not "
+            "installed: run sudo scripts/install.sh (it installs Debian's nginx package)",
+        )
+    given = nginx_options(args)
+    ours = [] if "e" in given else ["-e", "stderr"]
+    ours += [] if "c" in given else ["-c", NGINX_CONF]
+    script = f"page={page} entrypoint={int(entrypoint)}\n{NGINX_SETUP}"
+    return Program(["sh", "-c", script, "nginx", NGINX, *ours, *args])
+
+
+def run_nginx(launch: Launch) -> Program | Unknown:
+    return nginx_program(launch.argv[1:])
+
+
+def run_nginx_entrypoint(launch: Launch) -> Program | Unknown:
+    """The official image's /docker-entrypoint.sh: configures and starts nginx when the
+    command is nginx (or nginx-debug: Debian has one nginx), else runs the command."""
+    rest = launch.argv[1:]
+    if rest and rest[0].rsplit("/", 1)[-1] in ("nginx", "nginx-debug"):
+        return nginx_program(rest[1:], entrypoint=True)
+    return Program(["sh", "-c", 'exec "$@"', launch.argv[0], *rest])
+
+
+def run_multitool_nginx(launch: Launch) -> Program | Unknown:
+    """praqma/network-multitool's web server: its one-line page (the pod's name and address)
+    on $HTTP_PORT (80); its HTTPS server on 443 is not built in."""
+    return nginx_program(launch.argv[1:], page="multitool")
+
+
 def agent(name: str) -> Runner:
     """A runner that starts agent `name` of the agent table (it needs lab_kit and its
     libraries, so it is not a stdlib-only workload), with the API socket."""
@@ -168,6 +316,12 @@ SHELL = Image(cmd=("sh",))
 # CoreDNS's image is distroless: ENTRYPOINT ["/coredns"], no shell. kubeadm runs it with
 # args ["-conf", "/etc/coredns/Corefile"].
 COREDNS = Image(("/coredns",), programs={"coredns": agent("coredns")}, userland=False)
+ECHOSERVER = Image(("/echoserver",), programs={"echoserver": run_echoserver}, userland=False)
+NGINX_PROGRAMS: dict[str, Runner] = {
+    "docker-entrypoint.sh": run_nginx_entrypoint,
+    "nginx": run_nginx,
+    "nginx-debug": run_nginx,
+}
 
 # Repository (registry host docker.io, "library/", tag and digest removed) -> the image.
 IMAGES: dict[str, Image] = {
@@ -198,10 +352,18 @@ IMAGES: dict[str, Image] = {
         ("/entrypoint.sh",), ("curl",), {"entrypoint.sh": run_curl_entrypoint}
     ),
     "k8spatterns/curl-jq": Image(("curl",)),
-    # Serves a page with nginx by default (not built in); commands run as in a toolbox.
+    # Serves a page with nginx by default (this machine's, see NGINX_SETUP); other
+    # commands run as in a toolbox.
     "praqma/network-multitool": Image(
-        cmd=("/usr/sbin/nginx", "-g", "daemon off;"), programs={"nginx": not_built_in}
+        cmd=("/usr/sbin/nginx", "-g", "daemon off;"), programs={"nginx": run_multitool_nginx}
     ),
+    # nginx's official image (Debian-based): ENTRYPOINT ["/docker-entrypoint.sh"],
+    # CMD ["nginx", "-g", "daemon off;"]; nginx is this machine's (see NGINX_SETUP).
+    "nginx": Image(("/docker-entrypoint.sh",), ("nginx", "-g", "daemon off;"), NGINX_PROGRAMS),
+    # ingress-controller-conformance's echo server (its test/kubernetes/deployment.go's
+    # EchoContainer, k8s.gcr.io now served by registry.k8s.io): distroless.
+    "k8s.gcr.io/ingressconformance/echoserver": ECHOSERVER,
+    "registry.k8s.io/ingressconformance/echoserver": ECHOSERVER,
     # Cluster DNS: lab_kit's own server (the agent `coredns`) stands in for CoreDNS.
     "registry.k8s.io/coredns/coredns": COREDNS,
     "coredns/coredns": COREDNS,

@@ -10,6 +10,8 @@ The built-in workloads re-implement what a learner can observe of the real image
 - `random_generator`: the Kubernetes Patterns book's k8spatterns/random-generator service.
 - `agnhost`: Kubernetes' e2e test image (netexec, serve-hostname, pause).
 - `pause`: registry.k8s.io/pause.
+- `echoserver`: ingress-controller-conformance's echo server (the request as JSON, and
+  which pod, Service and Ingress served it).
 
 Each workload is run as a file (`python -E -S .../random_generator.py`), not with `-m`:
 `-m lab_kit.workloads...` would import `lab_kit/__init__.py` and with it the whole lab (about

@@ -35,13 +35,22 @@ class Request:
     peer: tuple  # (ip, port[, ...]) of the client
     header_list: list[tuple[str, str]] = field(default_factory=list)  # as sent, in order
 
+    def target_parts(self) -> tuple[str, str]:
+        """(raw path, raw query). An origin-form target ("/x?q") has no authority even when
+        it starts with "//" (Go's ParseRequestURI); an absolute one ("http://h/x") has."""
+        if self.target.startswith("/"):
+            path, _, query = self.target.partition("?")
+            return path, query
+        parts = urllib.parse.urlsplit(self.target)
+        return parts.path, parts.query
+
     @property
     def path(self) -> str:
-        return urllib.parse.unquote(urllib.parse.urlsplit(self.target).path) or "/"
+        return urllib.parse.unquote(self.target_parts()[0]) or "/"
 
     @property
     def query(self) -> dict[str, list[str]]:
-        return urllib.parse.parse_qs(urllib.parse.urlsplit(self.target).query, True)
+        return urllib.parse.parse_qs(self.target_parts()[1], True)
 
     def param(self, name: str) -> str | None:
         """A form value: urlencoded POST/PUT/PATCH body first, then the query (Go's FormValue)."""
