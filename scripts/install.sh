@@ -36,11 +36,13 @@ fi
 # binary only: no system service listening on :53): benchmarks/dns_qps.py's load and peer.
 # catatonit: the pods' pause process (a static PID 1, what podman uses as its pause);
 # util-linux's unshare, nsenter and setpriv start containers and `labkit exec` into them.
+# nginx: the ingress controller's data plane and the server of the nginx images; it runs only
+# inside pods (see below).
 packages=(
   python3 python3-venv python3-dev gcc util-linux catatonit
   mininet net-tools bridge-utils iproute2 iptables nftables conntrack tcpdump
   graphviz curl dnsutils iputils-ping netcat-openbsd jq procps ca-certificates git wrk
-  dnsperf dnsmasq-base
+  dnsperf dnsmasq-base nginx
 )
 
 missing=()
@@ -54,9 +56,31 @@ if [ "${#missing[@]}" -gt 0 ]; then
   say "Installing system packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
+  # Debian's nginx package starts and enables a system nginx on port 80 of the machine's own
+  # network namespace; the lab's nginx runs only inside pods, and the root namespace stays
+  # as it was. While apt installs it, a policy-rc.d that refuses (exit 101) keeps invoke-rc.d
+  # from starting any service (only if the machine has no policy of its own; removed after,
+  # also on failure); then the service is disabled so that a boot does not start it either.
+  policy=/usr/sbin/policy-rc.d our_policy=0
+  if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e "$policy" ]; then
+    our_policy=1
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\n# lab_kit scripts/install.sh: no service starts while it installs\nexit 101\n' \
+      > "$policy"
+    chmod 755 "$policy"
+  fi
   # --no-install-recommends: apt's mininet recommends Open vSwitch, vagrant recommends libvirt
   # and a kernel; the lab needs none of them.
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" nginx "* ]]; then
+    if [ "$our_policy" = 1 ]; then
+      rm -f "$policy"
+      trap - EXIT
+    fi
+    if command -v systemctl >/dev/null; then
+      systemctl disable --now nginx 2>/dev/null || systemctl disable nginx || true
+    fi
+  fi
 fi
 
 # The test suite runs `vagrant validate` on the Vagrantfile. Debian packages vagrant; newer
