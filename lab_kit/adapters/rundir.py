@@ -17,6 +17,10 @@
       partitioned/<node>         present while `labkit node disconnect` holds the node off
                                  the network: its kubelet treats the API as unreachable
       firewall.json              the router's NodePort firewall: on/off and the open ports
+      pki/ca.crt, pki/ca.key     the lab's CA (lab_kit/adapters/pki.py), made on first use:
+                                 outside hosts share the machine's files, so
+                                 `curl --cacert <run dir>/pki/ca.crt` trusts what it issued
+                                 (pki/lock: taken while it is made)
 
 Only this module knows the layout: the lifecycle, the agents (the kubelet's pod
 directories, the network's record) and the notebook facade all ask it. Entering a host's
@@ -117,6 +121,15 @@ class RunDir:
     @property
     def firewall_file(self) -> str:
         return self._join("firewall.json")
+
+    # --- the lab's CA (lab_kit/adapters/pki.py) -------------------------------------------------
+    @property
+    def ca_cert(self) -> str:
+        return self._join("pki", "ca.crt")
+
+    @property
+    def ca_key(self) -> str:
+        return self._join("pki", "ca.key")
 
     def names_this(self, argv: list[str]) -> bool:
         """Does a command line name this run dir (the directory itself or a path in it)?

@@ -10,6 +10,8 @@
     labkit trace NODE SRC DST[:PORT] [-p udp] [--local] [--outcomes]
     labkit node disconnect|connect NODE | node list
     labkit firewall on | off | allow PORT[/PROTO] | deny PORT[/PROTO] | list
+    labkit create secret tls NAME --cert FILE --key FILE [-n NS]
+    labkit certificate issue HOST... --secret NAME [-n NS]
 
 Arguments go in any order kubectl (cobra) takes them: options before, between or after
 the names (`labkit get svc -n NS NAME`, `labkit describe -n NS pod X`), `-n NS` even
@@ -35,7 +37,7 @@ import httpx
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table
-from lab_kit.cli import lb, outside
+from lab_kit.cli import lb, outside, tls
 from lab_kit.lab import access, lifecycle, objects, proxy_view, status_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
 from lab_kit.lab.errors import LabError
@@ -134,6 +136,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`")
     outside.add_parsers(sub)
     lb.add_parsers(sub)
+    tls.add_parsers(sub)
     return parser, sub.choices
 
 
@@ -568,6 +571,7 @@ OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
     "logs": cmd_logs,
     "run": cmd_run,
     "trace": cmd_trace,
+    **tls.COMMANDS,
 }
 
 

@@ -16,6 +16,7 @@ too, so every kubectl-like rule lives once:
     captures     capture, capture_many, draw_connection
     graphs       draw, draw_services
     lb_view      load_balancer, draw_load_balancer (the cloud-lb host's view)
+    tls          tls_secret, ca_file (the lab CA and TLS Secrets)
     lifecycle    up, down, status
     outside      disconnect_node, connect_node, firewall
 
@@ -40,6 +41,7 @@ from lab_kit.lab import (
     lifecycle,
     objects,
     proxy_view,
+    tls,
     waiting,
 )
 from lab_kit.lab.access import Completed
@@ -337,6 +339,18 @@ class Lab:
         """A request to `address`: client -> cloud-lb -> node -> pod, the addresses at
         each hop, rewrites in red, and the way the reply takes."""
         return lb_view.draw_path(self.client, address)
+
+    # --- TLS: the lab CA ------------------------------------------------------------------------
+    def tls_secret(
+        self, name: str, hosts: list[str] | str, namespace: str = "default"
+    ) -> tls.TlsSecret:
+        """Issue a certificate for `hosts` from the lab CA and create (or replace) the
+        kubernetes.io/tls Secret `name` an Ingress's `tls:` entry names."""
+        return tls.tls_secret(self.client, name, hosts, namespace)
+
+    def ca_file(self) -> str:
+        """The lab CA's certificate: `curl --cacert <it>` trusts what `tls_secret` issued."""
+        return tls.ca_file()
 
     def capture(
         self,
