@@ -39,6 +39,7 @@ class Settings:
     hsts_preload: bool = False
     http_port: int = 80
     https_port: int = 443
+    listen_address: str = ""  # "" = every address; tests bind 127.0.0.1
     worker_processes: int = 1
     access_log: bool = True  # to stdout, like ingress-nginx (the container's log)
     # ConfigMap proxy-* defaults that the rendered locations use.

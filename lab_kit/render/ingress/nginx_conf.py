@@ -276,13 +276,14 @@ def _upstream(upstream: Upstream, cookies: _CookieMaps, keepalive: int) -> list[
 def _server(config: Config, server: Server, prefix: str, cookies: _CookieMaps) -> list[str]:
     settings = config.settings
     default = " default_server" if server.host == CATCH_ALL else ""
+    address = f"{settings.listen_address}:" if settings.listen_address else ""
     name = server_name_regex(server.host) if server.host.startswith("*.") else server.host
     lines = [
         f"## server {server.host}",
         "server {",
-        f"    listen {settings.http_port}{default};",
-        f"    listen {settings.https_port} ssl{default};",
-        f"    server_name {_quote(name)};",
+        f"    listen {address}{settings.http_port}{default};",
+        f"    listen {address}{settings.https_port} ssl{default};",
+        f'    server_name "{name}";',  # a DNS name: nothing to escape
     ]
     if server.tls is not None:
         lines.append(f"    # TLS: {server.tls.reason}")
