@@ -149,6 +149,10 @@ def _location_line(block: NginxLocation, uri: str) -> str:
 
 
 def _hsts(config: Config, server: Server, scheme: str) -> str:
+    """HSTS on https responses of hosts served with their own Secret's certificate, as
+    ingress-nginx documents it. (Its lua_ingress.lua `header()` tests the function
+    `certificate_configured_for_current_request` without calling it, so in fact it sends the
+    header on every https response; lab_kit keeps the documented rule.)"""
     if scheme != "https" or not config.settings.hsts or server.tls is None or not server.tls.secret:
         return ""
     return config.settings.hsts_value()
