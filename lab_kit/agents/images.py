@@ -308,6 +308,21 @@ def agent(name: str) -> Runner:
     return run
 
 
+def run_ingress_nginx(launch: Launch) -> Program | Unknown:
+    """ingress-nginx's image: ENTRYPOINT ["/usr/bin/dumb-init", "--"], CMD
+    ["/nginx-ingress-controller"]; the controller is the agent of that name."""
+    argv = launch.argv[1:]
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if argv and argv[0].rsplit("/", 1)[-1] == "nginx-ingress-controller":
+        return Program(table.command("nginx-ingress-controller", *argv[1:]), api_access=True)
+    return Unknown(
+        CREATE_CONTAINER_ERROR,
+        "lab_kit's ingress-nginx controller image runs only /nginx-ingress-controller, "
+        f"not {_q(' '.join(argv))}",
+    )
+
+
 # --- the table ------------------------------------------------------------------------------
 
 AGNHOST = Image(("/agnhost",), ("pause",), {"agnhost": run_agnhost, "agnhost-2": run_agnhost})
@@ -367,6 +382,14 @@ IMAGES: dict[str, Image] = {
     # Cluster DNS: lab_kit's own server (the agent `coredns`) stands in for CoreDNS.
     "registry.k8s.io/coredns/coredns": COREDNS,
     "coredns/coredns": COREDNS,
+    # ingress-nginx's controller: lab_kit's controller (lab_kit/agents/ingress_nginx.py)
+    # around this machine's nginx.
+    "registry.k8s.io/ingress-nginx/controller": Image(
+        ("/usr/bin/dumb-init", "--"),
+        ("/nginx-ingress-controller",),
+        {"dumb-init": run_ingress_nginx},
+        userland=True,
+    ),  # fmt: skip
 }
 
 

@@ -108,6 +108,12 @@ def _coredns() -> Program:
     return ClusterDns
 
 
+def _ingress_nginx() -> Program:
+    from lab_kit.agents.ingress_nginx import IngressNginxController
+
+    return IngressNginxController
+
+
 AGENTS: dict[str, AgentEntry] = {
     e.name: e
     for e in (
@@ -179,6 +185,12 @@ AGENTS: dict[str, AgentEntry] = {
             when_down="LoadBalancer addresses keep their last rules, unhealthy nodes included",
         ),
         AgentEntry("coredns", _coredns, "pod", "cluster DNS, run by the coredns image"),
+        AgentEntry(
+            "nginx-ingress-controller",
+            _ingress_nginx,
+            "pod",
+            "ingress-nginx's controller (Ingresses -> nginx), run by its image",
+        ),
     )
 }
 

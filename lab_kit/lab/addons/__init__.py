@@ -39,6 +39,15 @@ ADDONS: dict[str, Addon] = {
             ready_services=("kube-dns",),
             default=True,
         ),
+        # ingress-nginx's controller behind a LoadBalancer Service (minikube's `ingress`).
+        Addon(
+            "ingress",
+            HERE / "ingress-nginx.yaml",
+            "ingress-nginx",
+            "ingress-nginx: the IngressClass nginx (default), its controller behind a "
+            "LoadBalancer Service",
+            ready_services=("ingress-nginx-controller",),
+        ),
     )
 }
 

@@ -68,6 +68,7 @@ def render_nginx(config: Config, *, prefix: str) -> Rendered:
             for line in _upstream(u, cookies, keepalive)
         ),
         *(line for s in config.servers for line in _server(config, s, prefix, cookies)),
+        *_status_server(),
     ]
     conf = [
         "# Rendered by lab_kit.render.ingress from the Ingresses this controller serves.",
@@ -83,6 +84,25 @@ def render_nginx(config: Config, *, prefix: str) -> Rendered:
         "}",
     ]
     return Rendered("\n".join(conf) + "\n", files)
+
+
+STATUS_PORT = 10246  # ingress-nginx's internal status server, on loopback only
+
+
+def _status_server() -> list[str]:
+    """The agent knows a reload is live when the new workers answer with the new checksum."""
+    return [
+        "server {",
+        f"    listen 127.0.0.1:{STATUS_PORT};",
+        "    access_log off;",
+        "    location = /configuration/checksum {",
+        f'        return 200 "{CHECKSUM_PLACEHOLDER}";',
+        "    }",
+        "    location / {",
+        "        return 404;",
+        "    }",
+        "}",
+    ]
 
 
 def _indent(lines: list[str]) -> list[str]:

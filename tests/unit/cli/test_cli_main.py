@@ -323,7 +323,7 @@ def test_enabling_what_is_enabled_and_disabling_what_is_not(labkit, rundir, slee
 )
 def test_unknown_addons_are_refused_naming_the_known_ones(labkit, rundir, argv):
     r = labkit(*argv)
-    assert r == Result(1, "", 'error: no addon "nope" (addons: coredns)\n')
+    assert r == Result(1, "", 'error: no addon "nope" (addons: coredns, ingress)\n')
     assert not os.path.exists(rundir.state_file)  # refused before anything was made
 
 

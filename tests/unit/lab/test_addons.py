@@ -59,5 +59,8 @@ def test_addon_commands_need_a_running_lab(tmp_path, monkeypatch):
         lifecycle.enable_addon("coredns")
     with pytest.raises(KeyError):
         lifecycle.enable_addon("nope")
-    assert lifecycle.addon_states() == [("coredns", False, ADDONS["coredns"].description)]
+    assert lifecycle.addon_states() == [
+        ("coredns", False, ADDONS["coredns"].description),
+        ("ingress", False, ADDONS["ingress"].description),
+    ]
     assert lifecycle.status() == {"running": False, "run_dir": str(tmp_path)}
