@@ -275,10 +275,6 @@ NOT_IMPLEMENTED: tuple[Unimplemented, ...] = (
         lambda spec: spec.get("sessionAffinity") != "ClientIP",
         verdict="ignored",
     ),
-    Unimplemented(
-        ("Ingress",), "rules", "no ingress controller runs in the lab yet: nothing serves them"
-    ),
-    Unimplemented(("Ingress",), "defaultBackend", "no ingress controller runs in the lab yet"),
 )
 
 _SPEC_ROOT = {"Pod": "spec", "Deployment": "spec.template.spec", "ReplicaSet": "spec.template.spec"}
