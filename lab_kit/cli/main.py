@@ -37,7 +37,7 @@ import httpx
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.api.printers import format_table
-from lab_kit.cli import lb, outside, tls
+from lab_kit.cli import ingress, lb, outside, tls
 from lab_kit.lab import access, lifecycle, objects, proxy_view, status_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
 from lab_kit.lab.errors import LabError
@@ -137,6 +137,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     outside.add_parsers(sub)
     lb.add_parsers(sub)
     tls.add_parsers(sub)
+    ingress.add_parsers(sub)
     return parser, sub.choices
 
 
@@ -572,6 +573,7 @@ OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
     "run": cmd_run,
     "trace": cmd_trace,
     **tls.COMMANDS,
+    **ingress.COMMANDS,
 }
 
 

@@ -37,6 +37,7 @@ from lab_kit.lab import (
     access,
     captures,
     graphs,
+    ingress_view,
     lb_view,
     lifecycle,
     objects,
@@ -339,6 +340,27 @@ class Lab:
         """A request to `address`: client -> cloud-lb -> node -> pod, the addresses at
         each hop, rewrites in red, and the way the reply takes."""
         return lb_view.draw_path(self.client, address)
+
+    # --- the ingress controller -------------------------------------------------------------------
+    def ingress_explain(
+        self,
+        url: str,
+        *,
+        host: str | None = None,
+        sni: str | None = None,
+        cookies: dict[str, str] | None = None,
+    ) -> ingress_view.Explanation:
+        """What the ingress controller does with a request for `url` (Host: the URL's host,
+        or `host`, as `curl -H`): which server, Ingress rule, Service and pods, and why."""
+        return ingress_view.explain(self.client, url, host=host, sni=sni, cookies=cookies)
+
+    def ingress_conf(self) -> str:
+        """The nginx.conf the controller runs (read in its container)."""
+        return ingress_view.nginx_conf(self.client)
+
+    def draw_ingress(self) -> graphviz.Digraph:
+        """Each served Ingress -> its rules (host, path) -> Services -> ready pods."""
+        return ingress_view.draw(self.client)
 
     # --- TLS: the lab CA ------------------------------------------------------------------------
     def tls_secret(
