@@ -122,11 +122,14 @@ class IngressNginxController(Agent):
         checksum = _checksum(rendered.conf, files)
         if checksum != self.checksum:
             conf = rendered.conf.replace(ingress.CHECKSUM_PLACEHOLDER, checksum)
+            started = self.ctx.clock.monotonic()
             error = await self.nginx.apply(conf, files, checksum)
             if error is not None:  # keep serving the last good configuration
                 log.error("Unexpected failure reloading the backend:\n%s", error)
                 return None
-            log.info("Backend successfully reloaded")
+            # The time is lab_kit's addition (nginx -t, SIGHUP, new workers answering).
+            took_ms = (self.ctx.clock.monotonic() - started) * 1000
+            log.info("Backend successfully reloaded in %.1f ms", took_ms)
             self.checksum = checksum
             self._watch_exit()
         self.serving = True
