@@ -196,8 +196,48 @@ def _node(node: dict) -> list[str]:
     return lines
 
 
+def _backend_text(backend: dict | None) -> str:
+    """describeBackendV1: "svc:port" (a port name as it is), or a resource reference."""
+    if not backend:
+        return "<default>"
+    svc = backend.get("service")
+    if svc:
+        port = svc.get("port") or {}
+        return f"{svc.get('name')}:{port.get('name') or port.get('number')}"
+    res = backend.get("resource") or {}
+    return f"APIGroup: {res.get('apiGroup', '')}, Kind: {res.get('kind')}, Name: {res.get('name')}"
+
+
+def _ingress(ing: dict) -> list[str]:
+    """describeIngressV1, without the endpoints kubectl lists after each backend."""
+    s = meta.spec(ing)
+    address = (meta.status(ing).get("loadBalancer") or {}).get("ingress") or []
+    lines = [
+        _line("Address", ",".join(a.get("ip") or a.get("hostname", "") for a in address)),
+        _line("Ingress Class", s.get("ingressClassName") or "<none>"),
+        _line("Default backend", _backend_text(s.get("defaultBackend"))),
+    ]
+    if s.get("tls"):
+        lines.append("TLS:")
+        for t in s["tls"]:
+            secret = t.get("secretName") or "SNI routes"
+            lines.append(f"  {secret} terminates {','.join(t.get('hosts') or [])}")
+    lines += ["Rules:", "  Host        Path  Backends", "  ----        ----  --------"]
+    for rule in s.get("rules") or []:
+        host = rule.get("host") or "*"
+        lines.append(f"  {host}")
+        for path in (rule.get("http") or {}).get("paths") or []:
+            lines.append(
+                f"              {path.get('path') or '/'}   {_backend_text(path.get('backend'))}"
+            )
+    if not s.get("rules"):
+        lines.append(f"  *           *     {_backend_text(s.get('defaultBackend'))}")
+    return lines
+
+
 _DESCRIBERS = {
     "Service": _service,
+    "Ingress": _ingress,
     "Pod": _pod,
     "Deployment": _deployment,
     "Endpoints": _endpoints,

@@ -47,3 +47,22 @@ def test_a_load_balancer_service_shows_its_ingress_with_ip_mode_and_kubectls_eve
         "  Warning  SyncLoadBalancerFailed  30s (x3 over 50s)  service-controller  Error syncing load balancer: x",
     ]
     assert describe(svc).splitlines()[-1] == "Events:           <none>"
+
+
+def test_describe_ingress_lists_address_class_tls_and_rules():
+    ing = {
+        "kind": "Ingress",
+        "metadata": {"name": "site", "namespace": "default"},
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": ["a.com"], "secretName": "a-tls"}],
+            "rules": [{"host": "a.com", "http": {"paths": [{"path": "/api", "pathType": "Prefix",
+                       "backend": {"service": {"name": "api", "port": {"name": "http"}}}}]}}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.32"}]}},
+    }  # fmt: skip
+    text = describe(ing)
+    assert "Address:          198.51.100.32" in text
+    assert "Ingress Class:    nginx" in text and "Default backend:  <default>" in text
+    assert "  a-tls terminates a.com" in text
+    assert "              /api   api:http" in text
