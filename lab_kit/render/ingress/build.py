@@ -20,7 +20,9 @@
 
 Differs from ingress-nginx, for the spec and the conformance suite: a Prefix path's trailing
 slash is dropped (ingress-nginx renders Prefix `/foo/` as `/foo/` + `= /foo/`, so `/foo`
-would get nginx's 301 to `/foo/`, where conformance asks 200); two paths that would render the
+would get nginx's 301 to `/foo/`, where conformance asks 200); an Exact `/foo/` also gets
+an `= /foo` going where `/foo` goes without it (in ingress-nginx nginx answers `/foo` with a
+301 to `/foo/`, where conformance asks 404); two paths that would render the
 same nginx location keep the older one (ingress-nginx would fail its reload).
 """
 
@@ -34,6 +36,7 @@ from lab_kit.render.ingress import backends, certs
 from lab_kit.render.ingress.annotations import Annotations, Cookie, Rejected
 from lab_kit.render.ingress.annotations import parse as parse_annotations
 from lab_kit.render.ingress.classes import Settings, serves
+from lab_kit.render.ingress.match import select_location
 from lab_kit.render.ingress.model import (
     CATCH_ALL,
     DEFAULT_BACKEND,
@@ -277,7 +280,24 @@ def _server(
                 continue
             seen.add((modifier, path))
             blocks.append(NginxLocation(modifier, path, loc))
+    blocks += _no_auto_redirect(blocks, seen)
     return Server(host, tuple(locations), tuple(blocks), tls)
+
+
+def _no_auto_redirect(
+    blocks: list[NginxLocation], seen: set[tuple[str, str]]
+) -> list[NginxLocation]:
+    """nginx answers `/p` with a 301 to `/p/` when a proxying location is named `/p/` and
+    none is named `/p`; an Exact `/p/` would do that. An `= /p` going where `/p` already
+    goes (the spec: an Exact `/p/` does not match `/p`) keeps nginx from redirecting."""
+    extra = []
+    for block in blocks:
+        bare = block.path.rstrip("/")
+        if block.modifier == "=" and bare and bare != block.path and ("=", bare) not in seen:
+            chosen = select_location(blocks, bare)
+            if chosen is not None:
+                extra.append(NginxLocation("=", bare, chosen.location))
+    return extra
 
 
 def _plain(location: Location, exact_paths: set[str]) -> list[tuple[str, str]]:

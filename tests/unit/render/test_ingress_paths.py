@@ -138,6 +138,22 @@ def test_the_mixed_host_renders_exact_as_the_equal_location() -> None:
     assert blocks["/foo/"] == ("Prefix", "foo-prefix")
 
 
+def test_an_exact_path_with_a_trailing_slash_gets_no_nginx_auto_redirect() -> None:
+    """nginx would answer /foo with a 301 to /foo/ (location `= /foo/` proxies and nothing is
+    named /foo); an `= /foo` to where /foo goes anyway keeps the conformance 404."""
+    server = config(*_conformance()).server("trailing-slash-path-rules")
+    blocks = {b.text: b.location for b in server.nginx}
+    assert blocks["= /foo/"].service == "foo-slash-exact"
+    assert blocks["= /foo"].is_default and blocks["= /foo"] == blocks["/"]
+    c = config(
+        ingress("e", rule("h", path("/foo/", "Exact", "slash"), path("/", "Prefix", "root"))),
+        *backed("slash"),
+        *backed("root"),
+    )
+    assert {b.text: b.location.service for b in c.server("h").nginx}["= /foo"] == "root"
+    assert route(c, host="h", path="/foo").service == "root"
+
+
 def test_implementation_specific_is_read_as_prefix_as_ingress_nginx_does() -> None:
     c = config(
         ingress("is", rule("h", path("/foo", "ImplementationSpecific", "svc"))), *backed("svc")
