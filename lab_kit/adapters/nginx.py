@@ -11,6 +11,8 @@ inside the controller's container:
       the container's stderr); else SIGHUP (new workers read the new file, the old ones
       finish the requests they hold: a reload drops nothing in flight)
       wait until the status server answers with `checksum` (the new workers are serving)
+      and no old worker still accepts (they stop only once the master tells them, 100 ms
+      after the new ones started)
 
 The rendered configuration must contain the status server (127.0.0.1:STATUS_PORT,
 `/configuration/checksum`), as ingress-nginx's template keeps an internal server on 10246.
@@ -72,13 +74,15 @@ class Nginx:
         if error is not None:
             return error
         os.replace(candidate, self.conf)
+        old_workers: set[int] = set()
         if not self.running:
             await self._start()
         else:
             assert self.proc is not None
+            old_workers = workers(self.proc.pid)
             self.proc.send_signal(signal.SIGHUP)
             self.reloads += 1
-        return await self._wait_live(checksum)
+        return await self._wait_live(checksum) or await self._wait_retired(old_workers)
 
     def _write_files(self, files: Mapping[str, bytes]) -> None:
         for relative, data in files.items():
@@ -115,6 +119,17 @@ class Nginx:
                 return None
             await asyncio.sleep(0.01)
         return f"nginx did not serve the new configuration within {LIVE_TIMEOUT_S:g} s"
+
+    async def _wait_retired(self, old_workers: set[int]) -> str | None:
+        """Until no old worker accepts connections. nginx's master signals them only 100 ms
+        after it started the new ones (ngx_master_process_cycle: "allow new processes to
+        start"); until then a new connection may still get the old configuration."""
+        deadline = time.monotonic() + LIVE_TIMEOUT_S
+        while any(is_accepting(pid) for pid in old_workers):
+            if time.monotonic() > deadline:
+                return f"nginx's old workers still accepted after {LIVE_TIMEOUT_S:g} s"
+            await asyncio.sleep(0.01)
+        return None
 
     async def wait_exit(self) -> int:
         while self.proc is None:
@@ -166,6 +181,25 @@ def _write(path: str, data: bytes, mode: int) -> None:
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+def workers(master: int, proc: str = "/proc") -> set[int]:
+    """The master's worker processes now (its children)."""
+    with contextlib.suppress(OSError), open(f"{proc}/{master}/task/{master}/children") as f:
+        return {int(pid) for pid in f.read().split()}
+    return set()
+
+
+def is_accepting(pid: int, proc: str = "/proc") -> bool:
+    """Whether an nginx worker still takes new connections: it closes its listening sockets
+    as it retitles itself "worker process is shutting down" (ngx_worker_process_cycle);
+    one that exited (gone, or a zombie with an empty command line) takes none."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    return bool(cmdline) and b"shutting down" not in cmdline
 
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
