@@ -234,6 +234,7 @@ def compare(series: dict[str, list[str]], title: str, pods: list[str] | None = N
             ylabel: str = "requests answered"):  # fmt: skip
     """Grouped bars: per pod, one bar for each series (e.g. without and with the cookie)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     counts = {label: Counter(answers) for label, answers in series.items()}
     names = list(pods or sorted({p for c in counts.values() for p in c}))
@@ -245,6 +246,7 @@ def compare(series: dict[str, list[str]], title: str, pods: list[str] | None = N
     ax.set_xticks(range(len(names)), names)
     tallest = max((n for c in counts.values() for n in c.values()), default=1)
     ax.set_ylim(0, tallest * 1.4)  # room for the legend above the bars
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8, ncol=len(series))
