@@ -234,15 +234,29 @@ def _node_row(node: dict, wide: bool):
     return row, extra, info.get("kubeletVersion", "")
 
 
+def _format_hosts(rules: list[dict]) -> str:
+    """kubectl's formatHosts: rule order, duplicates kept, at most 3, then "+ N more..."."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.get("host"):
+            hosts.append(rule["host"])
+    if not hosts:
+        return "*"
+    return ",".join(hosts) + (f" + {len(rules) - 3} more..." if more else "")
+
+
 def _ingress_row(ing: dict, wide: bool):
     s = meta.spec(ing)
-    hosts = sorted({r.get("host") for r in s.get("rules") or [] if r.get("host")})
     lb = [
         i.get("ip") or i.get("hostname")
         for i in (meta.status(ing).get("loadBalancer") or {}).get("ingress") or []
     ]
     ports = "80, 443" if s.get("tls") else "80"
-    return [s.get("ingressClassName") or "<none>", ",".join(hosts) or "*", ",".join(lb), ports], []
+    hosts = _format_hosts(s.get("rules") or [])
+    return [s.get("ingressClassName") or "<none>", hosts, ",".join(lb), ports], []
 
 
 # --- The table of tables -------------------------------------------------------------------

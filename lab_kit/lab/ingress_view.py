@@ -135,22 +135,23 @@ def draw(client: ApiClient, config: ingress.Config | None = None) -> graphviz.Di
     g.node("controller", "ingress-nginx\n(one address)", shape="box3d", style="filled",
            fillcolor="lightblue")  # fmt: skip
     upstreams = {u.name: u for u in config.upstreams}
+    drawn: set[str] = set()
     for server in config.servers:
         for loc in server.locations:
             if not loc.ingress or loc.is_default and server.host != ingress.CATCH_ALL:
                 continue
-            _rule(g, server, loc, upstreams.get(loc.upstream))
+            _rule(g, server, loc, upstreams.get(loc.upstream), drawn)
     return g
 
 
 def _rule(g: graphviz.Digraph, server: ingress.Server, loc: ingress.Location,
-          upstream: ingress.Upstream | None) -> None:  # fmt: skip
+          upstream: ingress.Upstream | None, drawn: set[str]) -> None:  # fmt: skip
     ing_id = f"ing/{loc.ingress}"
     g.node(ing_id, f"Ingress\n{loc.ingress}", shape="note", style="filled", fillcolor="lightyellow")
     host = "any host" if server.host == ingress.CATCH_ALL else server.host
     what = "defaultBackend" if loc.is_default else f"{loc.path} ({loc.path_type})"
     rule_id = f"rule/{server.host}/{loc.ingress}/{loc.path}/{loc.path_type}/{loc.is_default}"
-    tls = "  🔒" if server.tls is not None else ""
+    tls = " (TLS)" if server.tls is not None else ""
     g.node(rule_id, f"{host}{tls}\n{what}", shape="box", style="rounded")
     g.edge("controller", rule_id, style="invis")
     g.edge(ing_id, rule_id)
@@ -160,6 +161,9 @@ def _rule(g: graphviz.Digraph, server: ingress.Server, loc: ingress.Location,
     g.node(svc_id, f"Service\n{loc.service}:{loc.port}", shape="box", style="filled",
            fillcolor="lightgoldenrod1")  # fmt: skip
     g.edge(rule_id, svc_id)
+    if svc_id in drawn:  # a Service several rules use: its pods once
+        return
+    drawn.add(svc_id)
     if upstream is None or not upstream.endpoints:
         problem = upstream.problem if upstream else "no Service"
         g.node(f"{svc_id}/none", f"503\n{problem}", shape="plaintext", fontcolor="red")

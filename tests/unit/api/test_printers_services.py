@@ -51,3 +51,12 @@ def test_wide_output_is_not_clipped():
     header, row = table("Service", [two], wide=True)
     assert header[:5] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"]
     assert row[3] == "198.51.100.32,198.51.100.33"
+
+
+def test_ingress_hosts_column_as_kubectl_formats_it():
+    from lab_kit.api.printers import _format_hosts
+
+    rules = [{"host": h} for h in ("b.com", "a.com", "b.com", "c.com", "d.com")]
+    assert _format_hosts(rules) == "b.com,a.com,b.com + 2 more..."
+    assert _format_hosts([{"host": "b.com"}, {}]) == "b.com"
+    assert _format_hosts([{}]) == "*" and _format_hosts([]) == "*"
