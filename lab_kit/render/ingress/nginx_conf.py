@@ -266,9 +266,15 @@ class _CookieMaps:
             ]
         for header, j in self.headers.items():
             name = _cookie_regex(header.split("=", 1)[0])
-            lines += [
-                f"map $http_cookie $ingress_set_cookie_{j} {{",
-                f'    "~(^|;) *{name}=[^;]" "";',
+            secure = (
+                header
+                if "; Secure;" in header
+                else header.replace("; HttpOnly", "; Secure; HttpOnly")
+            )
+            lines += [  # on https the cookie is Secure (as sticky.lua sets it)
+                f'map "$https|$http_cookie" $ingress_set_cookie_{j} {{',
+                f'    "~([|]|;) *{name}=[^;]" "";',
+                f'    "~^on[|]" {_literal(secure).replace(_REQUEST_ID, "$request_id")};',
                 f"    default {_literal(header).replace(_REQUEST_ID, '$request_id')};",
                 "}",
             ]

@@ -203,7 +203,8 @@ def _backend(
     set_cookie = ""
     pods = ", ".join(f"{e.pod or e.ip} ({e.address})" for e in upstream.endpoints)
     if upstream.affinity is not None:
-        set_cookie = _affinity_line(upstream.affinity, loc, cookies, why)
+        https = bool(base.get("certificate"))  # a certificate was chosen: an https request
+        set_cookie = _affinity_line(upstream.affinity, loc, cookies, why, https)
     else:
         why.append(f"upstream {upstream.name}: round robin over {pods}")
     return Decision(
@@ -236,7 +237,9 @@ def _group(groups: tuple, index: int) -> str:
     return (groups[index - 1] or "") if 0 < index <= len(groups) else ""
 
 
-def _affinity_line(cookie: Cookie, loc: Location, cookies: dict[str, str], why: list[str]) -> str:
+def _affinity_line(
+    cookie: Cookie, loc: Location, cookies: dict[str, str], why: list[str], https: bool
+) -> str:
     value = cookies.get(cookie.name)
     if value:
         why.append(
@@ -244,11 +247,13 @@ def _affinity_line(cookie: Cookie, loc: Location, cookies: dict[str, str], why: 
         )
         return ""
     why.append(f"no cookie {cookie.name}: a new key picks an endpoint and is sent as the cookie")
-    return set_cookie_value(cookie, loc, "<request id>")
+    return set_cookie_value(cookie, loc, "<request id>", https=https)
 
 
-def set_cookie_value(cookie: Cookie, loc: Location, value: str) -> str:
-    """The Set-Cookie value, attributes in lua-resty-cookie's order."""
+def set_cookie_value(cookie: Cookie, loc: Location, value: str, https: bool = False) -> str:
+    """The Set-Cookie value, attributes in lua-resty-cookie's order. `Secure` with
+    session-cookie-secure, and on any https response (sticky.lua sets it from
+    `ngx.var.https`; the controller omits a false annotation, so it never turns that off)."""
     parts = [f"{cookie.name}={value}"]
     max_age = cookie.max_age or cookie.expires  # stock nginx cannot compute an Expires date
     if max_age:
@@ -256,7 +261,7 @@ def set_cookie_value(cookie: Cookie, loc: Location, value: str) -> str:
     if cookie.domain:
         parts.append(f"Domain={cookie.domain}")
     parts.append(f"Path={cookie.path or loc.path}")
-    if cookie.secure:
+    if cookie.secure or https:
         parts.append("Secure")
     parts.append("HttpOnly")
     if cookie.samesite:

@@ -127,6 +127,21 @@ def test_cookie_affinity() -> None:
     assert "add_header Set-Cookie $ingress_set_cookie_0 always;" in conf
 
 
+def test_an_affinity_cookie_is_secure_on_https_without_the_annotation() -> None:
+    c = config(
+        ingress("s", rule("sticky.example", path("/", "Prefix", "web")),
+                annotations={"affinity": "cookie"}),
+        *backed("web", "10.244.1.5"),
+    )  # fmt: skip
+    plain = route(c, host="sticky.example", path="/")
+    assert plain.set_cookie == "INGRESSCOOKIE=<request id>; Path=/; HttpOnly"
+    secured = route(c, host="sticky.example", path="/", scheme="https")
+    assert secured.set_cookie == "INGRESSCOOKIE=<request id>; Path=/; Secure; HttpOnly"
+    conf = render_nginx(c, prefix="/p").conf
+    assert 'map "$https|$http_cookie" $ingress_set_cookie_0 {' in conf
+    assert '"~^on[|]" "INGRESSCOOKIE=$request_id; Path=/; Secure; HttpOnly";' in conf
+
+
 def test_cookie_defaults() -> None:
     cookie = parse(
         ingress("a", annotations={"affinity": "cookie", "session-cookie-max-age": "x!"}), Settings()
