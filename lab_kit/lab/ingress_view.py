@@ -158,9 +158,9 @@ def _rule(g: graphviz.Digraph, server: ingress.Server, loc: ingress.Location,
     if not loc.service:
         return
     svc_id = f"svc/{upstream.namespace if upstream else ''}/{loc.service}"
-    g.node(svc_id, f"Service\n{loc.service}:{loc.port}", shape="box", style="filled",
+    g.node(svc_id, f"Service\n{loc.service}", shape="box", style="filled",
            fillcolor="lightgoldenrod1")  # fmt: skip
-    g.edge(rule_id, svc_id)
+    g.edge(rule_id, svc_id, label=f"port {loc.port}")  # rules may name one port two ways
     if svc_id in drawn:  # a Service several rules use: its pods once
         return
     drawn.add(svc_id)
