@@ -227,15 +227,19 @@ def header(result: dict, name: str) -> str:
     return next((v for k, v in result["headers"] if k.lower() == name.lower()), "")
 
 
+def controller_pod(lab: Any) -> str:
+    selector = "app.kubernetes.io/name=ingress-nginx"
+    return lab.get("pods", namespace=CONTROLLER_NS, selector=selector)[0]["metadata"]["name"]
+
+
 def controller_log(lab: Any) -> str:
-    pods = lab.get("pods", namespace=CONTROLLER_NS, selector="app.kubernetes.io/name=ingress-nginx")
-    return lab.logs(pods[0]["metadata"]["name"], namespace=CONTROLLER_NS)
+    return lab.logs(controller_pod(lab), namespace=CONTROLLER_NS)
 
 
 def controller_conf(lab: Any) -> str:
-    pods = lab.get("pods", namespace=CONTROLLER_NS, selector="app.kubernetes.io/name=ingress-nginx")
-    pod = pods[0]["metadata"]["name"]
-    return lab.exec(pod, "cat", "/etc/nginx/nginx.conf", namespace=CONTROLLER_NS).stdout
+    """The nginx.conf the controller rendered (as `labkit exec -n ingress-nginx POD -- cat`)."""
+    return lab.exec(controller_pod(lab), "cat", "/etc/nginx/nginx.conf",
+                    namespace=CONTROLLER_NS).stdout  # fmt: skip
 
 
 # --- default_backend.feature and load_balancing.feature ---------------------------------------
@@ -451,7 +455,8 @@ def test_slow_and_malformed_clients_do_not_disturb_others(lab: Any, address: str
     results = out["results"]
     good = results[:10] + results[10 + len(garbage) :]
     assert [r["status"] for r in good] == [200] * 20
-    assert max(r["seconds"] for r in good) < 1.0, [r["seconds"] for r in good]
+    # quick: a slow client holds only its own connection (nginx would wait 60 s for its header)
+    assert max(r["seconds"] for r in good) < 2.0, [r["seconds"] for r in good]
     bad = results[10 : 10 + len(garbage)]
     assert [r["status"] for r in bad] == [400] * len(garbage), [r.get("status_line") for r in bad]
     assert out["held_open"] == 50  # the slow clients wait on their own, nothing else does
