@@ -12,8 +12,8 @@ same code `labkit ingress explain` and `Lab.ingress_explain()` run, so what a le
 told about a request is what the data plane was built from.
 
 Deviations from ingress-nginx, on purpose: every change (an endpoint too) reloads nginx
-(ingress-nginx changes endpoints through Lua without a reload; a reload here takes a few
-milliseconds and drops nothing in flight, nginx's old workers finish their requests); no
+(ingress-nginx changes endpoints through Lua without a reload; a reload here takes 0.1-0.5 s,
+docs/performance.md, and drops nothing in flight: nginx's old workers finish their requests); no
 leader election (one replica); no admission webhook; the API is reached over the lab's
 Unix socket (LABKIT_APISERVER) rather than the `kubernetes` Service. Flags it does not
 know are refused at start, like the real binary's.
