@@ -77,6 +77,12 @@ def prepare_for_update(new: dict, old: dict) -> dict:
             md.pop(field, None)
     if "status" in old:
         new["status"] = old["status"]
+    if old["kind"] == "Pod" and (old.get("spec") or {}).get("nodeName"):
+        # The binding's nodeName is not in the user's manifest; a resubmitted one (apply of a
+        # changed label) keeps it, as kubectl apply's merge does, rather than unscheduling.
+        spec = new.setdefault("spec", {})
+        if not spec.get("nodeName"):
+            spec["nodeName"] = old["spec"]["nodeName"]
     if old["kind"] in _GENERATION and new.get("spec") != old.get("spec"):
         md["generation"] = old_md.get("generation", 1) + 1
     return new

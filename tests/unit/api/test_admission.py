@@ -60,3 +60,16 @@ def test_registry_admits_on_create_and_apply_keeps_it() -> None:
     assert applied["spec"]["ingressClassName"] == "nginx"
     ((action, again),) = registry.apply([ingress("second")])
     assert again["spec"]["ingressClassName"] == "nginx" and action == "unchanged"
+
+
+def test_reapplying_a_bound_pod_with_a_new_label_keeps_its_node() -> None:
+    registry = Registry()
+    registry.bootstrap()
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "1"}},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}  # fmt: skip
+    registry.apply([pod])
+    registry.bind("default", "p", "node2")  # the scheduler's binding
+    relabelled = {**pod, "metadata": {"name": "p", "labels": {"a": "2"}}}
+    ((_, applied),) = registry.apply([relabelled])
+    assert applied["metadata"]["labels"] == {"a": "2"}
+    assert applied["spec"]["nodeName"] == "node2"
