@@ -197,14 +197,14 @@ def test_liveness_failure_restarts_the_container(cluster, ns):
 
 
 def test_unknown_image_gives_a_waiting_reason_not_a_crash(cluster, ns):
-    cluster.apply(pod("odd", ns, image="nginx:1.25", nodeName="node1"))
+    cluster.apply(pod("odd", ns, image="httpd:2.4", nodeName="node1"))
 
     def waiting():
         statuses = cluster.get("pod", "odd", ns)["status"].get("containerStatuses") or [{}]
         return (statuses[0].get("state") or {}).get("waiting") or {}
 
     _wait_for(cluster, lambda: waiting().get("reason") == "ErrImagePull", "the waiting reason")
-    assert "nginx:1.25" in waiting()["message"]
+    assert "httpd:2.4" in waiting()["message"]
     with pytest.raises(LabError) as e:
         cluster.wait_ready(3, namespace=ns)
     assert "odd: ErrImagePull" in str(e.value)
