@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kubelet")
 CONFIG_RETRY_S = 5.0  # a missing ConfigMap/Secret is retried on the kubelet's next pod sync
+STATUS_RETRY_S = 1.0  # a status write the API did not answer is tried again after this
 STARTUP_POLL_S = 0.2  # liveness/readiness look this often whether the startup probe passed
 
 
@@ -409,6 +410,10 @@ class PodWorker:
                 if e.code == 404:
                     return
                 log.warning("pod %s: status update failed: %s", meta.name(self.pod), e)
+            except Exception as e:  # the API unreachable or frozen (a timeout): write it later
+                log.warning("pod %s: status update failed, will retry: %r", meta.name(self.pod), e)
+                self.dirty.set()  # the status manager keeps the status until it is written
+                await self.clock.sleep(STATUS_RETRY_S)
             finally:
                 self._publishing = False
                 self.kubelet.ctx.changed()  # let the kubelet report progress

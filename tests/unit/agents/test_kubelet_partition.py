@@ -120,3 +120,29 @@ def test_the_gate_fails_requests_as_an_unreachable_server(tmp_path):
             raise AssertionError("a disconnected kubelet reached the API")
 
     scenario(tmp_path, body)
+
+
+def test_a_status_write_lost_in_transit_is_written_again_and_the_kubelet_reports(tmp_path):
+    """A write that times out (the API server frozen) must not end the pod's status writer:
+    the status stays to write, and the kubelet reports again once it is written."""
+    import httpx
+
+    async def body(node: Node) -> None:
+        client = node.kubelet.ctx.client
+        real, failures = client.update_status, []
+
+        async def flaky(obj: dict) -> dict:
+            if not failures:
+                failures.append(obj)
+                raise httpx.ReadTimeout("")
+            return await real(obj)
+
+        client.update_status = flaky
+        node.create(pod("web"))
+        await node.advance(1)
+        assert failures  # the first write was lost
+        await node.advance(2)
+        assert node.condition("web", "Ready") == "True"
+        assert all(w.settled for w in node.kubelet.workers.values())
+
+    scenario(tmp_path, body)
