@@ -60,6 +60,15 @@ async def started(api: InProcessApi, clock: FakeClock, nginx: FakeNginx, **extra
     return agent, task
 
 
+async def a_controller():
+    """The seeded API, the clock, a fake nginx and the running controller's task."""
+    clock, nginx = FakeClock(), FakeNginx()
+    api = InProcessApi(clock=clock.time)
+    seed(api)
+    _agent, task = await started(api, clock, nginx)
+    return api, clock, nginx, task
+
+
 async def stopped(task: asyncio.Task) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -72,10 +81,7 @@ def address(api: InProcessApi, name: str) -> list:
 
 def test_served_ingresses_are_rendered_and_get_the_address_others_are_left_alone():
     async def scenario():
-        clock, nginx = FakeClock(), FakeNginx()
-        api = InProcessApi(clock=clock.time)
-        seed(api)
-        _agent, task = await started(api, clock, nginx)
+        api, clock, nginx, task = await a_controller()
         api.registry.create(an_ingress("mine", "foo.example.com"))
         api.registry.create(an_ingress("theirs", "bar.example.com", class_name="other"))
         await clock.advance(1)
@@ -90,10 +96,7 @@ def test_served_ingresses_are_rendered_and_get_the_address_others_are_left_alone
 
 def test_a_refused_configuration_keeps_the_last_good_one_and_is_not_reported():
     async def scenario():
-        clock, nginx = FakeClock(), FakeNginx()
-        api = InProcessApi(clock=clock.time)
-        seed(api)
-        _agent, task = await started(api, clock, nginx)
+        api, clock, nginx, task = await a_controller()
         good = len(nginx.applied)
         nginx.refuse_next = 'nginx: [emerg] unknown directive "bogus"'
         api.registry.create(an_ingress("mine", "foo.example.com"))
@@ -109,10 +112,7 @@ def test_a_refused_configuration_keeps_the_last_good_one_and_is_not_reported():
 
 def test_an_unchanged_model_does_not_reload():
     async def scenario():
-        clock, nginx = FakeClock(), FakeNginx()
-        api = InProcessApi(clock=clock.time)
-        seed(api)
-        _agent, task = await started(api, clock, nginx)
+        api, clock, nginx, task = await a_controller()
         api.registry.create(an_ingress("mine", "foo.example.com"))
         await clock.advance(1)
         count = len(nginx.applied)
