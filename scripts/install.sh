@@ -6,10 +6,12 @@
 # environment (.venv) is rebuilt only when pyproject.toml changed, so a second run takes
 # about a second and changes nothing.
 #
-#   scripts/install.sh             system packages + .venv (what the labs need)
-#   scripts/install.sh --test      also what the test suite needs (vagrant, for `vagrant validate`)
-#   scripts/install.sh --venv-only only .venv (no root needed: what `./kit unit` needs; the
-#                                  machine must have python3 with venv)
+#   scripts/install.sh             system packages + .venv with what the labs need (no test
+#                                  tools: a learner's machine gets JupyterLab and lab_kit)
+#   scripts/install.sh --test      also what the test suite needs (pytest, nbval, ruff, mypy
+#                                  in .venv; vagrant, for `vagrant validate`)
+#   scripts/install.sh --venv-only only .venv, with the test tools (no root needed: what
+#                                  `./kit unit` needs; the machine must have python3 with venv)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -97,9 +99,15 @@ fi
 # --- 2. Project virtual environment -----------------------------------------------------
 venv="$here/.venv"
 stamp="$venv/.lab_kit-installed"
-want=$(cat "$here/pyproject.toml" "$here/scripts/install.sh" | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/labkit" ]; then
-  exit 0
+# The stamp says what was installed for which pyproject.toml: "<hash> lab" or "<hash> dev"
+# (dev = lab + the test tools); a lab install is satisfied by either, a test install by dev.
+hash=$(cat "$here/pyproject.toml" "$here/scripts/install.sh" | sha256sum | cut -d' ' -f1)
+if [ "$with_test" = 1 ] || [ "$venv_only" = 1 ]; then mode=dev; extras="[dev]"; else mode=lab; extras=""; fi
+if [ -f "$stamp" ] && [ -x "$venv/bin/labkit" ]; then
+  read -r have_hash have_mode < "$stamp" || true
+  if [ "$have_hash" = "$hash" ] && { [ "$have_mode" = dev ] || [ "$mode" = lab ]; }; then
+    exit 0
+  fi
 fi
 if [ ! -x "$venv/bin/python" ]; then
   say "Creating the virtual environment in $venv"
@@ -110,6 +118,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 say "Installing lab_kit and its Python dependencies into $venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
-"$venv/bin/pip" install -q --disable-pip-version-check -e "$here[dev]"
-echo "$want" > "$stamp"
+"$venv/bin/pip" install -q --disable-pip-version-check -e "$here$extras"
+echo "$hash $mode" > "$stamp"
 say "Done: $venv/bin/labkit is ready"

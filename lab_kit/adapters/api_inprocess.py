@@ -17,14 +17,17 @@ answers at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 
+from lab_kit.adapters import pki
 from lab_kit.adapters.api_serving import WatchFeed, converged, encode
 from lab_kit.adapters.apiclient import ApiClient, AsyncApiClient
+from lab_kit.api.authn import TokenIssuer
 from lab_kit.api.handler import ApiHandler, ConvergedWait, Reply, WatchStream
 from lab_kit.api.registry import Registry
 
@@ -36,6 +39,7 @@ class InProcessApi:
         if registry is None:
             registry = Registry(clock=clock)
             registry.bootstrap()
+            _credentials(registry)
         self.registry = registry
         self.handler = ApiHandler(registry)
 
@@ -114,3 +118,18 @@ class _Lines(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         for payload in [*self.watch.start(), *self.watch.idle()]:
             yield encode(payload)
+
+
+@functools.cache
+def _test_keys() -> tuple[bytes, str]:
+    """One service-account key and CA per test process (RSA keys take ~50 ms to make)."""
+    key = pki.new_key_pem()
+    return key, pki.make_ca("lab_kit test CA").cert_pem.decode()
+
+
+def _credentials(registry: Registry) -> None:
+    """What the API server's secure port sets up (`agents/apiserver_secure.py`): tokens are
+    signed and `kube-root-ca.crt` is published, so the kubelet can fill pods' volumes."""
+    key, ca_pem = _test_keys()
+    registry.token_issuer = TokenIssuer(key)
+    registry.publish_root_ca(ca_pem)

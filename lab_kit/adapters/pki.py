@@ -238,6 +238,16 @@ def names(cert: x509.Certificate) -> list[str]:
     return sorted({str(n) for n in found})
 
 
+def subject_alt_names(cert: x509.Certificate) -> list[str]:
+    """Every DNS name and IP address the certificate is valid for (its SANs)."""
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    return [*sans.get_values_for_type(x509.DNSName), *ips]
+
+
 # --- the lab's CA on disk ----------------------------------------------------------------
 
 
@@ -256,6 +266,32 @@ def load_or_create_ca(cert_path: str, key_path: str) -> KeyPair:
         _write(key_path, ca.key_pem, 0o600)
         _write(cert_path, ca.cert_pem, 0o644)  # last: its presence means both are there
         return ca
+
+
+def load_or_create_key(path: str) -> bytes:
+    """An RSA private key kept at `path` (PEM, owner-only), made on first use: the API
+    server's service-account signing key (kube-apiserver's sa.key)."""
+    os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+    with open(os.path.join(os.path.dirname(path) or ".", "lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                return f.read()
+        pem = new_key_pem()
+        _write(path, pem, 0o600)
+        return pem
+
+
+def new_key_pem() -> bytes:
+    """A new RSA private key, PEM (PKCS#8)."""
+    return _key_pem(_key())
+
+
+def write_pair(cert_path: str, key_path: str, pair: KeyPair) -> None:
+    """A certificate and its key on disk (the key owner-only; the certificate last)."""
+    os.makedirs(os.path.dirname(cert_path) or ".", mode=0o755, exist_ok=True)
+    _write(key_path, pair.key_pem, 0o600)
+    _write(cert_path, pair.cert_pem, 0o644)
 
 
 def _write(path: str, data: bytes, mode: int) -> None:

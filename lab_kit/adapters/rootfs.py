@@ -96,6 +96,29 @@ def _file(path: str) -> str:
     return path
 
 
+def _contained(root: str, target: str) -> str:
+    """`root` + `target` with the symlinks on the way followed inside `root`: a volume
+    mounted at /var/run/secrets/... goes to the container's /run (Debian's /var/run is a
+    link to /run), never out to the machine's."""
+    path, parts, hops = root, [p for p in target.split("/") if p], 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            path = os.path.dirname(path) if path != root else root
+            continue
+        candidate = f"{path}/{part}"
+        if os.path.islink(candidate) and hops < 40:  # 40: the kernel's MAXSYMLINKS
+            hops += 1
+            link = os.readlink(candidate)
+            path = root if link.startswith("/") else path
+            parts = [p for p in link.split("/") if p] + parts
+            continue
+        path = candidate
+    return path
+
+
 def _setns(pid: int, namespaces: tuple[str, ...]) -> None:
     for ns in namespaces:
         fd = os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
@@ -142,7 +165,8 @@ def build(fs: Rootfs) -> str:
     for source, target in fs.files:
         _bind(source, _file(root + target), readonly=False)
     for source, target, readonly in fs.bind:
-        made = _dir(root + target) if os.path.isdir(source) else _file(root + target)
+        inside = _contained(root, target)
+        made = _dir(inside) if os.path.isdir(source) else _file(inside)
         _bind(source, made, readonly)
     return root
 

@@ -131,6 +131,20 @@ class RunDir:
     def ca_key(self) -> str:
         return self._join("pki", "ca.key")
 
+    @property
+    def apiserver_cert(self) -> str:
+        """The API server's serving certificate (kubeadm's apiserver.crt), from the lab CA."""
+        return self._join("pki", "apiserver.crt")
+
+    @property
+    def apiserver_key(self) -> str:
+        return self._join("pki", "apiserver.key")
+
+    @property
+    def service_account_key(self) -> str:
+        """The key service-account tokens are signed with (kubeadm's sa.key)."""
+        return self._join("pki", "sa.key")
+
     def names_this(self, argv: list[str]) -> bool:
         """Does a command line name this run dir (the directory itself or a path in it)?
         How `labkit clean` recognises the lab's processes when state.json is gone."""

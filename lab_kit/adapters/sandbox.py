@@ -90,6 +90,8 @@ class ContainerConfig:
     share_pid: bool = False  # shareProcessNamespace: join the pause's PID namespace
     api_access: bool = False  # the image uses the lab's API (the cluster DNS)
     working_dir: str = ""
+    # the container's volume mounts the kubelet filled: (directory, mountPath, read-only)
+    mounts: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,7 @@ class NamespaceSandbox:
         binds = lab.binds()
         if config.api_access and self.api_socket:
             binds += lab.api_binds(self.api_socket)
+        binds += config.mounts
         return Rootfs(config.layer_dir, config.files, lab.hidden(), binds, config.privileged)
 
     async def start(self, pause_pid: int, config: ContainerConfig) -> ContainerProcess:

@@ -26,6 +26,11 @@ Hardened as kube-apiserver's HTTP server is (limits in `lab_kit/model/constants.
 Deliberate difference: a header line over 8190 bytes is a 400 (aiohttp's bound), where
 Go's net/http takes 1 MiB of headers before answering 431.
 
+The secure port (`apiserver_secure.py`, with --advertise-address): HTTPS on the
+control-plane node's address, port 6443, what pods reach through the `kubernetes` Service;
+requests there are authenticated with service-account tokens (`lab_kit/api/authn.py`),
+those on the Unix socket are not (it stands for the admin's kubeconfig).
+
 Lab extensions under /lab/v1 (not in Kubernetes): `apply` (an all-or-nothing batch),
 `agents/<name>` (agents report the resourceVersion they have applied) and `converged`
 (wait until every agent has applied the store's latest version).
@@ -42,7 +47,10 @@ import ipaddress
 import logging
 import os
 import resource
+import socket
+import ssl
 import sys
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -55,6 +63,7 @@ from lab_kit.adapters.clock import Clock, SystemClock
 from lab_kit.adapters.processes import signal_ready
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.adapters.store_file import StoreFile
+from lab_kit.agents.apiserver_secure import SecurePort, open_secure_port
 from lab_kit.agents.runner import common_parser, setup_logging, until_stopped
 from lab_kit.api.handler import ApiHandler, ConvergedWait, Reply, WatchStream
 from lab_kit.api.limits import (
@@ -98,6 +107,8 @@ class ApiServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._web: web.Server | None = None
         self._sweeper: asyncio.Task | None = None
+        self._secure_task: asyncio.Task | None = None
+        self._connection: Callable[[], asyncio.Protocol] | None = None
 
     # --- requests ------------------------------------------------------------------------
 
@@ -113,6 +124,13 @@ class ApiServer:
         counted = self.inflight.admit(request.method, _long_running(request))
         if not counted:
             return status_response(err_too_many_requests())
+        if _secure(request):  # the secure port authenticates; the Unix socket is the admin's
+            refused = self.handler.refuse(
+                request.method, request.path, request.query, request.headers.get("Authorization")
+            )
+            if refused is not None:
+                self.inflight.release(counted)
+                return status_response(refused)
         try:
             body = await self._read_body(request)
             answer = self.handler.handle(
@@ -221,6 +239,8 @@ class ApiServer:
         def connection() -> asyncio.Protocol:
             return GuardedConnection(self, StatusRequestHandler(web_server, loop=loop, **options))
 
+        self._connection = connection
+
         if os.path.exists(socket_path):
             os.unlink(socket_path)  # a socket left by an API server that was killed
         os.makedirs(os.path.dirname(socket_path) or ".", exist_ok=True)
@@ -230,7 +250,35 @@ class ApiServer:
             self._servers.append(await loop.create_server(connection, host, int(port)))
         self._sweeper = asyncio.ensure_future(self._sweep_forever())
 
+    def open_secure_port(self, options: SecurePort, rd: RunDir) -> None:
+        """In the background: the Unix socket serves while the keys are made and the
+        control-plane node's namespace comes up (`apiserver_secure.py`)."""
+
+        async def run() -> None:
+            try:
+                await open_secure_port(
+                    self.handler.registry, rd, options, self.serve_secure, self.clock
+                )
+            except Exception:
+                log.exception("the secure port could not be opened; pods cannot reach the API")
+
+        self._secure_task = asyncio.ensure_future(run())
+
+    async def serve_secure(
+        self, sock: socket.socket, context: ssl.SSLContext
+    ) -> asyncio.AbstractServer:
+        """The secure port (`apiserver_secure.py` opens the socket): same connections,
+        same handler, over TLS."""
+        assert self._connection is not None, "start() comes first"
+        server = await asyncio.get_running_loop().create_server(
+            self._connection, sock=sock, ssl=context
+        )
+        self._servers.append(server)
+        return server
+
     async def stop(self) -> None:
+        if self._secure_task is not None:
+            self._secure_task.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for server in self._servers:
@@ -240,6 +288,11 @@ class ApiServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+
+
+def _secure(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
 def _long_running(request: web.BaseRequest) -> bool:
@@ -374,6 +427,8 @@ async def serve(
     advertise: str | None,
     service_cidr: str = C.SERVICE_CIDR,
     data_dir: str | None = None,
+    secure: SecurePort | None = None,
+    run_dir: str | None = None,
 ) -> None:
     schema.warm_up()
     # With a data dir the objects outlive the process (etcd's part): a restarted API server
@@ -385,6 +440,8 @@ async def serve(
     limits = Limits(max_connections=connection_cap(open_files, Limits()))
     server = ApiServer(registry, limits)
     await server.start(socket_path, tcp)
+    if secure is not None:
+        server.open_secure_port(secure, RunDir(run_dir))
     log.info(
         "serving on %s%s (at most %d connections)",
         socket_path,
@@ -406,7 +463,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = common_parser("apiserver", (__doc__ or "").split("\n")[0])
     parser.add_argument("--tcp", help="also serve on HOST:PORT (for in-cluster clients)")
     parser.add_argument(
-        "--advertise-address", help="IP:port published as the kubernetes Service's endpoint"
+        "--advertise-address",
+        metavar="IP",
+        help="the address published as the kubernetes Service's endpoint (enables the secure port)",
+    )
+    parser.add_argument(
+        "--secure-port",
+        type=int,
+        default=C.API_SERVER_PORT,
+        metavar="PORT",
+        help=f"HTTPS port, with service-account authentication (default {C.API_SERVER_PORT})",
+    )
+    parser.add_argument(
+        "--bind-netns-host",
+        default="",
+        metavar="HOST",
+        help="lab only: open the secure port in this lab host's network namespace "
+        "(the control-plane node), found in --run-dir's network record",
+    )
+    parser.add_argument(
+        "--bind-address",
+        default="",
+        metavar="IP",
+        help="where the secure port listens (default: the advertise address)",
     )
     parser.add_argument(
         "--service-cluster-ip-range",
@@ -424,8 +503,14 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging("apiserver", LOG_FORMAT)
     # --run-dir (what `labkit up` passes): the objects are kept in its etcd/ directory
     kept = {"data_dir": RunDir(args.run_dir).etcd} if args.run_dir else {}
+    secure = None
+    if args.advertise_address:
+        if not args.run_dir:
+            parser.error("--advertise-address needs --run-dir (the lab CA and keys live there)")
+        secure = SecurePort(args.advertise_address, args.secure_port, args.bind_netns_host,
+                            args.bind_address)  # fmt: skip
     asyncio.run(serve(args.socket, args.tcp, args.ready_fd, args.advertise_address, service_cidr,
-                      **kept))  # fmt: skip
+                      **kept, secure=secure, run_dir=args.run_dir))  # fmt: skip
 
 
 def _is_cidr(text: str) -> bool:

@@ -21,7 +21,7 @@ from lab_kit.agents.runner import Agent, Context, Watch
 from lab_kit.controllers.manager import reconcile_all
 from lab_kit.controllers.state import Action, Delete, Snapshot
 from lab_kit.model.errors import ApiError
-from lab_kit.model.kinds import KINDS
+from lab_kit.model.kinds import KINDS, kind_key
 
 log = logging.getLogger("controller-manager")
 
@@ -29,7 +29,7 @@ log = logging.getLogger("controller-manager")
 class ControllerManager(Agent):
     # Every served kind: the garbage collector must see all owners, and namespace deletion
     # all contents, or it would read "not in my snapshot" as "gone".
-    watches = {k.kind: Watch(k.kind) for k in KINDS}
+    watches = {k.key: Watch(k.key) for k in KINDS}
     resync_s = 5.0  # re-run controllers this often even without events (grace periods)
 
     def __init__(self, ctx: Context):
@@ -57,7 +57,7 @@ class ControllerManager(Agent):
         """Write-through: the next round must see this round's writes (see Informer)."""
         if not isinstance(answer, dict) or "metadata" not in answer:
             return
-        informer = self.ctx.informers.get(answer.get("kind", ""))
+        informer = self.ctx.informers.get(kind_key(answer))
         if informer is None:
             return
         md = answer["metadata"]

@@ -129,6 +129,31 @@ def run_random_generator(launch: Launch) -> Program | Unknown:
     )
 
 
+def run_eureka(launch: Launch) -> Program | Unknown:
+    """springcloud/eureka: a Spring Boot jar (`java [options] -jar <jar> [--name=value]`);
+    lab_kit's Eureka server (workloads/registry_server.py) takes the same arguments."""
+    argv = launch.argv
+    if "-jar" in argv and argv.index("-jar") + 1 < len(argv):
+        return workload("registry_server", argv[argv.index("-jar") + 2 :])
+    return Unknown(
+        CREATE_CONTAINER_ERROR,
+        f"lab_kit's springcloud/eureka runs only its server (java -jar ...), not {_q(' '.join(argv))}",
+    )
+
+
+def run_discovery_client(launch: Launch) -> Program | Unknown:
+    return workload("discovery_consumer", launch.argv[1:])
+
+
+def ko_app(module: str, *args: str) -> Runner:
+    """A Knative image built by ko (distroless, ENTRYPOINT /ko-app/<name>): one program."""
+
+    def run(launch: Launch) -> Program | Unknown:
+        return workload(module, [*args, *launch.argv[1:]])
+
+    return run
+
+
 # curl/curl-container's etc/entrypoint.sh, run with this machine's sh.
 CURL_ENTRYPOINT = """set -e
 if [ "${1#-}" != "${1}" ] || [ -z "$(command -v "${1}")" ]; then
@@ -379,6 +404,40 @@ IMAGES: dict[str, Image] = {
     # EchoContainer, k8s.gcr.io now served by registry.k8s.io): distroless.
     "k8s.gcr.io/ingressconformance/echoserver": ECHOSERVER,
     "registry.k8s.io/ingressconformance/echoserver": ECHOSERVER,
+    # Spring Cloud's sample Eureka server (port 8761, REST under /eureka): a Spring Boot jar.
+    "springcloud/eureka": Image(("java", "-jar", "/app.jar"), programs={"java": run_eureka}),
+    # lab_kit's own image (no such image upstream): a consumer that discovers its producer
+    # itself, through Eureka or the Kubernetes API (workloads/discovery_consumer.py).
+    "lab-kit/discovery-client": Image(
+        ("/discovery-client",), programs={"discovery-client": run_discovery_client}
+    ),
+    # Knative's sample apps and the queue-proxy sidecar its Revisions get (ko-built)
+    "ghcr.io/knative/helloworld-go": Image(
+        ("/ko-app/helloworld-go",),
+        programs={"helloworld-go": ko_app("helloworld", "hello")},
+        userland=False,
+    ),
+    "ghcr.io/knative/autoscale-go": Image(
+        ("/ko-app/autoscale-go",),
+        programs={"autoscale-go": ko_app("helloworld", "autoscale")},
+        userland=False,
+    ),
+    "gcr.io/knative-releases/knative.dev/serving/cmd/queue": Image(
+        ("/ko-app/queue",), programs={"queue": ko_app("queue_proxy")}, userland=False
+    ),
+    # Knative Serving's own components: lab_kit's agents in their images' places
+    "gcr.io/knative-releases/knative.dev/serving/cmd/activator": Image(
+        ("/ko-app/activator",), programs={"activator": agent("activator")}, userland=False
+    ),
+    "gcr.io/knative-releases/knative.dev/serving/cmd/autoscaler": Image(
+        ("/ko-app/autoscaler",), programs={"autoscaler": agent("autoscaler")}, userland=False
+    ),
+    # lab_kit's own image (no such image upstream): Knative's ingress, as Kourier is
+    "lab-kit/knative-gateway": Image(
+        ("/knative-gateway",),
+        programs={"knative-gateway": agent("knative-gateway")},
+        userland=False,
+    ),
     # Cluster DNS: lab_kit's own server (the agent `coredns`) stands in for CoreDNS.
     "registry.k8s.io/coredns/coredns": COREDNS,
     "coredns/coredns": COREDNS,

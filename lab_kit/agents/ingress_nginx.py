@@ -36,6 +36,7 @@ from aiohttp import web
 from lab_kit.adapters import pki
 from lab_kit.adapters.nginx import Nginx, NginxInterface
 from lab_kit.agents.runner import Agent, Context, Watch
+from lab_kit.controllers.events import NORMAL, EventRecorder
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.render import ingress
@@ -75,7 +76,11 @@ class IngressNginxController(Agent):
         }
         if options.configmap:
             self.watches["ConfigMap"] = Watch("ConfigMap", namespace=self.configmap[0])
-        self.checksum = ""
+        self.checksum = self.refused = ""
+        # ingress-nginx's store records "Scheduled for sync" on every add or change of an
+        # Ingress it serves (its own status write included: the familiar "(x2)")
+        self.recorder = EventRecorder("nginx-ingress-controller")
+        self.scheduled: dict[str, str] = {}  # uid -> the resourceVersion an event was for
         self.serving = False
         self.http: web.AppRunner | None = None
         self.exit_watch: asyncio.Task | None = None
@@ -115,17 +120,21 @@ class IngressNginxController(Agent):
         self.http = await serve_healthz(self, self.options.healthz_port)
 
     async def sync(self) -> dict | None:
+        await self.schedule_events()
         model = self.model()
         rendered = ingress.render_nginx(model, prefix=self.options.nginx_prefix)
         files = {**rendered.files, DEFAULT_CERT[0]: self.default_cert[0],
                  DEFAULT_CERT[1]: self.default_cert[1]}  # fmt: skip
         checksum = _checksum(rendered.conf, files)
+        if checksum == self.refused:  # `nginx -t` refuses the same input the same way
+            return None
         if checksum != self.checksum:
             conf = rendered.conf.replace(ingress.CHECKSUM_PLACEHOLDER, checksum)
             started = self.ctx.clock.monotonic()
             error = await self.nginx.apply(conf, files, checksum)
             if error is not None:  # keep serving the last good configuration
                 log.error("Unexpected failure reloading the backend:\n%s", error)
+                self.refused = checksum
                 return None
             # The time is lab_kit's addition (nginx -t, SIGHUP, new workers answering).
             took_ms = (self.ctx.clock.monotonic() - started) * 1000
@@ -160,6 +169,24 @@ class IngressNginxController(Agent):
                      watch_without_class=o.watch_ingress_without_class,
                      http_port=o.http_port, https_port=o.https_port),
         )  # fmt: skip
+
+    async def schedule_events(self) -> None:
+        classes, settings = self.ctx.items("IngressClass"), self.settings()
+        seen: dict[str, str] = {}
+        for ing in self.ctx.items("Ingress"):
+            if not ingress.serves(ing, classes, settings)[0]:
+                continue
+            uid, version = meta.uid(ing), meta.metadata(ing).get("resourceVersion", "")
+            seen[uid] = version
+            if self.scheduled.get(uid) == version:
+                continue
+            action = self.recorder.record(ing, NORMAL, "Sync", "Scheduled for sync",
+                                          self.ctx.clock.time())  # fmt: skip
+            try:
+                await self.ctx.client.perform(action)
+            except ApiError as e:  # dropped, as client-go's broadcaster drops it
+                log.debug("event not written: %r", e)
+        self.scheduled = seen
 
     # --- status --------------------------------------------------------------------------
     def published_address(self) -> list[dict]:

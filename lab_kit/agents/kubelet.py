@@ -43,6 +43,7 @@ from lab_kit.adapters.sandbox import NamespaceSandbox, Sandbox
 from lab_kit.agents import images
 from lab_kit.agents.pod_worker import PodWorker
 from lab_kit.agents.runner import Agent, Context, Watch, add_node_arguments, load_topology
+from lab_kit.controllers.events import EventRecorder
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
@@ -118,6 +119,25 @@ class Kubelet(Agent):
         self.workers: dict[str, PodWorker] = {}
         self.done: set[str] = set()  # UIDs whose worker finished (their Pod may linger)
         self._heartbeat: asyncio.Task | None = None
+        self.recorder = EventRecorder("kubelet", host=node.name)
+        self._events: set[asyncio.Task] = set()  # writes in flight (a reference keeps them)
+
+    def event(self, pod: dict, type_: str, reason: str, message: str, container: str = "") -> None:
+        """Record an Event about `pod` (or one of its containers), best effort and in the
+        background, as client-go's broadcaster sends them: never in the pod's way."""
+        field_path = f"spec.containers{{{container}}}" if container else ""
+        action = self.recorder.record(
+            pod, type_, reason, message, self.ctx.clock.time(), field_path
+        )
+        task = asyncio.create_task(self._send_event(action))
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
+
+    async def _send_event(self, action) -> None:
+        try:
+            await self.ctx.client.perform(action)
+        except Exception as e:  # dropped, as the broadcaster drops what it cannot write
+            log.debug("event not written: %r", e)
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

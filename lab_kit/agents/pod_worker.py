@@ -34,11 +34,14 @@ import shutil
 import signal
 from typing import TYPE_CHECKING, Any
 
+from lab_kit.adapters.apiclient import Call
 from lab_kit.adapters.rootfs import API_SOCKET
 from lab_kit.adapters.rundir import SANDBOX_RECORD
 from lab_kit.adapters.sandbox import ContainerConfig, ContainerProcess
 from lab_kit.agents import images
 from lab_kit.agents.hooks import HandlerRunner
+from lab_kit.api import serviceaccounts
+from lab_kit.controllers.events import NORMAL, WARNING
 from lab_kit.model import constants as C
 from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubelet")
 CONFIG_RETRY_S = 5.0  # a missing ConfigMap/Secret is retried on the kubelet's next pod sync
 STATUS_RETRY_S = 1.0  # a status write the API did not answer is tried again after this
+VOLUME_RETRY_S = 0.2  # a volume whose contents the API cannot give yet is tried again
 STARTUP_POLL_S = 0.2  # liveness/readiness look this often whether the startup probe passed
 
 
@@ -80,6 +84,7 @@ class PodWorker:
         self.pod_ip = ""
         self.pause_pid: int | None = None
         self.files: list[tuple[str, str]] = []  # the pod's files every container gets
+        self.volumes: dict[str, str] = {}  # volume name -> the directory the kubelet filled
         self.containers = [ContainerRun(c) for c in meta.spec(pod).get("containers") or []]
         self.dir = kubelet.run_dir.pod_dir(meta.namespace(pod), meta.name(pod), self.uid)
         self.start_time = self.clock.time()
@@ -148,6 +153,7 @@ class PodWorker:
         self.pod_ip = node.ip if self.host_network else self.kubelet.ipam.allocate()
         hostname = dnsconfig.kernel_hostname(self.pod, C.CLUSTER_DOMAIN, node.name)
         self.files = self._write_pod_files(hostname)
+        self.volumes = await self._fill_volumes()
         self.pause_pid = self.sandbox.create(hostname, host_network=self.host_network)
         self._save_state()
         if not self.host_network:
@@ -173,6 +179,60 @@ class PodWorker:
             with open(self._file(name), "w") as f:
                 f.write(text)
         return [(self._file(name), f"/etc/{name}") for name in contents]
+
+    async def _fill_volumes(self) -> dict[str, str]:
+        """The service-account volume (kube-api-access-*): token, ca.crt and namespace in
+        the pod's directory, as the kubelet's projected volume plugin writes them. Until
+        the API can give them (its token issuer still starting) the pod waits, in
+        ContainerCreating, as a pod whose volume cannot be mounted does."""
+        name = serviceaccounts.api_access_volume(self.pod)
+        if name is None:
+            return {}
+        while not self.terminating:
+            try:
+                contents = await self._service_account_files()
+                break
+            except Exception as e:  # the API's refusal, or no answer (transport error)
+                log.info("pod %s: MountVolume.SetUp failed for volume %s: %s",
+                         meta.name(self.pod), name, e)  # fmt: skip
+                await self.clock.sleep(VOLUME_RETRY_S)
+        else:
+            return {}
+        directory = self._file("volumes", "kubernetes.io~projected", name)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        for file, text in contents.items():
+            with open(os.path.join(directory, file), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(directory, file), 0o644)  # the volume's defaultMode
+        return {name: directory}
+
+    async def _service_account_files(self) -> dict[str, str]:
+        client, ns = self.kubelet.ctx.client, meta.namespace(self.pod)
+        sa = serviceaccounts.service_account_name(self.pod)
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "expirationSeconds": serviceaccounts.TOKEN_EXPIRATION_S,
+                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                                   "name": meta.name(self.pod), "uid": self.uid},
+            },
+        }  # fmt: skip
+        path = by_kind_name("ServiceAccount").object_path(sa, ns) + "/token"
+        token = await client.call(Call("POST", path, None, request))
+        ca = await client.get(by_kind_name("ConfigMap"), serviceaccounts.ROOT_CA_CONFIGMAP, ns)
+        return {
+            "token": token["status"]["token"],
+            "ca.crt": (ca.get("data") or {}).get("ca.crt", ""),
+            "namespace": ns,
+        }
+
+    def _mounts(self, c: ContainerRun) -> list[tuple[str, str, bool]]:
+        return [
+            (self.volumes[m["name"]], m["mountPath"], bool(m.get("readOnly")))
+            for m in c.spec.get("volumeMounts") or []
+            if m.get("name") in self.volumes and m.get("mountPath")
+        ]
 
     def _file(self, *parts: str) -> str:
         return os.path.join(self.dir, *parts)
@@ -213,6 +273,12 @@ class PodWorker:
         program = images.resolve(c.spec)
         if isinstance(program, images.Unknown):
             c.facts.reason, c.facts.message = program.reason, program.message
+            if program.reason == images.ERR_IMAGE_PULL:
+                self._event(WARNING, "Failed", f'Failed to pull image "{c.spec.get("image", "")}": '
+                            f"{program.message}", c)  # fmt: skip
+                self._event(WARNING, "Failed", f"Error: {program.reason}", c)
+            else:
+                self._event(WARNING, "Failed", f"Error: {program.message}", c)
             self.dirty.set()
             return
         while not self.terminating:
@@ -220,6 +286,7 @@ class PodWorker:
                 c.env, spec = self._container_env(c)
             except envvars.CreateContainerConfigError as e:
                 c.facts.reason, c.facts.message = "CreateContainerConfigError", str(e)
+                self._event(WARNING, "Failed", f"Error: {e}", c)
                 self.dirty.set()
                 await self.clock.sleep(CONFIG_RETRY_S)
                 continue
@@ -232,6 +299,9 @@ class PodWorker:
                 return
             delay = probes.crash_loop_backoff_s(c.facts.restart_count)
             if delay > 0:
+                md = self.pod["metadata"]
+                self._event(WARNING, "BackOff", f"Back-off restarting failed container {c.name} in pod "
+                            f"{md['name']}_{md.get('namespace', 'default')}({md.get('uid', '')})", c)  # fmt: skip
                 c.facts.state, c.facts.reason = "waiting", "CrashLoopBackOff"
                 c.facts.message = probes.crash_loop_message(self.pod, c.name, delay)
                 self.dirty.set()
@@ -278,6 +348,14 @@ class PodWorker:
         """Start the container's process; False (RunContainerError) if exec failed."""
         assert self.pause_pid is not None
         os.makedirs(os.path.dirname(self._log_path(c)), exist_ok=True)
+        # no image to pull: the machine's own files are every image's (a container runtime's
+        # words for an image it has)
+        self._event(
+            NORMAL,
+            "Pulled",
+            f'Container image "{c.spec.get("image", "")}" already present on machine',
+            c,
+        )
         try:
             c.proc = await self.sandbox.start(self.pause_pid, self._config(c, program))
         except (FileNotFoundError, PermissionError) as e:
@@ -286,8 +364,11 @@ class PodWorker:
                 f'failed to create containerd task: exec: "{program.argv[0]}": '
                 f"{'executable file not found in $PATH' if isinstance(e, FileNotFoundError) else e}"
             )
+            self._event(WARNING, "Failed", f"Error: {c.facts.message}", c)
             self.dirty.set()
             return False
+        self._event(NORMAL, "Created", f"Created container: {c.name}", c)
+        self._event(NORMAL, "Started", f"Started container {c.name}", c)
         c.facts.started_at, c.facts.container_id = self.clock.time(), f"lab_kit://{c.proc.pid}"
         self._save_state()
         if lifecycle.hook_of(c.spec, "postStart") is None:
@@ -316,6 +397,9 @@ class PodWorker:
         self._running(c)
         return True
 
+    def _event(self, type_: str, reason: str, message: str, c: ContainerRun) -> None:
+        self.kubelet.event(self.pod, type_, reason, message, c.name)
+
     def _name(self, c: ContainerRun) -> str:
         return f"{meta.namespace(self.pod)}/{meta.name(self.pod)}/{c.name}"
 
@@ -335,6 +419,7 @@ class PodWorker:
             privileged=containers.privileged(c.spec),
             share_pid=containers.shares_process_namespace(self.pod),
             api_access=program.api_access, working_dir=c.spec.get("workingDir") or "",
+            mounts=self._mounts(c),
         )  # fmt: skip
 
     # --- probes -------------------------------------------------------------------------------------
@@ -354,8 +439,12 @@ class PodWorker:
                 if self.terminating and kind != "readiness":
                     return  # the Pod started terminating meanwhile
             try:
-                ok = await self._check(c, probe, tracker.timeout_s, kind)
+                ok, output = await self._check(c, probe, tracker.timeout_s, kind)
                 result = tracker.record(ok, self.clock.time())
+                if not ok:  # every failed run, as the prober records it (the recorder counts)
+                    self._event(
+                        WARNING, "Unhealthy", f"{kind.capitalize()} probe failed: {output}", c
+                    )
             except probes.ProbeError:
                 result = tracker.record_error(self.clock.time())
             if kind == "readiness":
@@ -367,7 +456,8 @@ class PodWorker:
                 # "Container c failed liveness probe, will be restarted": killContainer with
                 # that probe's grace period (preStop first, as for any kill).
                 log.info("%s: %s probe failed, killing the container", self._name(c), kind)
-                await self._kill(c, lifecycle.kill_grace_period_s(self.pod, c.spec, kind))
+                message = f"Container {c.name} failed {kind} probe, will be restarted"
+                await self._kill(c, lifecycle.kill_grace_period_s(self.pod, c.spec, kind), message)
                 return
 
     def _set(
@@ -380,23 +470,34 @@ class PodWorker:
             c.facts.started = started
             self.dirty.set()
 
-    async def _check(self, c: ContainerRun, probe: dict, timeout_s: float, probe_kind: str) -> bool:
-        """One probe run (raises ProbeError when it cannot be made: bad port, no handler)."""
+    async def _check(
+        self, c: ContainerRun, probe: dict, timeout_s: float, probe_kind: str
+    ) -> tuple[bool, str]:
+        """One probe run: passed, and the prober's output for the Unhealthy event (raises
+        ProbeError when it cannot be made: bad port, no handler)."""
         kind, params = probes.handler_of(probe, c.spec, self.pod_ip)
         if kind == "httpGet":
             answer = await self.kubelet.prober.http_get(params["url"], params["headers"], timeout_s)
             result, output = probes.http_result(answer.status, answer.body, answer.error)
-            if result == "Warning":  # the kubelet's ProbeWarning event, as a log line
+            if result == "Warning":  # the kubelet's ProbeWarning event
                 log.warning("%s: %s", self._name(c), probes.probe_warning(probe_kind, output))
-            return result != "Failure"
+                self._event(WARNING, "ProbeWarning", probes.probe_warning(probe_kind, output), c)
+            return result != "Failure", output
         if kind == "tcpSocket":
-            return await self.kubelet.prober.tcp_open(params["host"], params["port"], timeout_s)
+            ok = await self.kubelet.prober.tcp_open(params["host"], params["port"], timeout_s)
+            return (
+                ok,
+                ""
+                if ok
+                else f"dial tcp {params['host']}:{params['port']}: connect: connection refused",
+            )
         if kind == "exec" and c.proc is not None:
             caps = list(containers.capabilities(c.spec))
-            return await self.sandbox.exec_probe(
+            ok = await self.sandbox.exec_probe(
                 c.proc.pid, caps, params["command"], c.env, timeout_s
             )
-        return False  # grpc is not probed by the lab's kubelet: a failure
+            return ok, ""  # the command's own output is not kept by the lab's prober
+        return False, "grpc probes are not run by lab_kit's kubelet"
 
     # --- status -----------------------------------------------------------------------------------
     async def _publish_loop(self) -> None:
@@ -455,7 +556,7 @@ class PodWorker:
         self.dirty.set()
         self.kubelet.ctx.changed()
 
-    async def _kill(self, c: ContainerRun, grace_s: int) -> None:
+    async def _kill(self, c: ContainerRun, grace_s: int, message: str = "") -> None:
         """killContainer: the preStop hook if there is one (for at most `grace_s`), then
         StopContainer with the rest of the grace period (at least 2 s): SIGTERM to the
         container's process — PID 1 of its namespace, so it ends only if it handles
@@ -463,6 +564,7 @@ class PodWorker:
         proc = c.proc
         if proc is None or proc.returncode is not None:
             return
+        self._event(NORMAL, "Killing", message or f"Stopping container {c.name}", c)
         hook_s = (
             await self._pre_stop(c, grace_s) if lifecycle.runs_pre_stop(c.spec, grace_s) else 0.0
         )

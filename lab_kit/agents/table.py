@@ -114,6 +114,24 @@ def _ingress_nginx() -> Program:
     return IngressNginxController
 
 
+def _knative_activator() -> Program:
+    from lab_kit.agents.knative_activator import Activator
+
+    return Activator
+
+
+def _knative_autoscaler() -> Program:
+    from lab_kit.agents.knative_autoscaler import Autoscaler
+
+    return Autoscaler
+
+
+def _knative_gateway() -> Program:
+    from lab_kit.agents.knative_gateway import Gateway
+
+    return Gateway
+
+
 AGENTS: dict[str, AgentEntry] = {
     e.name: e
     for e in (
@@ -190,6 +208,24 @@ AGENTS: dict[str, AgentEntry] = {
             _ingress_nginx,
             "pod",
             "ingress-nginx's controller (Ingresses -> nginx), run by its image",
+        ),
+        AgentEntry(
+            "activator",
+            _knative_activator,
+            "pod",
+            "Knative's activator: holds requests for Revisions without a pod",
+        ),
+        AgentEntry(
+            "autoscaler",
+            _knative_autoscaler,
+            "pod",
+            "Knative's KPA: pods per Revision, activator in or out of the path",
+        ),
+        AgentEntry(
+            "knative-gateway",
+            _knative_gateway,
+            "pod",
+            "Knative's ingress: Routes -> Revisions by host, split by percent",
         ),
     )
 }

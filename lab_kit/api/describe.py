@@ -7,6 +7,8 @@ get the common header followed by their spec as YAML.
 
 from __future__ import annotations
 
+import email.utils
+
 import yaml
 
 from lab_kit.api.printers import human_duration, parse_time, pod_status_text
@@ -105,10 +107,22 @@ def _pod(pod: dict) -> list[str]:
         )
         lines += [
             f"  {c.get('name')}:",
+            f"    Container ID:   {cs.get('containerID', '')}".rstrip(),
             f"    Image:          {c.get('image')}",
             f"    Port:           {ports or '<none>'}",
+            *_container_state("State", cs.get("state") or {}),
+            *_container_state("Last State", cs.get("lastState") or {}),
             f"    Ready:          {str(bool(cs.get('ready'))).capitalize()}",
             f"    Restart Count:  {cs.get('restartCount', 0)}",
+            *(
+                f"    {label + ':':<16}{_probe_text(c[key])}"
+                for label, key in (
+                    ("Liveness", "livenessProbe"),
+                    ("Readiness", "readinessProbe"),
+                    ("Startup", "startupProbe"),
+                )
+                if key in c
+            ),  # fmt: skip
         ]
     lines.append("Conditions:")
     conds = st.get("conditions") or []
@@ -117,6 +131,62 @@ def _pod(pod: dict) -> list[str]:
     for cond in conds:
         lines.append(f"  {cond.get('type'):<{width}}{cond.get('status')}")
     return lines
+
+
+def _time(ts: str | None) -> str:
+    """kubectl's RFC 1123 with a numeric zone: `Thu, 03 Dec 2026 07:00:00 +0000`."""
+    seconds = parse_time(ts)
+    if seconds is None:
+        return ""
+    return email.utils.formatdate(seconds, usegmt=True).replace("GMT", "+0000")
+
+
+def _container_state(label: str, state: dict) -> list[str]:
+    """describePodContainerState: Running (Started), Waiting (Reason), Terminated (Reason,
+    Message, Exit Code, Started, Finished); nothing for an empty Last State."""
+    if "running" in state:
+        return [
+            f"    {label + ':':<16}Running",
+            f"      Started:      {_time(state['running'].get('startedAt'))}",
+        ]
+    if "waiting" in state:
+        out = [f"    {label + ':':<16}Waiting"]
+        if state["waiting"].get("reason"):
+            out.append(f"      Reason:       {state['waiting']['reason']}")
+        return out
+    if "terminated" in state:
+        t = state["terminated"]
+        out = [f"    {label + ':':<16}Terminated", f"      Reason:       {t.get('reason', '')}"]
+        if t.get("message"):
+            out.append(f"      Message:      {t['message']}")
+        out += [f"      Exit Code:    {t.get('exitCode', 0)}",
+                f"      Started:      {_time(t.get('startedAt'))}",
+                f"      Finished:     {_time(t.get('finishedAt'))}"]  # fmt: skip
+        return out
+    return [] if label == "Last State" else [f"    {label + ':':<16}Waiting"]
+
+
+def _probe_text(probe: dict) -> str:
+    """DescribeProbe: the action, then delay, timeout, period, #success, #failure."""
+    if "httpGet" in probe:
+        get = probe["httpGet"]
+        scheme = str(get.get("scheme", "HTTP")).lower()
+        action = (
+            f"http-get {scheme}://{get.get('host', '')}:{get.get('port', '')}{get.get('path', '')}"
+        )
+    elif "tcpSocket" in probe:
+        action = (
+            f"tcp-socket {probe['tcpSocket'].get('host', '')}:{probe['tcpSocket'].get('port', '')}"
+        )
+    elif "exec" in probe:
+        action = f"exec [{' '.join(probe['exec'].get('command') or [])}]"
+    elif "grpc" in probe:
+        action = f"grpc <pod>:{probe['grpc'].get('port', '')} {probe['grpc'].get('service', '')}".rstrip()
+    else:
+        action = "unknown"
+    return (f"{action} delay={probe.get('initialDelaySeconds', 0)}s timeout={probe.get('timeoutSeconds', 1)}s "
+            f"period={probe.get('periodSeconds', 10)}s #success={probe.get('successThreshold', 1)} "
+            f"#failure={probe.get('failureThreshold', 3)}")  # fmt: skip
 
 
 def _deployment(d: dict) -> list[str]:
@@ -254,14 +324,14 @@ def describe(
 ) -> str:
     """The text of `kubectl describe`; for a Service pass its Endpoints to list them, and
     the Events about the object (with `now`, for their ages)."""
-    body = _DESCRIBERS.get(obj.get("kind", ""))
+    body = _DESCRIBERS.get(meta.kind_key(obj))
     lines = _header(obj)
     if body:
         lines += body(obj)
     else:
         rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
         lines += yaml.safe_dump(rest, sort_keys=False).rstrip().splitlines()
-    if obj.get("kind") == "Service":
+    if meta.kind_key(obj) == "Service":
         pairs = [
             f"{a.get('ip')}:{p.get('port')}"
             for sub in (endpoints or {}).get("subsets") or []

@@ -16,6 +16,7 @@ Routes (kube-apiserver's, plus the lab's own under /lab/v1):
     GET|POST <collection>          list (or watch=1) | create
     GET|PUT|DELETE <object>        get | update (also /status) | delete
     POST <pod>/binding             the scheduler's bind
+    POST <serviceaccount>/token    TokenRequest: a token for the ServiceAccount (the kubelet's)
     POST /lab/v1/apply             an all-or-nothing batch
     POST|DELETE /lab/v1/agents/N   an agent reports the resourceVersion it applied | leaves
     GET /lab/v1/agents             what every agent reported
@@ -36,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lab_kit.api import queries
+from lab_kit.api import authn, queries
 from lab_kit.api.limits import check_media_type, err_request_entity_too_large
 from lab_kit.api.paths import RequestInfo, parse_path
 from lab_kit.api.registry import Registry
@@ -229,6 +230,22 @@ class ApiHandler:
         except ApiError as e:
             return Reply(e.code, e.status())
 
+    def refuse(
+        self, method: str, path: str, query: Mapping[str, str], authorization: str | None
+    ) -> ApiError | None:
+        """Authentication on the secure port (`authn.py`): None to serve the request, else
+        the 401 or 403 to answer instead."""
+        reg = self.registry
+        if reg.token_issuer is None:
+            return authn.unauthorized()
+        try:
+            user = authn.authenticate(authorization, reg.token_issuer, reg.clock(), reg.store.get)
+        except ApiError as e:
+            return e
+        if user is authn.ANONYMOUS:
+            return authn.forbid_anonymous(method, path, dict(query))
+        return None  # RBAC is not checked: see authn.py
+
     def _resource(
         self, method: str, info: RequestInfo, q: Mapping[str, str], body: bytes
     ) -> Reply | WatchStream:
@@ -245,6 +262,8 @@ class ApiHandler:
             return Reply(200, reg.get(info.kind, info.namespace or "", info.name))
         if method == "POST" and info.subresource == "binding":
             return Reply(201, reg.bind(info.namespace or "", info.name, _binding_target(body)))
+        if method == "POST" and info.subresource == "token" and info.kind.kind == "ServiceAccount":
+            return Reply(201, reg.create_token(info.namespace or "", info.name, _json(body)))
         if method == "POST" and not info.name:
             dry = _dry_run(q, "CreateOptions")
             return Reply(201, reg.create(_json(body), info.namespace, dry_run=dry))

@@ -47,7 +47,8 @@ class _Node:
     path: _Path | None = None
 
 
-_NAME = re.compile(r"[A-Za-z0-9_\-/$@]+")
+# A field name; `\.` escapes a dot (client-go's advance(): "kubernetes\.io/name")
+_NAME = re.compile(r"(?:\\.|[A-Za-z0-9_\-/$@])+")
 _FILTER = re.compile(r"\[\?\((.*?)\)\]")
 _OPS = ("==", "!=", "<=", ">=", "<", ">")
 
@@ -120,13 +121,13 @@ def _step(text: str, pos: int, path: _Path) -> int:
             if pos + 1 == len(text):  # "{.}": the current object
                 return pos + 1
             raise ParseError(f"unrecognized character in action: {_char(text[pos + 1])}")
-        path.steps.append(("field", m.group(0)))
+        path.steps.append(("field", m.group(0).replace("\\", "")))
         return m.end()
     if c == "[":
         return _bracket(text, pos, path)
     m = _NAME.match(text, pos)
     if m and pos == 0:  # "{metadata.name}": a field at the start, as client-go allows
-        path.steps.append(("field", m.group(0)))
+        path.steps.append(("field", m.group(0).replace("\\", "")))
         return m.end()
     raise ParseError(f"unrecognized character in action: {_char(c)}")
 
@@ -202,6 +203,17 @@ def _literal(text: str) -> Any:
 def execute(template: str, data: Any) -> str:
     """The text kubectl prints for `-o jsonpath=TEMPLATE` over `data`."""
     return "".join(_run(parse(template), data))
+
+
+def find(template: str, data: Any) -> list[Any]:
+    """The values the template's paths find (client-go's FindResults, what kubectl's
+    custom-columns prints one cell from)."""
+    found: list[Any] = []
+    for node in parse(template):
+        if node.kind == "path":
+            assert node.path is not None
+            found += _walk(node.path, [data])
+    return found
 
 
 def _run(nodes: list[_Node], data: Any) -> list[str]:
@@ -363,6 +375,11 @@ def _go_type(v: Any) -> str:
 def _print(results: list[Any]) -> str:
     """PrintResults: maps and lists as compact JSON, the rest as fmt.Print; one space apart."""
     return " ".join(_text(r) for r in results)
+
+
+def text(value: Any) -> str:
+    """One value as PrintResults prints it (maps and lists as compact JSON)."""
+    return _text(value)
 
 
 def _text(value: Any) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from lab_kit.model.errors import err_not_found
 from lab_kit.model.kinds import Kind, by_kind_name, by_resource
 
-SUBRESOURCES = {"status", "binding", "finalize"}
+SUBRESOURCES = {"status", "binding", "finalize", "token"}
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,76 @@ def _ingress_row(ing: dict, wide: bool):
     return [s.get("ingressClassName") or "<none>", hosts, ",".join(lb), ports], []
 
 
+# --- Knative's kinds: their CRDs' additionalPrinterColumns (no AGE column) ---------------
+
+
+def _condition(obj: dict, kind: str = "Ready") -> tuple[str, str]:
+    for c in meta.status(obj).get("conditions") or []:
+        if c.get("type") == kind:
+            return c.get("status", ""), c.get("reason", "")
+    return "", ""
+
+
+def _ksvc_row(o: dict, wide: bool):
+    s = meta.status(o)
+    return [s.get("url", ""), s.get("latestCreatedRevisionName", ""),
+            s.get("latestReadyRevisionName", ""), *_condition(o)], []  # fmt: skip
+
+
+def _configuration_row(o: dict, wide: bool):
+    s = meta.status(o)
+    return [
+        s.get("latestCreatedRevisionName", ""),
+        s.get("latestReadyRevisionName", ""),
+        *_condition(o),
+    ], []
+
+
+def _revision_row(o: dict, wide: bool):
+    labels, s = meta.labels(o), meta.status(o)
+    return [labels.get("serving.knative.dev/configuration", ""),
+            labels.get("serving.knative.dev/configurationGeneration", ""), *_condition(o),
+            str(s.get("actualReplicas", "")), str(s.get("desiredReplicas", ""))], []  # fmt: skip
+
+
+def _route_row(o: dict, wide: bool):
+    return [meta.status(o).get("url", ""), *_condition(o)], []
+
+
+def _kpa_row(o: dict, wide: bool):
+    s = meta.status(o)
+    return [str(s.get("desiredScale", "")), str(s.get("actualScale", "")), *_condition(o)], []
+
+
+def _sks_row(o: dict, wide: bool):
+    s = meta.status(o)
+    activators = "0" if _condition(o, "EndpointsPopulated")[0] == "True" else "1"
+    return [meta.spec(o).get("mode", ""), activators, s.get("serviceName", ""),
+            s.get("privateServiceName", ""), *_condition(o)], []  # fmt: skip
+
+
+KNATIVE_PRINTERS: dict[str, tuple[list[str], list[str], Callable]] = {
+    "Service.serving.knative.dev": (
+        ["URL", "LATESTCREATED", "LATESTREADY", "READY", "REASON"],
+        [],
+        _ksvc_row,
+    ),
+    "Configuration": (["LATESTCREATED", "LATESTREADY", "READY", "REASON"], [], _configuration_row),
+    "Revision": (
+        ["CONFIG NAME", "GENERATION", "READY", "REASON", "ACTUAL REPLICAS", "DESIRED REPLICAS"],
+        [],
+        _revision_row,
+    ),  # fmt: skip
+    "Route": (["URL", "READY", "REASON"], [], _route_row),
+    "PodAutoscaler": (["DESIREDSCALE", "ACTUALSCALE", "READY", "REASON"], [], _kpa_row),
+    "ServerlessService": (
+        ["MODE", "ACTIVATORS", "SERVICENAME", "PRIVATESERVICENAME", "READY", "REASON"],
+        [],
+        _sks_row,
+    ),  # fmt: skip
+}
+
+
 # --- The table of tables -------------------------------------------------------------------
 # kind -> (headers, wide headers, row function). AGE is appended after the main columns
 # (before the wide ones), except for Nodes where VERSION follows AGE.
@@ -322,6 +392,27 @@ def table(
         for o in objs:
             row, extra, version = _node_row(o, wide)
             rows.append([meta.name(o), *row, age(o, now), version, *extra])
+        return rows
+    if kind == "Event":  # kubectl's event table: no NAME column, the object instead
+        rows = [
+            (["NAMESPACE"] if all_namespaces else [])
+            + ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        ]
+        for o in objs:
+            ref = o.get("involvedObject") or {}
+            last = parse_time(o.get("lastTimestamp") or o.get("eventTime"))
+            seen = human_duration(now - last) if last is not None else "<unknown>"
+            obj = f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
+            rows.append(([meta.namespace(o)] if all_namespaces else [])
+                        + [seen, o.get("type", ""), o.get("reason", ""), obj, o.get("message", "")])  # fmt: skip
+        return rows
+    if kind in KNATIVE_PRINTERS:  # a CRD's columns: no AGE unless it declares one
+        cols, _, fn = KNATIVE_PRINTERS[kind]
+        rows = [(["NAMESPACE"] if all_namespaces else []) + ["NAME", *cols]]
+        for o in objs:
+            rows.append(
+                ([meta.namespace(o)] if all_namespaces else []) + [meta.name(o), *fn(o, wide)[0]]
+            )
         return rows
     cols, wide_cols, fn = PRINTERS.get(kind, ([], [], lambda o, w: ([], [])))
     headers = (["NAMESPACE"] if all_namespaces else []) + [

@@ -32,7 +32,7 @@ def make_filter(
     fields = _parse_fields(field_selector)
 
     def keep(obj: dict) -> bool:
-        if obj.get("kind") != kind.kind:
+        if meta.kind_key(obj) != kind.key:
             return False
         if kind.namespaced and namespace and meta.namespace(obj) != namespace:
             return False

@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lab_kit.api import strategies
+from lab_kit.api import authn, serviceaccounts, strategies
 from lab_kit.api.admission import admit_ingress
 from lab_kit.api.allocators import ClusterIPAllocator, NodePortAllocator
+from lab_kit.api.authn import TokenIssuer
 from lab_kit.api.services import (
     ServiceAddresses,
     ip_family,
@@ -45,7 +46,7 @@ from lab_kit.api.services import (
 )
 from lab_kit.api.warning import warnings_for
 from lab_kit.model import constants as C
-from lab_kit.model import meta
+from lab_kit.model import knative, meta
 from lab_kit.model.defaults import apply_defaults
 from lab_kit.model.errors import (
     ApiError,
@@ -57,6 +58,7 @@ from lab_kit.model.errors import (
     err_invalid,
     err_modified,
     err_not_found,
+    err_webhook_denied,
 )
 from lab_kit.model.kinds import Kind, by_kind_name, kind_of
 from lab_kit.model.manifests import json_type
@@ -102,6 +104,13 @@ class Registry:
             for name in ("clusterIPs", "nodePorts")
         }
         self._rebuild_allocators()
+        # Service accounts draw from their own generator (volume names, the UIDs of the
+        # objects made with each Namespace), so Pods' and Services' draws stay as they were.
+        self._side_rng = random.Random(
+            None if seed_text is None else f"{seed_text}/serviceaccounts"
+        )
+        self.root_ca_pem: str | None = None  # the cluster CA, once the API server has one
+        self.token_issuer: TokenIssuer | None = None  # signs service-account tokens
 
     # --- bootstrapping -----------------------------------------------------------------------
     def bootstrap(self) -> None:
@@ -114,6 +123,8 @@ class Registry:
                 # ServiceIPRange: the first address of the service CIDR (10.96.0.1 by default)
                 first = str(ipaddress.ip_network(self._service_cidr).network_address + 1)
                 self.create(strategies.kubernetes_service(first, C.API_SERVER_PORT))
+            for namespace in self.store.list("Namespace", None):
+                self._namespace_credentials(meta.name(namespace))
 
     def _rebuild_allocators(self) -> None:
         """The allocators' view of what is taken, rebuilt from the stored Services."""
@@ -147,13 +158,13 @@ class Registry:
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, kind: Kind, namespace: str, name: str) -> dict:
-        obj = self.store.get(kind.kind, namespace if kind.namespaced else "", name)
+        obj = self.store.get(kind.key, namespace if kind.namespaced else "", name)
         if obj is None:
             raise err_not_found(kind.plural, name, kind.group)
         return obj
 
     def list(self, kind: Kind, namespace: str | None = None) -> list[dict]:
-        return self.store.list(kind.kind, namespace if kind.namespaced else None)
+        return self.store.list(kind.key, namespace if kind.namespaced else None)
 
     # --- create --------------------------------------------------------------------------------
     def create(self, obj: dict, namespace: str | None = None, *, dry_run: bool = False) -> dict:
@@ -162,9 +173,11 @@ class Registry:
         self._check_namespace(kind, meta.namespace(obj))
         if kind.kind == "Ingress":  # admission (mutating), before validation
             obj = admit_ingress(obj, self.store.list("IngressClass", None))
+        if kind.kind == "Pod":
+            obj = self._admit_pod(obj)
         if not meta.name(obj) and meta.metadata(obj).get("generateName"):
             obj["metadata"]["name"] = self._generate_name(kind, obj)
-        existing = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
+        existing = self.store.get(kind.key, meta.namespace(obj), meta.name(obj))
         if existing is not None:
             e = err_already_exists(kind.plural, meta.name(obj), kind.group)
             if meta.is_deleting(existing):  # genericregistry.Store.Create's wording
@@ -178,6 +191,8 @@ class Registry:
         with self._allocating(dry_run):
             self._validate(kind, obj, None, meta.spec(asked))
             stored = self._write(kind, obj, None, dry_run)
+        if kind.kind == "Namespace" and not dry_run:
+            self._namespace_credentials(meta.name(stored))
         self._warn(asked, stored)
         return stored
 
@@ -192,7 +207,7 @@ class Registry:
     ) -> dict:
         kind = kind_of(type_meta(obj))
         obj, asked = self._prepare(kind, obj, namespace)
-        old = self.store.get(kind.kind, meta.namespace(obj), meta.name(obj))
+        old = self.store.get(kind.key, meta.namespace(obj), meta.name(obj))
         if old is None:
             raise err_not_found(kind.plural, meta.name(obj), kind.group)
         wanted_rv = meta.metadata(obj).get("resourceVersion")
@@ -201,7 +216,7 @@ class Registry:
         if subresource == "status":
             obj = {**old, "status": obj.get("status", {})}
         else:
-            if kind.kind == "Service":
+            if kind.key == "Service":
                 patch_allocated_values(obj, old)  # before comparing specs for `generation`
             obj = strategies.prepare_for_update(obj, old)
         spec_asked = None if subresource else meta.spec(asked)
@@ -249,7 +264,10 @@ class Registry:
             )
         if kind.kind == "Namespace" and name in C.SYSTEM_NAMESPACES:
             raise err_forbidden("namespaces", name, "this namespace may not be deleted")
-        empty = kind.kind == "Namespace" and not any(meta.namespace(o) == name for o in self.store)
+        empty = kind.kind == "Namespace" and not any(
+            meta.namespace(o) == name and not serviceaccounts.made_with_namespace(o)
+            for o in self.store
+        )
         graceful = strategies.graceful_delete(
             kind.kind, obj, grace_period_s, self.clock(), namespace_empty=empty
         )
@@ -264,8 +282,11 @@ class Registry:
         return self._remove(kind, obj)
 
     def _remove(self, kind: Kind, obj: dict) -> dict:
-        gone = self.store.delete(kind.kind, meta.namespace(obj), meta.name(obj))
-        if kind.kind == "Service":
+        if kind.kind == "Namespace":  # what came with it goes with it
+            for own in [o for o in self.store if meta.namespace(o) == meta.name(obj)]:
+                self.store.delete(meta.kind_key(own), meta.namespace(own), meta.name(own))
+        gone = self.store.delete(kind.key, meta.namespace(obj), meta.name(obj))
+        if kind.key == "Service":
             self.addresses.release(obj)
         return gone or obj
 
@@ -302,15 +323,106 @@ class Registry:
         md = desired.setdefault("metadata", {})
         md.setdefault("annotations", {})[LAST_APPLIED] = json.dumps(item, sort_keys=True) + "\n"
         ns = md.get("namespace") or (C.DEFAULT_NAMESPACE if kind.namespaced else "")
-        old = self.store.get(kind.kind, ns if kind.namespaced else "", md.get("name", ""))
+        old = self.store.get(kind.key, ns if kind.namespaced else "", md.get("name", ""))
         if old is None:
             return "created", self.create(desired)
         md.pop("resourceVersion", None)
         _merge_unmanaged_metadata(md, old)
         if kind.kind == "Ingress":  # apply's merge keeps what admission set and no one applied
             _keep_admitted_class(desired, old)
+        if kind.kind == "Pod":
+            serviceaccounts.keep_admitted(desired, old)
         stored = self.update(desired)
         return ("unchanged" if stored is old else "configured"), stored
+
+    # --- service accounts -----------------------------------------------------------------------
+    def _admit_pod(self, pod: dict) -> dict:
+        """The ServiceAccount admission plugin (`serviceaccounts.admit_pod`)."""
+        name = serviceaccounts.service_account_name(pod)
+        sa = self.store.get("ServiceAccount", meta.namespace(pod), name)
+        why = serviceaccounts.refusal(pod, sa is not None)
+        if why is not None or sa is None:
+            raise err_forbidden(
+                "pods", meta.name(pod) or meta.metadata(pod).get("generateName", ""), why or ""
+            )
+        return serviceaccounts.admit_pod(pod, sa, self._side_rng)
+
+    def _namespace_credentials(self, namespace: str) -> None:
+        """The `default` ServiceAccount and, once there is a CA, `kube-root-ca.crt`."""
+        with self._drawing_from(self._side_rng):
+            if self.store.get("ServiceAccount", namespace, serviceaccounts.DEFAULT_SA) is None:
+                self.create(serviceaccounts.default_service_account(namespace))
+            if self.root_ca_pem is not None:
+                self._put_root_ca(namespace, self.root_ca_pem)
+
+    def _put_root_ca(self, namespace: str, pem: str) -> None:
+        wanted = serviceaccounts.root_ca_configmap(namespace, pem)
+        current = self.store.get("ConfigMap", namespace, serviceaccounts.ROOT_CA_CONFIGMAP)
+        if current is None:
+            self.create(wanted)
+        elif current.get("data") != wanted["data"]:
+            self.update({**meta.deep_copy(current), "data": wanted["data"]})
+
+    def publish_root_ca(self, pem: str) -> None:
+        """The CA clients in pods trust (root-ca-cert-publisher): into every namespace."""
+        self.root_ca_pem = pem
+        with self._drawing_from(self._side_rng):
+            for ns in self.store.list("Namespace", None):
+                if not meta.is_deleting(ns):
+                    self._put_root_ca(meta.name(ns), pem)
+
+    @contextmanager
+    def _drawing_from(self, rng: random.Random) -> Iterator[None]:
+        saved, self.rng = self.rng, rng
+        try:
+            yield
+        finally:
+            self.rng = saved
+
+    def create_token(self, namespace: str, name: str, request: dict) -> dict:
+        """serviceaccounts/<name>/token (TokenRequest): a token bound to the
+        ServiceAccount and, when `spec.boundObjectRef` names one, to a Pod."""
+        if self.token_issuer is None:
+            raise ApiError(
+                503, "ServiceUnavailable", "the service-account token issuer is not ready"
+            )
+        sa = self.get(by_kind_name("ServiceAccount"), namespace, name)
+        spec = request.get("spec") or {}
+        expiration = spec.get("expirationSeconds") or 3600
+        if not isinstance(expiration, int) or expiration < authn.MIN_EXPIRATION_S:
+            raise err_bad_request(
+                "spec.expirationSeconds: Invalid value: may not specify a duration less than 10 minutes"
+            )
+        ref = spec.get("boundObjectRef") or {}
+        pod = node = None
+        if ref:
+            if ref.get("kind") != "Pod":
+                raise err_bad_request(f"cannot bind token to object of type {ref.get('kind')}")
+            pod = self.get(by_kind_name("Pod"), namespace, ref.get("name", ""))
+            if ref.get("uid") and ref["uid"] != meta.uid(pod):
+                raise err_conflict(
+                    "pods",
+                    ref.get("name", ""),
+                    "the UID in the bound object reference does not match",
+                )
+            node_name = meta.spec(pod).get("nodeName")
+            node = self.store.get("Node", "", node_name) if node_name else None
+        now = self.clock()
+        claims, expires = authn.token_claims(sa, pod, expiration, now, node)
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+            "spec": {
+                **spec,
+                "audiences": spec.get("audiences") or [authn.ISSUER],
+                "expirationSeconds": expiration,
+            },
+            "status": {
+                "token": self.token_issuer.issue(claims),
+                "expirationTimestamp": rfc3339(expires),
+            },
+        }
 
     # --- internals -------------------------------------------------------------------------------
     def _decode(self, kind: Kind, obj: dict) -> dict:
@@ -361,7 +473,7 @@ class Registry:
         prefix = obj["metadata"]["generateName"]
         for _ in range(10):
             suffix = "".join(self.rng.choice(_SUFFIX_ALPHABET) for _ in range(5))
-            if self.store.get(kind.kind, meta.namespace(obj), prefix + suffix) is None:
+            if self.store.get(kind.key, meta.namespace(obj), prefix + suffix) is None:
                 return prefix + suffix
         raise err_already_exists(kind.plural, prefix, kind.group)
 
@@ -369,12 +481,14 @@ class Registry:
         """Validation, and for a Service its IP families then its addresses (`asked`: the
         spec as sent, before defaults; None for a status update, which allocates nothing)."""
         errors: builtins.list[FieldError] = []
-        if kind.kind == "Service" and asked is not None:  # BeginCreate/BeginUpdate come first
+        if kind.key == "Service" and asked is not None:  # BeginCreate/BeginUpdate come first
             old_spec = meta.spec(old) if old is not None else None
             errors = ip_family_errors(meta.spec(obj), asked, old_spec, self.ip_families)
         errors = errors or validate(obj, old)
-        if not errors and kind.kind == "Service":
+        if not errors and kind.key == "Service":
             errors = self.addresses.allocate(obj, old)  # given back by `_allocating`
+        if errors and kind.group == knative.GROUP:  # Knative validates in its webhook
+            raise err_webhook_denied(knative.WEBHOOK, errors)
         if errors:
             raise err_invalid(kind.kind, meta.name(obj), errors, kind.group)
 

@@ -15,8 +15,17 @@ from lab_kit.model.meta import rfc3339
 
 # Kinds whose status is owned by a controller or agent, not by the user's manifest.
 _STATUS_OWNED = {"Pod", "Service", "Deployment", "ReplicaSet", "Ingress", "Namespace"}
+_KNATIVE = {
+    "Service.serving.knative.dev",
+    "Configuration",
+    "Revision",
+    "Route",
+    "PodAutoscaler",
+    "ServerlessService",
+}
+_STATUS_OWNED |= _KNATIVE
 # Kinds whose spec changes bump metadata.generation (observedGeneration is compared to it).
-_GENERATION = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod"}
+_GENERATION = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod"} | _KNATIVE
 _SERVER_METADATA = (
     "uid",
     "creationTimestamp",
@@ -50,9 +59,9 @@ def prepare_for_create(obj: dict, now: float) -> dict:
     md = obj["metadata"]
     for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
         md.pop(field, None)
-    if obj["kind"] in _GENERATION:
+    kind = meta.kind_key(obj)
+    if kind in _GENERATION:
         md["generation"] = 1
-    kind = obj["kind"]
     if kind in _STATUS_OWNED:
         obj["status"] = {}
     if kind == "Pod":
@@ -83,7 +92,7 @@ def prepare_for_update(new: dict, old: dict) -> dict:
         spec = new.setdefault("spec", {})
         if not spec.get("nodeName"):
             spec["nodeName"] = old["spec"]["nodeName"]
-    if old["kind"] in _GENERATION and new.get("spec") != old.get("spec"):
+    if meta.kind_key(old) in _GENERATION and new.get("spec") != old.get("spec"):
         md["generation"] = old_md.get("generation", 1) + 1
     return new
 

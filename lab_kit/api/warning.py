@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from lab_kit.api.serviceaccounts import VOLUME_PREFIX
+from lab_kit.model import meta
 from lab_kit.model.validation_formats import parse_ip_sloppy
 
 TOTAL_RUNES = 4 * 1024  # filters/warning.go truncateAtTotalRunes
@@ -218,7 +220,11 @@ _CONTAINER_SECURITY = ("runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootF
 NOT_IMPLEMENTED: tuple[Unimplemented, ...] = (
     # the kubelet
     Unimplemented(POD_SPECS, "initContainers", "its kubelet runs no init containers"),
-    Unimplemented(POD_SPECS, "volumes[*].*", "its kubelet mounts no volumes"),
+    Unimplemented(
+        POD_SPECS,
+        "volumes[*].*",
+        "its kubelet mounts no volumes but the service-account one (kube-api-access-*)",
+    ),
     Unimplemented(
         POD_SPECS,
         "containers[*].resources",
@@ -282,16 +288,35 @@ _SPEC_ROOT = {"Pod": "spec", "Deployment": "spec.template.spec", "ReplicaSet": "
 
 def unimplemented_warnings(obj: dict) -> list[str]:
     """A warning for each field of `obj` (as the user sent it) in NOT_IMPLEMENTED."""
-    kind = obj.get("kind", "")
+    kind = meta.kind_key(obj)
     root_path = _SPEC_ROOT.get(kind, "spec")
     root = _at(obj, root_path)
     if not isinstance(root, dict):
         return []
+    root = _without_api_access(root)
     out = []
     for entry in NOT_IMPLEMENTED:
         if kind in entry.kinds and entry.applies(root):
             out += [entry.message(f"{root_path}.{where}") for where in _used(root, entry.path)]
     return out
+
+
+def _without_api_access(spec: dict) -> dict:
+    """The pod spec without the service-account volume admission adds (the kubelet fills
+    it, `serviceaccounts.py`): a re-applied Pod carries it over and is not warned."""
+    volumes = spec.get("volumes")
+    if not isinstance(volumes, list):
+        return spec
+    kept = [
+        v
+        for v in volumes
+        if not (
+            isinstance(v, dict)
+            and str(v.get("name", "")).startswith(VOLUME_PREFIX)
+            and "projected" in v
+        )
+    ]
+    return {**spec, "volumes": kept}
 
 
 def _at(obj: dict, path: str) -> object:
@@ -328,5 +353,5 @@ def _children(value: object, head: str) -> Iterator[tuple[str, object]]:
 
 def warnings_for(asked: dict, stored: dict) -> list[str]:
     """What a write of `asked` (the object as sent) that stored `stored` is warned about."""
-    out = service_warnings(stored) if stored.get("kind") == "Service" else []
+    out = service_warnings(stored) if meta.kind_key(stored) == "Service" else []
     return out + unimplemented_warnings(asked)

@@ -36,11 +36,13 @@ import httpx
 
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.rundir import RunDir
+from lab_kit.api import printers
 from lab_kit.api.printers import format_table
-from lab_kit.cli import ingress, lb, outside, tls
+from lab_kit.cli import capture_cmd, edit, ingress, lb, outside, port_forward, rollout_cmds, tls
 from lab_kit.lab import access, lifecycle, objects, proxy_view, status_view, waiting
 from lab_kit.lab.addons import lookup, parse_names
 from lab_kit.lab.errors import LabError
+from lab_kit.model import meta
 from lab_kit.model.errors import ApiError
 from lab_kit.model.topology import TopologyError
 
@@ -133,11 +135,17 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         "--local", action="store_true", help="the node itself sends it (nat OUTPUT), not a pod"
     )
     p.add_argument("--outcomes", action="store_true", help="list every possible outcome instead")
-    _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`")
+    _sub(sub, "cli", "an interactive shell: `node1 ip route`, `client curl ...`, `get pods`",
+         "example:\n  labkit cli          then type: get pods | node1 ip route | exit")  # fmt: skip
     outside.add_parsers(sub)
     lb.add_parsers(sub)
     tls.add_parsers(sub)
     ingress.add_parsers(sub)
+    edit.add_parsers(sub)
+    edit.add_expose_parser(sub)
+    capture_cmd.add_parsers(sub)
+    port_forward.add_parsers(sub)
+    rollout_cmds.add_parsers(sub)
     return parser, sub.choices
 
 
@@ -161,9 +169,12 @@ def _add_lifecycle(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--addons", default="", metavar="NAME[,NAME]", help="addons to enable besides the default"
     )
-    _sub(sub, "down", "stop the lab and remove everything it made")
-    _sub(sub, "status", "say what runs")
-    _sub(sub, "clean", "remove the leftovers of a lab that crashed")
+    _sub(sub, "down", "stop the lab and remove everything it made",
+         "example:\n  labkit down        every process, namespace, veth and file the lab made goes")  # fmt: skip
+    _sub(sub, "status", "say what runs",
+         "examples:\n  labkit status\n  labkit status | head -1      (a closed pipe ends it quietly)")  # fmt: skip
+    _sub(sub, "clean", "remove the leftovers of a lab that crashed",
+         "example:\n  labkit clean       after a crash: finds the lab by what it recorded")  # fmt: skip
     p = _sub(
         sub,
         "addons",
@@ -203,6 +214,8 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
         default=60,
         help="how long --wait waits: seconds or a duration like 90s, 2m (default 60s)",
     )
+    p.add_argument("-n", "--namespace", default=None,
+                   help="the namespace of every object that names none (default: their own, or default)")  # fmt: skip
 
     p = _sub(
         sub,
@@ -224,8 +237,14 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         type=_output_format,
-        help="output format: wide, yaml, json, name or jsonpath=TEMPLATE",
+        help="output format: wide, yaml, json, name, jsonpath=TEMPLATE or "
+        "custom-columns=HEADER:PATH,...",
     )
+    p.add_argument("-w", "--watch", action="store_true",
+                   help="after the list, a line for every change (Ctrl-C stops)")  # fmt: skip
+    p.add_argument("--watch-only", action="store_true", help="only the changes, no list first")
+    p.add_argument("--request-timeout", default="0", metavar="DURATION",
+                   help="end a watch after this long (5, 5s, 1m; 0: never)")  # fmt: skip
 
     p = _sub(
         sub,
@@ -253,7 +272,10 @@ def _add_objects(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_inside(sub: argparse._SubParsersAction) -> None:
-    p = _sub(sub, "exec", "run a command in a pod: labkit exec POD -- CMD ...")
+    p = _sub(sub, "exec", "run a command in a pod: labkit exec POD -- CMD ...",
+             "examples:\n  labkit exec POD -- cat /etc/resolv.conf\n"
+             "  labkit exec -it POD -- ash            a shell in the pod (the book's Alpine ash: this machine's sh)\n"
+             "  labkit exec POD -c CONTAINER -- env")  # fmt: skip
     p.add_argument("pod", help="POD or pod/POD")
     p.add_argument("-c", "--container", help="container name (default: the first)")
     p.add_argument("-i", "--stdin", action="store_true", help="pass standard input through")
@@ -261,16 +283,23 @@ def _add_inside(sub: argparse._SubParsersAction) -> None:
     p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
     _add_namespace(p)
 
-    p = _sub(sub, "host", "run a command on a node or outside host: labkit host node1 -- ip route")
+    p = _sub(sub, "host", "run a command on a node or outside host: labkit host node1 -- ip route",
+             "examples:\n  labkit host node1 -- ip route\n  labkit host node1 -- iptables-save -t nat\n"
+             "  labkit host client -- curl -s 198.51.100.32")  # fmt: skip
     p.add_argument("name")
     p.add_argument("argv", nargs="*", help="-- CMD ARGS...")
 
-    p = _sub(sub, "logs", "print a container's output")
+    p = _sub(sub, "logs", "print a container's output",
+             "examples:\n  labkit logs random-generator-6c9d8b7f5-abcde\n"
+             "  labkit logs POD --tail 20 -f      the last 20 lines, then what follows (Ctrl-C)\n"
+             "  labkit logs POD -p                the run before the last restart")  # fmt: skip
     p.add_argument("pod", help="POD or pod/POD")
     p.add_argument("-c", "--container")
     p.add_argument(
         "-p", "--previous", action="store_true", help="the previous (crashed) run's output"
     )
+    p.add_argument("--tail", type=int, default=-1, help="only the last N lines (-1: all)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing what it writes")
     _add_namespace(p)
 
     p = _sub(
@@ -386,7 +415,9 @@ def cmd_cli(args: Args) -> int:
 def cmd_apply(args: Args, client: ApiClient) -> int:
     changed: list[dict] = []
     for f in args.filename:  # each file its own all-or-nothing batch
-        applied = objects.apply(client, f, dry_run=args.dry_run == "server")
+        applied = objects.apply(
+            client, f, dry_run=args.dry_run == "server", namespace=args.namespace
+        )
         print("\n".join(applied.lines))
         changed += applied.changed
     if args.wait and args.dry_run == "none":
@@ -402,16 +433,20 @@ def _print_now(line: str) -> None:
 
 def _output_format(value: str) -> str:
     """kubectl's -o: a format, or jsonpath=TEMPLATE (`-o jsonpath` alone has no template)."""
-    if value in objects.OUTPUTS or value.startswith("jsonpath=") or value == "jsonpath":
-        return value if value != "jsonpath" else "jsonpath="
+    if value in objects.OUTPUTS or value.startswith(("jsonpath=", "custom-columns=")):
+        return value
+    if value in ("jsonpath", "custom-columns"):
+        return value + "="
     raise argparse.ArgumentTypeError(
         f'unable to match a printer suitable for the output format "{value}", allowed '
-        "formats are: json,jsonpath,name,wide,yaml"
+        "formats are: custom-columns,json,jsonpath,name,wide,yaml"
     )
 
 
 def cmd_get(args: Args, client: ApiClient) -> int:
     groups = objects.resource_args([args.kind, *args.names])
+    if args.watch or args.watch_only:
+        return _watch(args, client, groups)
     listings = [
         objects.get_listing(
             client,
@@ -424,7 +459,9 @@ def cmd_get(args: Args, client: ApiClient) -> int:
         )
         for kind, names in groups
     ]
-    if not any(listings) and args.output in (None, "wide"):
+    if not any(listings) and (
+        args.output in (None, "wide") or args.output.startswith("custom-columns=")
+    ):
         print(listings[0].empty_message(), file=sys.stderr)  # kubectl's, on stderr
         return 0
     structured = args.output in ("yaml", "json") or (args.output or "").startswith("jsonpath=")
@@ -433,6 +470,46 @@ def cmd_get(args: Args, client: ApiClient) -> int:
     single = len(groups) == 1 and len(groups[0][1]) == 1
     texts = [objects.printed(lst, args.output, single=single) for lst in listings if lst]
     sys.stdout.write(("\n" if args.output in (None, "wide") else "").join(texts))
+    return 0
+
+
+def _seconds(text: str) -> int:
+    """kubectl's --request-timeout: a number of seconds or a duration (5s, 1m, 1h)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
+    except ValueError:
+        raise LabError(
+            f"error: invalid timeout value {text!r}: use a number and a unit (5s, 1m)"
+        ) from None
+
+
+def _watch(args: Args, client: ApiClient, groups: list[tuple[str, list[str]]]) -> int:
+    """`kubectl get -w`: the table, then one row per change of a listed object, as it
+    happens, until Ctrl-C."""
+    if len(groups) != 1:
+        raise LabError("error: you may only specify a single resource type")
+    kind_word, names = groups[0]
+    kind = objects.resolve_kind(kind_word)
+    ns = None if args.all_namespaces or not kind.namespaced else args.namespace
+    listed = client.list(kind, ns, label_selector=args.selector)
+    items = [o for o in listed["items"] if not names or meta.name(o) in names]
+    wide, all_ns = args.output == "wide", args.all_namespaces and kind.namespaced
+    rows = printers.table(kind.key, items, wide=wide, all_namespaces=all_ns)
+    if not args.watch_only:
+        print(format_table(rows), flush=True)
+    rv = int(listed.get("metadata", {}).get("resourceVersion") or 0)
+    timeout = _seconds(args.request_timeout)
+    for event in client.watch(
+        kind, ns, rv, timeout_s=timeout or None, label_selector=args.selector
+    ):
+        obj = event.get("object") or {}
+        if event.get("type") == "BOOKMARK" or (names and meta.name(obj) not in names):
+            continue
+        if event.get("type") == "ERROR":
+            raise LabError(f"error: {obj.get('message', 'the watch ended')}")
+        row = printers.table(kind.key, [obj], wide=wide, all_namespaces=all_ns)[1]
+        print(format_table([rows[0], row]).splitlines()[1], flush=True)
     return 0
 
 
@@ -502,7 +579,13 @@ def cmd_exec(args: Args, client: ApiClient) -> int:
 
 def cmd_logs(args: Args, client: ApiClient) -> int:
     pod = pod_name(args.pod)
-    sys.stdout.write(access.logs(client, pod, args.namespace, args.container, args.previous))
+    if args.follow and not args.previous:
+        access.follow_logs(client, pod, args.namespace, args.container, args.tail,
+                           write=lambda text: (sys.stdout.write(text), sys.stdout.flush()))  # fmt: skip
+        return 0
+    sys.stdout.write(
+        access.logs(client, pod, args.namespace, args.container, args.previous, args.tail)
+    )
     return 0
 
 
@@ -574,12 +657,32 @@ OBJECTS: dict[str, Callable[[Args, ApiClient], int]] = {
     "trace": cmd_trace,
     **tls.COMMANDS,
     **ingress.COMMANDS,
+    **edit.COMMANDS,
+    **rollout_cmds.COMMANDS,
+    **capture_cmd.COMMANDS,
+    **port_forward.COMMANDS,
 }
 
 
 # Commands whose options may come before, between or after their names, as cobra allows
 # (argparse's intermixed parsing); `-n NS` may even come before the command.
-INTERMIXED = ("apply", "get", "describe", "delete", "exec", "logs", "run")
+INTERMIXED = (
+    "apply",
+    "get",
+    "describe",
+    "delete",
+    "exec",
+    "logs",
+    "run",
+    "scale",
+    "label",
+    "annotate",
+    "rollout",
+    "wait",
+    "expose",
+    "capture",
+    "port-forward",
+)
 
 
 def namespace_after_verb(argv: list[str]) -> list[str]:
@@ -614,7 +717,9 @@ def parse_args(argv: list[str]) -> Args:
         args = commands[argv[0]].parse_intermixed_args(argv[1:])
         args.verb = argv[0]
     else:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # the command's own usage, as kubectl shows a command's flags
+            commands.get(args.verb, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if hasattr(args, "argv"):
         args.argv = [*args.argv, *rest]
     elif rest:

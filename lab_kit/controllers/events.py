@@ -25,16 +25,17 @@ NORMAL, WARNING = "Normal", "Warning"
 
 
 class EventRecorder:
-    def __init__(self, component: str):
-        self.component = component
+    def __init__(self, component: str, host: str = ""):
+        self.component, self.host = component, host  # host: the kubelet's node
         self._written: dict[tuple[str, ...], dict] = {}  # getEventKey -> the Event we wrote
         self._last_ns = 0
 
     def record(
-        self, obj: dict, type_: str, reason: str, message: str, now: float
+        self, obj: dict, type_: str, reason: str, message: str, now: float, field_path: str = ""
     ) -> Create | Update:
-        """The write that records this event about `obj` at `now`."""
-        involved = involved_object(obj)
+        """The write that records this event about `obj` at `now` (`field_path`: the part
+        of it, e.g. `spec.containers{web}` for a container's events)."""
+        involved = involved_object(obj, field_path)
         key = (
             self.component,
             *(str(involved.get(f, "")) for f in _KEY_FIELDS),
@@ -49,38 +50,44 @@ class EventRecorder:
             again["lastTimestamp"] = rfc3339(now)
             self._written[key] = again
             return Update(again)
-        event = self._new(involved, type_, reason, message, now)
+        self._last_ns = max(int(now * 1e9), self._last_ns + 1)
+        event = new_event(involved, type_, reason, message, now, self.component, self._last_ns)
+        if self.host:
+            event["source"]["host"] = self.host
         self._written[key] = event
         return Create(event)
 
-    def _new(self, involved: dict, type_: str, reason: str, message: str, now: float) -> dict:
-        # Names must differ even for two events at the same instant (virtual time stands
-        # still within a round): nanoseconds, nudged past the last name given.
-        self._last_ns = max(int(now * 1e9), self._last_ns + 1)
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "name": f"{involved['name']}.{self._last_ns:x}",
-                "namespace": involved.get("namespace") or "default",
-            },
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "source": {"component": self.component},
-            "firstTimestamp": rfc3339(now),
-            "lastTimestamp": rfc3339(now),
-            "count": 1,
-            "type": type_,
-            "reportingComponent": self.component,
-            "reportingInstance": "",
-        }
+
+def new_event(involved: dict, type_: str, reason: str, message: str, now: float,
+              component: str, ns: int | None = None) -> dict:  # fmt: skip
+    """One Event (makeEvent). Names must differ even for two events at the same instant
+    (virtual time stands still within a round): `ns`, nanoseconds nudged past the last
+    name a recorder gave; without it, `now` in nanoseconds."""
+    ns = int(now * 1e9) if ns is None else ns
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{involved['name']}.{ns:x}",
+            "namespace": involved.get("namespace") or "default",
+        },
+        "involvedObject": involved,
+        "reason": reason,
+        "message": message,
+        "source": {"component": component},
+        "firstTimestamp": rfc3339(now),
+        "lastTimestamp": rfc3339(now),
+        "count": 1,
+        "type": type_,
+        "reportingComponent": component,
+        "reportingInstance": "",
+    }
 
 
-_KEY_FIELDS = ("kind", "namespace", "name", "uid", "apiVersion")
+_KEY_FIELDS = ("kind", "namespace", "name", "uid", "apiVersion", "fieldPath")
 
 
-def involved_object(obj: dict) -> dict:
+def involved_object(obj: dict, field_path: str = "") -> dict:
     """reference.GetReference: what an Event says it is about."""
     ref = {
         "kind": obj.get("kind", ""),
@@ -89,6 +96,7 @@ def involved_object(obj: dict) -> dict:
         "uid": meta.uid(obj),
         "apiVersion": obj.get("apiVersion", "v1"),
         "resourceVersion": meta.metadata(obj).get("resourceVersion", ""),
+        "fieldPath": field_path,
     }
     return {k: v for k, v in ref.items() if v}
 

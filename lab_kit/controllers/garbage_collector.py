@@ -61,7 +61,7 @@ def _delete(obj: dict, deleted: set) -> list[Action]:
     if key in deleted or meta.is_deleting(obj):
         return []
     deleted.add(key)
-    return [Delete(obj["kind"], meta.namespace(obj), meta.name(obj), meta.uid(obj))]
+    return [Delete(meta.kind_key(obj), meta.namespace(obj), meta.name(obj), meta.uid(obj))]
 
 
 def delete_orphans(state: Snapshot, deleted: set) -> list[Action]:

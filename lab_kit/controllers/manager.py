@@ -24,6 +24,8 @@ from lab_kit.controllers import (
     endpoints,
     endpointslice,
     garbage_collector,
+    knative_revision,
+    knative_serving,
     node_lifecycle,
     replicaset,
     scheduler,
@@ -35,6 +37,8 @@ Reconciler = Callable[[Snapshot, float], list[Action]]
 CONTROLLERS: list[tuple[str, Reconciler]] = [
     ("node_lifecycle", node_lifecycle.reconcile),
     ("scheduler", scheduler.reconcile),
+    ("knative_serving", knative_serving.reconcile),  # Knative's controller, same process here
+    ("knative_revision", knative_revision.reconcile),
     ("deployment", deployment.reconcile),
     ("replicaset", replicaset.reconcile),
     ("endpoints", endpoints.reconcile),

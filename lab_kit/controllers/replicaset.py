@@ -19,8 +19,12 @@ ActivePodsWithRanks) and `pkg/api/v1/pod/util.go` (IsPodAvailable).
   than minReadySeconds, measured against `now`), observedGeneration; written with
   `Update(subresource="status")` only when something changed.
 
-Left out: adoption of orphan pods and release of pods whose labels no longer match (this
-controller only owns pods whose controller ownerReference uid is the ReplicaSet's uid),
+- A pod it controls whose labels no longer match the selector (relabelled by hand) is
+  released, as ClaimPods releases it: its controller ownerReference is removed, it runs
+  on as an orphan, and a replacement is created.
+
+Left out: adoption of orphan pods (this controller only owns pods whose controller
+ownerReference uid is the ReplicaSet's uid),
 expectations (the caller must feed a snapshot that includes the previous round's writes),
 slow-start batching (all creates are emitted at once, capped at burstReplicas = 500),
 the ReplicaFailure condition, the LogarithmicScaleDown bucketing of ready times (we
@@ -48,15 +52,27 @@ def reconcile(state: Snapshot, now: float) -> list[Action]:
 
 
 def sync_replicaset(state: Snapshot, rs: dict, now: float) -> list[Action]:
-    owned = [p for p in state.list("Pod", meta.namespace(rs)) if pods.controlled_by(p, rs)]
+    controlled = [p for p in state.list("Pod", meta.namespace(rs)) if pods.controlled_by(p, rs)]
+    selector = meta.spec(rs).get("selector") or {}
+    strays = [p for p in controlled if not meta.is_deleting(p) and not meta.is_deleting(rs)
+              and not selectors.matches_label_selector(selector, meta.labels(p))]  # fmt: skip
+    owned = [p for p in controlled if p not in strays]
     active = [p for p in owned if pods.is_pod_active(p)]
-    actions: list[Action] = []
+    actions: list[Action] = [_release(p, rs) for p in strays]
     if not meta.is_deleting(rs):
         actions.extend(manage_replicas(state, rs, active))
     status_update = _status_update(rs, active, now)
     if status_update:
         actions.append(status_update)
     return actions
+
+
+def _release(pod: dict, rs: dict) -> Update:
+    """ReleasePod: the pod without its controller reference to `rs` (an orphan now)."""
+    released = meta.deep_copy(pod)
+    refs = released["metadata"].get("ownerReferences") or []
+    released["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != meta.uid(rs)]
+    return Update(released)
 
 
 def manage_replicas(state: Snapshot, rs: dict, active: list[dict]) -> list[Action]:

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from lab_kit.controllers import pods
-from lab_kit.controllers.state import Action, Snapshot, Update
+from lab_kit.controllers import events, pods
+from lab_kit.controllers.state import Action, Create, Snapshot, Update
 from lab_kit.model import meta
 
 SCHEDULER_NAME = "default-scheduler"
@@ -52,6 +52,11 @@ def reconcile(state: Snapshot, now: float) -> list[Action]:
         if node:
             load[node] += 1
             actions.append(_bind(pod, node))
+            # the Normal "Scheduled" event kube-scheduler writes with the binding
+            message = f"Successfully assigned {meta.namespace(pod)}/{meta.name(pod)} to {node}"
+            event = events.new_event(events.involved_object(pod), events.NORMAL, "Scheduled",
+                                     message, now, SCHEDULER_NAME)  # fmt: skip
+            actions.append(Create(event))
         else:
             action = _mark_unschedulable(pod, message, now)
             if action:

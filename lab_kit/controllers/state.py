@@ -50,7 +50,7 @@ class Snapshot:
         return snap
 
     def put(self, obj: dict) -> None:
-        self.objects.setdefault(obj["kind"], {})[(meta.namespace(obj), meta.name(obj))] = obj
+        self.objects.setdefault(meta.kind_key(obj), {})[(meta.namespace(obj), meta.name(obj))] = obj
 
     def remove(self, kind: str, namespace: str, name: str) -> None:
         self.objects.get(kind, {}).pop((namespace, name), None)

@@ -16,8 +16,11 @@ string — so `labkit host node1 -- ip route` runs exactly `ip route`.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from lab_kit.lab import lifecycle
 from lab_kit.lab.dns_view import DigResult, parse_dig
 from lab_kit.lab.errors import LabError
 from lab_kit.model import meta
+from lab_kit.model.errors import ApiError
 from lab_kit.model.kinds import by_kind_name
 
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
@@ -156,6 +160,22 @@ def exec_in_pod(
     return run_in_pod(state, container, argv, capture, timeout_s, stdin)
 
 
+def kill_container(
+    client: ApiClient, pod: str, namespace: str = "default", container: str | None = None
+) -> int:
+    """SIGKILL to a container's process, as `kill -9` on its machine (or the OOM killer)
+    would send it: nothing in the process runs, no shutdown hook, no deregistration. The
+    kubelet then sees exit code 137 and applies the pod's restartPolicy. Returns the PID."""
+    state = sandbox(client, pod, namespace)
+    name = container_name(state, container)
+    record = state["containers"][name].get("pid") or {}
+    pid, ticks = record.get("pid"), record.get("start_ticks")
+    if not pid or processes.start_ticks(pid) != ticks:
+        raise LabError(f"container {name} of pod {pod} is not running")
+    os.kill(pid, signal.SIGKILL)
+    return int(pid)
+
+
 def dig(
     client: ApiClient,
     pod: str,
@@ -170,15 +190,15 @@ def dig(
     return parse_dig(exec_in_pod(client, pod, argv, namespace).stdout)
 
 
-def logs(
+def log_file(
     client: ApiClient,
     pod: str,
     namespace: str = "default",
     container: str | None = None,
     previous: bool = False,
-) -> str:
-    """A container's output (`kubectl logs [--previous]`): the kubelet keeps one file per
-    run (0.log, 1.log, ...) beside the log path its sandbox record names."""
+) -> Path:
+    """Where a container's output is: the kubelet keeps one file per run (0.log, 1.log,
+    ...) beside the log path its sandbox record names."""
     state = sandbox(client, pod, namespace)
     name = container_name(state, container)
     log_dir = Path(state["containers"][name]["log"]).parent
@@ -187,7 +207,60 @@ def logs(
     if len(runs) <= index:
         what = "previous terminated container" if previous else "container"
         raise LabError(f'{what} "{name}" in pod "{pod}" not found')
-    return (log_dir / f"{runs[index]}.log").read_text(errors="replace")
+    return log_dir / f"{runs[index]}.log"
+
+
+def logs(
+    client: ApiClient,
+    pod: str,
+    namespace: str = "default",
+    container: str | None = None,
+    previous: bool = False,
+    tail: int = -1,
+) -> str:
+    """A container's output (`kubectl logs [--previous] [--tail N]`)."""
+    text = log_file(client, pod, namespace, container, previous).read_text(errors="replace")
+    if tail < 0:
+        return text
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[-tail:]) if tail else ""
+
+
+def follow_logs(client: ApiClient, pod: str, namespace: str = "default", container: str | None = None,
+                tail: int = -1, write=print, poll_s: float = 0.2) -> None:  # fmt: skip
+    """`kubectl logs -f`: what is there, then what the container writes, until it ends
+    (or its pod goes, or Ctrl-C)."""
+    path = log_file(client, pod, namespace, container)
+    offset = path.stat().st_size  # before the first write: what comes after is followed
+    text = path.read_bytes()[:offset].decode(errors="replace")
+    lines = text.splitlines(keepends=True)
+    write(text if tail < 0 else "".join(lines[-tail:]) if tail else "")
+    checked = time.monotonic()
+    while True:
+        size = path.stat().st_size if path.exists() else offset
+        if size > offset:
+            with path.open("rb") as f:
+                f.seek(offset)
+                write(f.read(size - offset).decode(errors="replace"))
+            offset = size
+        if time.monotonic() - checked >= 1:  # still running? (an API call, once a second)
+            checked = time.monotonic()
+            if not _container_running(client, pod, namespace, container):
+                return
+        time.sleep(poll_s)
+
+
+def _container_running(client: ApiClient, pod: str, namespace: str, container: str | None) -> bool:
+    try:
+        obj = client.get(by_kind_name("Pod"), pod, namespace)
+    except ApiError:
+        return False
+    statuses = (obj.get("status") or {}).get("containerStatuses") or []
+    wanted = [s for s in statuses if container in (None, s.get("name"))][:1]
+    return bool(wanted) and "running" in (wanted[0].get("state") or {})
+
+
+ALPINE_SHELLS = ("ash", "/bin/ash")
 
 
 def run_in_pod(
@@ -205,6 +278,10 @@ def run_in_pod(
     pid = (record.get("pid") or {}).get("pid")
     if not pid:
         raise LabError(f"container {container_name(state, container)} is not running")
+    if argv[0] in ALPINE_SHELLS and not command_exists(argv[0], env) and command_exists("sh", env):
+        # Alpine-based images (the book's random-generator) have busybox's `ash` as their
+        # shell; a lab container runs this machine's userland, whose POSIX `sh` stands in.
+        argv = ["sh", *argv[1:]]
     if not command_exists(argv[0], env):
         msg = (
             f'OCI runtime exec failed: exec failed: unable to start container process: exec: "{argv[0]}": '

@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
+from typing import IO
 
 from lab_kit.lab import lb_view
 from lab_kit.lab.access import host_argv, requests_command, run_on_host
@@ -42,20 +44,27 @@ class RequestLoop:
 
     def __init__(self, host: str, url: str, timeout_s: float = 1.0):
         self.argv = host_argv(host, loop_command(url, timeout_s))
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.out: IO[bytes] | None = None
         self.answers: list[str] = []
 
     def __enter__(self) -> RequestLoop:
+        # Into a file, not a pipe: nobody reads until the end, and ~100 requests a second
+        # fill a pipe's 64 KiB in seconds, after which the loop would block (and the later
+        # answers would be stamped late or lost).
+        self.out = tempfile.TemporaryFile()
         # a session of its own, so the loop and the curl it is waiting for stop together
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True,
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(self.argv, stdout=self.out, start_new_session=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
+        assert self.proc is not None and self.out is not None
         os.killpg(self.proc.pid, signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=10)
-        self.answers = out.split("\n")[:-1]  # the last line may be a request cut short
+        self.proc.wait(timeout=10)
+        self.out.seek(0)
+        text = self.out.read().decode(errors="replace")
+        self.out.close()
+        self.answers = text.split("\n")[:-1]  # the last line may be a request cut short
 
 
 def wait_rotation(address: str, nodes: list[str], timeout_s: float = 15) -> float:

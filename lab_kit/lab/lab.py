@@ -28,8 +28,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import graphviz
-
 from lab_kit.adapters import processes
 from lab_kit.adapters.apiclient import ApiClient
 from lab_kit.adapters.processes import ProcessRecord
@@ -49,6 +47,7 @@ from lab_kit.lab.access import Completed
 from lab_kit.lab.captures import CaptureGroup, LabCapture
 from lab_kit.lab.dns_view import DigResult
 from lab_kit.lab.errors import LabError
+from lab_kit.lab.figure import Figure, figure
 from lab_kit.lab.objects import Listing, read_documents, resolve_kind, resource_name
 from lab_kit.lab.outside import Outside
 from lab_kit.model.topology import TopologyError
@@ -235,6 +234,11 @@ class Lab:
             access.show_command(pod, list(argv))
         return access.exec_in_pod(self.client, pod, list(argv), namespace, container, stdin=stdin)
 
+    def kill(self, pod: str, namespace: str = "default", container: str | None = None) -> int:
+        """`kill -9` a pod's container process: it dies without running any of its own code
+        (no graceful shutdown); returns the PID it had on the machine."""
+        return access.kill_container(self.client, pod, namespace, container)
+
     def dig(self, pod: str, name: str, *options: str, qtype: str = "A",
             namespace: str = "default", echo: bool = False) -> DigResult:  # fmt: skip
         """Run `dig [options] name qtype` in a pod (its resolv.conf: kube-dns and the search
@@ -322,13 +326,13 @@ class Lab:
         return proxy_view.proxy_metrics(node)
 
     # --- seeing it ------------------------------------------------------------------------------
-    def draw(self) -> graphviz.Digraph:
+    def draw(self) -> Figure:
         """The topology: nodes with their pods, the switch, the hosts outside the cluster."""
-        return graphs.draw_topology(self.client)
+        return figure(graphs.draw_topology(self.client))
 
-    def draw_services(self, namespace: str = "default") -> graphviz.Digraph:
+    def draw_services(self, namespace: str = "default") -> Figure:
         """Services -> EndpointSlices -> pods (and their nodes)."""
-        return graphs.draw_services(self.client, namespace)
+        return figure(graphs.draw_services(self.client, namespace))
 
     # --- the cloud load balancer -----------------------------------------------------------------
     def load_balancer(self) -> lb_view.LoadBalancerView:
@@ -336,10 +340,10 @@ class Lab:
         each node's health and place in the rotation (prints as a table)."""
         return lb_view.load_balancer()
 
-    def draw_load_balancer(self, address: str) -> graphviz.Digraph:
+    def draw_load_balancer(self, address: str) -> Figure:
         """A request to `address`: client -> cloud-lb -> node -> pod, the addresses at
         each hop, rewrites in red, and the way the reply takes."""
-        return lb_view.draw_path(self.client, address)
+        return figure(lb_view.draw_path(self.client, address))
 
     # --- the ingress controller -------------------------------------------------------------------
     def ingress_explain(
@@ -358,9 +362,9 @@ class Lab:
         """The nginx.conf the controller runs (read in its container)."""
         return ingress_view.nginx_conf(self.client)
 
-    def draw_ingress(self) -> graphviz.Digraph:
+    def draw_ingress(self) -> Figure:
         """Each served Ingress -> its rules (host, path) -> Services -> ready pods."""
-        return ingress_view.draw(self.client)
+        return figure(ingress_view.draw(self.client))
 
     # --- TLS: the lab CA ------------------------------------------------------------------------
     def tls_secret(
@@ -393,6 +397,8 @@ class Lab:
         return captures.capture_many(self.client, targets, namespace, packet_filter)
 
     def draw_connection(self, client_capture: LabCapture, server_capture: LabCapture,
-                        client: str, server: str, node: str = "") -> graphviz.Digraph:  # fmt: skip
+                        client: str, server: str, node: str = "") -> Figure:  # fmt: skip
         """The first connection seen in both captures, hop by hop, rewrites in red."""
-        return captures.draw_connection(client_capture, server_capture, client, server, node)
+        return figure(
+            captures.draw_connection(client_capture, server_capture, client, server, node)
+        )

@@ -172,7 +172,8 @@ def _start_all(state: LabState, spec: ClusterSpec, wanted: list[str], control_pl
     for entry in _entries("supervisor"):
         _start(state, entry.name, command(entry.name, "--run-dir", rd.path), progress)
     for entry in _entries("control-plane"):
-        options = ["--socket", rd.socket, *_service_range(entry, spec), "--run-dir", rd.path]
+        options = ["--socket", rd.socket, *_service_range(entry, spec), *_secure_port(entry, spec),
+                   "--run-dir", rd.path]  # fmt: skip
         argv = command(entry.name, *options)
         _start(state, entry.name, argv, progress)
     if not control_plane_only:
@@ -187,6 +188,15 @@ def _service_range(entry: AgentEntry, spec: ClusterSpec) -> list[str]:
     if entry.name != "apiserver" or spec.service_cidr == SERVICE_CIDR:
         return []
     return ["--service-cluster-ip-range", spec.service_cidr]
+
+
+def _secure_port(entry: AgentEntry, spec: ClusterSpec) -> list[str]:
+    """The API server's secure port on the first node's address: that node doubles as the
+    control-plane node (the `kubernetes` Service's endpoint, 172.18.0.2:6443 by default)."""
+    if entry.name != "apiserver" or not spec.nodes:
+        return []
+    first = spec.nodes[0]
+    return ["--advertise-address", first.ip, "--bind-netns-host", first.name]
 
 
 def _start_network_and_nodes(

@@ -116,7 +116,7 @@ def resource_args(words: list[str]) -> list[tuple[str, list[str]]]:
             raise LabError(
                 "error: arguments in resource/name form must have a single resource and name"
             )
-        groups.setdefault(resolve_kind(kind).kind, (kind, []))[1].append(name)
+        groups.setdefault(resolve_kind(kind).key, (kind, []))[1].append(name)
     return list(groups.values())
 
 
@@ -201,9 +201,14 @@ class Applied:
     changed: list[dict] = field(default_factory=list)
 
 
-def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
-    """Create or update every document, all or nothing."""
+def apply(
+    client: ApiClient, source: Any, dry_run: bool = False, namespace: str | None = None
+) -> Applied:
+    """Create or update every document, all or nothing (`namespace`: kubectl apply's -n,
+    for every namespaced object that names none; one naming another is refused)."""
     docs = documents(source)
+    if namespace:
+        in_namespace(docs, namespace)
     try:
         check_apply(docs)
     except ManifestError as e:
@@ -221,6 +226,22 @@ def apply(client: ApiClient, source: Any, dry_run: bool = False) -> Applied:
         sorted({meta.namespace(r["object"]) for r in results} - {""}),
         [] if dry_run else [r["object"] for r in results if r["action"] != "unchanged"],
     )
+
+
+def in_namespace(docs: list[Document], namespace: str) -> None:
+    for doc in docs:
+        try:
+            namespaced = kind_of(doc.obj).namespaced
+        except ApiError:
+            continue  # an unknown kind: the server's error says so
+        md = doc.obj.setdefault("metadata", {}) if isinstance(doc.obj, dict) else {}
+        if not namespaced or not isinstance(md, dict):
+            continue
+        own = md.get("namespace")
+        if own and own != namespace:
+            raise LabError(f'error: the namespace from the provided object "{own}" does not match the '
+                           f'namespace "{namespace}". You must pass \'--namespace={own}\' to perform this operation.')  # fmt: skip
+        md["namespace"] = namespace
 
 
 def explain_apply_error(e: ApiError, docs: list[Document]) -> str:
@@ -303,7 +324,7 @@ def get(
         return client.get(k, name, namespace if k.namespaced else None)
     ns = None if all_namespaces or not k.namespaced else namespace
     items = client.list(k, ns, label_selector=selector)["items"]
-    return Listing(k.kind, items, wide=wide, all_namespaces=all_namespaces and k.namespaced)
+    return Listing(k.key, items, wide=wide, all_namespaces=all_namespaces and k.namespaced)
 
 
 def get_listing(
@@ -320,7 +341,7 @@ def get_listing(
     a Listing that knows where it looked."""
     if names:
         objs = [get(client, kind, n, namespace) for n in names]
-        return Listing(resolve_kind(kind).kind, objs, wide=wide, namespace=namespace)
+        return Listing(resolve_kind(kind).key, objs, wide=wide, namespace=namespace)
     listing = get(
         client,
         kind,
@@ -333,10 +354,38 @@ def get_listing(
     return listing
 
 
+def custom_columns(spec: str, objs: list[dict]) -> str:
+    """`-o custom-columns=NAME:.metadata.name,IP:.status.podIP`, as kubectl prints it:
+    the headers as given, each cell the values its path finds joined by "," or <none>."""
+    columns = []
+    for part in spec.split(","):
+        header, colon, path = part.partition(":")
+        if not colon or not header or not path:
+            raise LabError(
+                f"error: unexpected custom-columns spec: {part}, expected <header>:<json-path-expr>"
+            )
+        if not path.startswith("{"):  # RelaxedJSONPathExpression: `.a.b` or `a.b` -> `{.a.b}`
+            path = "{" + (path if path.startswith(".") else "." + path) + "}"
+        columns.append((header, path))
+    rows = [[h for h, _ in columns]]
+    for obj in objs:
+        row = []
+        for _, path in columns:
+            try:
+                values = jsonpath.find(path, obj)
+            except jsonpath.ParseError as e:
+                raise LabError(f"error: error parsing jsonpath {path}, {e}") from None
+            row.append(",".join(jsonpath.text(v) for v in values) if values else "<none>")
+        rows.append(row)
+    return printers.format_table(rows) + "\n"
+
+
 def printed(listing: Listing, output: str | None, single: bool = False) -> str:
     """What `kubectl get -o yaml|json|name` prints (`single`: one object was named, so it
     is printed alone rather than in a List); the table otherwise ("" when empty: kubectl
     says "No resources found" on stderr)."""
+    if output and output.startswith("custom-columns="):
+        return custom_columns(output.partition("=")[2], list(listing))
     if output and output.startswith("jsonpath="):
         data = listing[0] if single and len(listing) == 1 else as_list(listing)
         return jsonpath_text(output.partition("=")[2], data)
@@ -392,7 +441,7 @@ def describe(client: ApiClient, kind: str, name: str, namespace: str = "default"
     k = resolve_kind(kind)
     obj = client.get(k, name, namespace if k.namespaced else None)
     endpoints = None
-    if k.kind == "Service":
+    if k.key == "Service":
         try:
             endpoints = client.get(resolve_kind("endpoints"), name, namespace)
         except ApiError:

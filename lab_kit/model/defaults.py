@@ -28,6 +28,8 @@ import ipaddress
 from collections.abc import Callable
 
 from lab_kit.model import constants as C
+from lab_kit.model import knative
+from lab_kit.model.kinds import kind_key
 
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -37,7 +39,7 @@ _MODE_0644 = 0o644  # SecretVolumeSourceDefaultMode, ConfigMap..., DownwardAPI..
 def apply_defaults(obj: dict) -> dict:
     """A deep copy of `obj` with the API server's defaults for its kind filled in."""
     out = copy.deepcopy(obj)
-    defaulter = _BY_KIND.get(out.get("kind", "")) if isinstance(out, dict) else None
+    defaulter = _BY_KIND.get(kind_key(out)) if isinstance(out, dict) else None
     if defaulter is not None:
         defaulter(out)
     return out
@@ -381,5 +383,9 @@ _BY_KIND: dict[str, Callable[[dict], None]] = {
     "Namespace": _default_namespace,
     "Node": _default_node,
     "IngressClass": _default_ingress_class,
+    "Service.serving.knative.dev": knative.default_service,
+    "Configuration": knative.default_configuration,
+    "Revision": knative.default_revision,
+    "Route": knative.default_route,
     # Ingress (pathType is required, not defaulted), ConfigMap, Event: nothing to add.
 }

@@ -196,6 +196,17 @@ def err_invalid(kind: str, name: str, errors: list[FieldError], group: str = "")
     )
 
 
+def err_webhook_denied(webhook: str, errors: list[FieldError]) -> ApiError:
+    """A validating admission webhook's refusal, as Knative's reads (`<message>: <path>`,
+    one per line): 400 BadRequest with the webhook's name."""
+    lines = "\n".join(f"{e.detail}: {e.field}" for e in errors)
+    return ApiError(
+        400,
+        "BadRequest",
+        f'admission webhook "{webhook}" denied the request: validation failed: {lines}',
+    )
+
+
 def err_bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

@@ -27,6 +27,12 @@ class Kind:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def key(self) -> str:
+        """How the lab files objects of this kind (store, caches, tables): the kind's name,
+        or `Service.serving.knative.dev` where a later group reuses a core kind's name."""
+        return f"{self.kind}.{self.group}" if (self.group, self.kind) in _SHADOWING else self.kind
+
+    @property
     def singular(self) -> str:
         return self.kind.lower()
 
@@ -46,6 +52,11 @@ class Kind:
         return f"{self.collection_path(namespace)}/{name}"
 
 
+# Kinds whose name an earlier kind already has: Knative's Service is not a core Service.
+_SHADOWING = {("serving.knative.dev", "Service")}
+KNATIVE = "serving.knative.dev"
+KNATIVE_INTERNAL = ("autoscaling.internal.knative.dev", "networking.internal.knative.dev")
+
 KINDS: tuple[Kind, ...] = (
     Kind("Namespace", "", "v1", "namespaces", False, ("ns",)),
     Kind("Node", "", "v1", "nodes", False, ("no",)),
@@ -54,12 +65,22 @@ KINDS: tuple[Kind, ...] = (
     Kind("Endpoints", "", "v1", "endpoints", True, ("ep",)),
     Kind("ConfigMap", "", "v1", "configmaps", True, ("cm",)),
     Kind("Secret", "", "v1", "secrets", True, ()),
+    Kind("ServiceAccount", "", "v1", "serviceaccounts", True, ("sa",)),
     Kind("Event", "", "v1", "events", True, ("ev",)),
     Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", True, ()),
     Kind("Deployment", "apps", "v1", "deployments", True, ("deploy",)),
     Kind("ReplicaSet", "apps", "v1", "replicasets", True, ("rs",)),
     Kind("Ingress", "networking.k8s.io", "v1", "ingresses", True, ("ing",)),
     Kind("IngressClass", "networking.k8s.io", "v1", "ingressclasses", False, ()),
+    # Knative Serving (its CRDs, served here as built-in kinds)
+    Kind("Service", KNATIVE, "v1", "services", True, ("ksvc", "kservice")),
+    Kind("Configuration", KNATIVE, "v1", "configurations", True, ("config", "cfg")),
+    Kind("Revision", KNATIVE, "v1", "revisions", True, ("rev",)),
+    Kind("Route", KNATIVE, "v1", "routes", True, ("rt",)),
+    Kind("PodAutoscaler", KNATIVE_INTERNAL[0], "v1alpha1", "podautoscalers", True, ("kpa", "pa")),
+    Kind(
+        "ServerlessService", KNATIVE_INTERNAL[1], "v1alpha1", "serverlessservices", True, ("sks",)
+    ),
 )
 
 _BY_KIND = {(k.api_version, k.kind): k for k in KINDS}
@@ -74,6 +95,14 @@ for _k in KINDS:
     ):
         _BY_NAME.setdefault(_n, _k)
 _BY_GROUP_PLURAL = {(k.group, k.version, k.plural): k for k in KINDS}
+_BY_KEY = {k.key: k for k in KINDS}
+
+
+def kind_key(obj: dict) -> str:
+    """The key an object is filed under (Kind.key) from its apiVersion and kind."""
+    kind = obj.get("kind", "")
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return f"{kind}.{group}" if (group, kind) in _SHADOWING else kind
 
 
 def kind_of(obj: dict) -> Kind:
@@ -97,8 +126,6 @@ def by_resource(group: str, version: str, plural: str) -> Kind | None:
 
 
 def by_kind_name(kind: str) -> Kind:
-    """The Kind object for a kind name such as "Pod" (served kinds only)."""
-    for k in KINDS:
-        if k.kind == kind:
-            return k
-    raise KeyError(kind)
+    """The Kind object for a kind name such as "Pod", or a key such as
+    "Service.serving.knative.dev" (served kinds only)."""
+    return _BY_KEY[kind]

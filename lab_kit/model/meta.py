@@ -12,6 +12,8 @@ import copy
 import time
 from typing import Any
 
+from lab_kit.model.kinds import kind_key
+
 
 def metadata(obj: dict) -> dict:
     return obj.get("metadata") or {}
@@ -43,8 +45,9 @@ def resource_version(obj: dict) -> int:
 
 
 def key(obj: dict) -> tuple[str, str, str]:
-    """(kind, namespace, name): identifies an object across kinds."""
-    return (obj.get("kind", ""), namespace(obj), name(obj))
+    """(kind key, namespace, name): identifies an object across kinds (`Kind.key`: the
+    kind's name, group-qualified only for Knative's Service)."""
+    return (kind_key(obj), namespace(obj), name(obj))
 
 
 def spec(obj: dict) -> dict:

@@ -23,7 +23,9 @@ import base64
 import binascii
 from collections.abc import Callable
 
+from lab_kit.model import knative
 from lab_kit.model.errors import FieldError, forbidden, invalid, not_supported, required
+from lab_kit.model.kinds import kind_key
 from lab_kit.model.validation_apps import validate_deployment, validate_replica_set
 from lab_kit.model.validation_common import (
     validate_immutable,
@@ -51,7 +53,7 @@ _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 def validate(obj: dict, old: dict | None = None) -> list[FieldError]:
     """Field errors of `obj` (defaulted); `old` is the stored object on update."""
-    check = _BY_KIND.get(obj.get("kind", ""))
+    check = _BY_KIND.get(kind_key(obj))
     if check is None:
         return []
     unique: dict[str, FieldError] = {}
@@ -208,6 +210,10 @@ _BY_KIND: dict[str, Callable[[dict, dict | None], Errors]] = {
     "ReplicaSet": validate_replica_set,
     "Ingress": validate_ingress,
     "IngressClass": validate_ingress_class,
+    "Service.serving.knative.dev": knative.validate_service,
+    "Configuration": knative.validate_configuration,
+    "Revision": knative.validate_revision,
+    "Route": knative.validate_route,
     "Namespace": _validate_namespace,
     "Node": _validate_node,
     "ConfigMap": _validate_config_map,

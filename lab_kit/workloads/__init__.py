@@ -10,6 +10,10 @@ The built-in workloads re-implement what a learner can observe of the real image
 - `random_generator`: the Kubernetes Patterns book's k8spatterns/random-generator service.
 - `agnhost`: Kubernetes' e2e test image (netexec, serve-hostname, pause).
 - `pause`: registry.k8s.io/pause.
+- `registry_server` (+ `registry_core`): springcloud/eureka, a Eureka server; its client
+  (`registry_client`) registers the random-generator when EUREKA_CLIENT_SERVICEURL_DEFAULTZONE
+  is set, and serves `discovery_consumer` (lab-kit/discovery-client), which also discovers
+  through the Kubernetes API (`endpoints_watch`).
 - `echoserver`: ingress-controller-conformance's echo server (the request as JSON, and
   which pod, Service and Ingress served it).
 

@@ -40,6 +40,7 @@ import math
 import os
 import random
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -47,9 +48,10 @@ from pathlib import Path
 from typing import overload
 
 if __package__:
-    from . import _http
+    from . import _http, registry_client
 else:  # run as a file by the kubelet (see lab_kit/workloads/__init__.py)
     import _http  # type: ignore[no-redef,import-not-found]
+    import registry_client  # type: ignore[no-redef,import-not-found]
 
 APP_LOGGER = "i.k.examples.RandomGeneratorApplication"
 READY_FILE = "/opt/random-generator-ready"
@@ -366,9 +368,15 @@ def available_processors() -> int:
     return count
 
 
+REGISTRATIONS: list = []  # the Eureka registration, when the app has one
+
+
 def shutdown_hook(code: int) -> None:
-    """The app's JVM shutdown hook runs on exit and on SIGTERM/SIGINT, then the JVM ends."""
+    """The app's JVM shutdown hook runs on exit and on SIGTERM/SIGINT, then the JVM ends;
+    Spring's context closes with it, and the Eureka client cancels its registration."""
     log(">>>> SHUTDOWN HOOK called. Possibly because of a SIGTERM from Kubernetes")
+    for registration in REGISTRATIONS:
+        registration.cancel()
     sys.stdout.flush()
     os._exit(code)
 
@@ -439,8 +447,31 @@ async def serve(props: Properties, env: dict[str, str]) -> int:
             "Possibly running locally, so ignoring it",
             "WARN",
         )
+    register_with_eureka(props, env, port)
     await asyncio.Event().wait()  # serve until a signal or /shutdown ends the process
     return 0
+
+
+def register_with_eureka(props: Properties, env: dict[str, str], port: int) -> None:
+    """With eureka.client.serviceUrl.defaultZone set, the app registers itself as Spring
+    Cloud's Eureka client does (spring-cloud-starter-netflix-eureka-client), prefer-ip-address
+    on: POD_IP, else this host's address."""
+    url = props.get("eureka.client.serviceUrl.defaultZone")
+    if not url or props.get("eureka.client.register-with-eureka", "true") == "false":
+        return
+    renew = int(props.get("eureka.instance.lease-renewal-interval-in-seconds", "30"))
+    duration = int(props.get("eureka.instance.lease-expiration-duration-in-seconds", "90"))
+    app = props.get("spring.application.name", "random-generator")
+    ip = env.get("POD_IP") or socket.gethostbyname(socket.gethostname())
+    info = registry_client.instance_info(app, ip, port, renew, duration)
+
+    def eureka_log(message: str) -> None:
+        log(message, thread="DiscoveryClient", logger="c.n.d.DiscoveryClient")
+
+    registration = registry_client.Registration(url.split(",")[0].rstrip("/"), info, renew,
+                                                eureka_log)  # fmt: skip
+    REGISTRATIONS.append(registration)
+    registration.start()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 outputs (also when it fails, so the traceback is there to read). Executing brings a lab up,
 so each execution holds the machine-wide lock /tmp/labkit.lock, and after a failed one
 `labkit down` stops the lab the notebook may have left up before the lock is released.
+The Korean edition (labs/ko/, labs/src/korean.py) is then written from the executed notebook.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+import korean
 import nbformat
 from nbbuild import REPO, builders, load, notebook, notebook_path
 
@@ -141,7 +143,16 @@ def build_and_execute(module: ModuleType, timeout: int) -> bool:
         print(f"    the outputs so far, with the traceback, are in {path.relative_to(REPO)}")
         return False
     print(f"{path.name}  {seconds:.1f} s  ok", flush=True)
+    write_korean(path)
     return True
+
+
+def write_korean(path: Path) -> None:
+    """labs/ko/ follows the executed English notebook (its code cells and outputs)."""
+    try:
+        print(f"    {korean.write(path).relative_to(REPO)}  written (the Korean edition)")
+    except korean.Untranslated as e:
+        print(f"    Korean edition not written: {e}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

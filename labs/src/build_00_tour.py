@@ -1,6 +1,6 @@
 """Build labs/00-tour.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/00-tour.ipynb"  # the default output, from the repository root
 
@@ -13,15 +13,31 @@ apply the *Kubernetes Patterns* book's `deployment.yml` unchanged, see its four 
 over the nodes, and capture one pod talking to another across nodes, packet by packet.
 
 Everything here is real Linux networking: each node and each pod is a network namespace,
-each pod's address lives on a real interface, and the packets you capture are real."""),
+each pod's address lives on a real interface, and the packets you capture are real.
+
+> **How this lab differs from a real cluster**, in short:
+>
+> - **Images are names.** Nothing is pulled: each image the labs use maps to a program built
+>   into lab_kit (the book's random-generator, agnhost, nginx, CoreDNS's place, Knative's
+>   samples ...) or to this machine's own tools, and a container sees this machine's files
+>   read-only as its image. An image the kit does not know waits in `ErrImagePull`, and
+>   its event says which images exist (`lab_kit/agents/images.py`).
+> - **Containers are namespaces**, as a runtime makes them (network, PID, mount, UTS, IPC,
+>   capabilities), but no cgroup limits and no seccomp; it is root in namespaces, not a VM.
+> - **One of each control-plane part**, each a readable Python process: no etcd (a file
+>   store), no HA, no RBAC (tokens are checked, permissions are not); Knative's controller
+>   runs inside the controller-manager.
+> - **kube-proxy in iptables mode only** (IPVS does not exist in this machine's kernel), and
+>   the cloud load balancer is the lab's own emulation.
+> - **Timings are sometimes shortened** (probe periods, Eureka's and Knative's windows), and
+>   every lab says where."""),
     code("""from lab_kit import Lab
+from lab_kit.lab.checks.lab00 import (check_cluster_dns, check_no_nat_between_pods, check_nodes,
+                                      check_spread_over_nodes)
 
 lab = Lab.up()  # the network, API server, controllers, a kubelet and kube-proxy per node, cluster DNS
 lab.get("nodes", wide=True)"""),
-    code("""nodes = lab.get("nodes")
-assert [n["metadata"]["name"] for n in nodes] == ["node1", "node2", "node3"]
-assert [n["spec"]["podCIDR"] for n in nodes] == ["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"]
-print("3 nodes Ready, each owning a /24 of the pod network")"""),
+    code("""check_nodes(lab)"""),
     md("""## The topology
 
 Nodes sit on `172.18.0.0/16` (as in kind); `gw` routes to the outside hosts, which use the
@@ -33,10 +49,7 @@ Like a cluster made with kubeadm, the lab comes with one add-on: the `coredns` D
 the namespace `kube-system`, behind the Service `kube-dns` at `10.96.0.10` — the nameserver
 in every pod's `/etc/resolv.conf`. Lab 04 takes it apart; here we only check it is there."""),
     code("""lab.get("pods", namespace="kube-system", wide=True)"""),
-    code("""dns_pods = lab.get("pods", namespace="kube-system", selector="k8s-app=kube-dns")
-assert len(dns_pods) == 2 and all(p["status"]["phase"] == "Running" for p in dns_pods)
-assert lab.get("services", "kube-dns", namespace="kube-system")["spec"]["clusterIP"] == "10.96.0.10"
-print("kube-dns 10.96.0.10 ->", sorted(p["status"]["podIP"] for p in dns_pods))"""),
+    code("""check_cluster_dns(lab)"""),
     md("""## The book's Deployment
 
 `manifests/book/deployment.yml` asks for 4 replicas of `k8spatterns/random-generator`. The
@@ -46,13 +59,7 @@ node's kubelet starts its pods. `wait=True` returns once every pod is Ready.""")
 print("\\n".join(lab.apply("manifests/book/deployment.yml", wait=True)))"""),
     code("""pods = lab.get("pods", wide=True)
 pods"""),
-    code("""per_node = {}
-for p in pods:
-    per_node.setdefault(p["spec"]["nodeName"], []).append(p["status"]["podIP"])
-assert len(pods) == 4 and set(per_node) == {"node1", "node2", "node3"}
-for node, ips in sorted(per_node.items()):
-    assert all(ip.startswith("10.244." + node[-1] + ".") for ip in ips)  # each pod's IP is from its node's /24
-print({node: len(ips) for node, ips in sorted(per_node.items())})"""),
+    code("""check_spread_over_nodes(pods)  # each pod's address comes from its node's /24"""),
     code("""lab.draw()"""),
     md("""## One pod talks to another, across nodes
 
@@ -67,12 +74,7 @@ with lab.capture(server["metadata"]["name"], packet_filter="tcp port 8080") as c
 print(reply)"""),
     code("""packets = cap.packets()
 packets"""),
-    code("""syn = packets.syns()[0]
-assert (syn.src, syn.dst, syn.dport) == (client_ip, server_ip, 8080)  # no NAT between pods
-assert any(p.summary.startswith("GET / HTTP/1.1") for p in packets)
-assert any(p.summary.startswith("HTTP/1.1 200") for p in packets)
-assert '"random"' in reply.stdout
-print("pod", client_ip, "-> pod", server_ip, ": SYN, GET /, 200 OK, seen on the server's own eth0")"""),
+    code("""check_no_nat_between_pods(packets, client_ip, server_ip, reply.stdout)"""),
     md("""## What you saw
 
 - `Lab.up()` built three nodes in seconds: Mininet hosts (`lab_kit/adapters/mininet_net.py`)
@@ -88,6 +90,26 @@ print("pod", client_ip, "-> pod", server_ip, ": SYN, GET /, 200 OK, seen on the 
   served by `lab_kit/agents/cluster_dns.py`); lab 04 shows it at work.
 
 Next: `02-clusterip-service.ipynb` puts one stable virtual IP in front of these pods."""),
+    md("""## Your turn
+
+Two tasks on the cluster you have. Each check looks at the cluster itself and says what
+it saw, or what is still missing."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "00.1",
+        "Six replicas, two per node",
+        "Scale the book's Deployment from 4 to 6 replicas (`labkit scale`, as `kubectl scale`).",
+        "on which nodes do the two new pods land?",
+        "!labkit scale deployment/random-generator --replicas=6",
+    ),
+    *exercise(
+        "00.2",
+        "A deleted pod comes back",
+        "Delete one of the pods.",
+        "how many pods run a few seconds later, and what is different about one of them?",
+        'victim = lab.get("pods", selector="app=random-generator")[0]["metadata"]["name"]\n'
+        "!labkit delete pod {victim}",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build labs/03-env-var-discovery.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/03-env-var-discovery.ipynb"  # the default output, from the repository root
 
@@ -41,9 +41,22 @@ assert early_env["KUBERNETES_PORT_443_TCP_ADDR"] == "10.96.0.1"
 assert not [name for name in early_env if name.startswith("RANDOM_GENERATOR")]
 k8s_vars = sorted(name for name in early_env if name.startswith("KUBERNETES_"))
 print(len(k8s_vars), "KUBERNETES_* variables, no RANDOM_GENERATOR_*")"""),
+    md("""These variables lead somewhere: the `kubernetes` Service has an endpoint, the API
+server's secure port on node1 (`172.18.0.2:6443`), and every pod gets the CA to check it
+(and a token to use it) in `/var/run/secrets/kubernetes.io/serviceaccount` — what client
+libraries' in-cluster configuration reads (lab 01 builds a consumer on it). `/version` is
+one of the few paths an anonymous caller may read:"""),
+    code("""api = 'curl -sS --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version"'
+version = lab.exec(early_pods[0], "sh", "-c", api, echo=True)
+print(version.stdout)"""),
+    code("""import json
+
+assert json.loads(version.stdout)["major"] == "1"
+assert lab.get("endpointslices", "kubernetes")["endpoints"][0]["addresses"] == ["172.18.0.2"]
+print("KUBERNETES_SERVICE_HOST:PORT -> 10.96.0.1:443 -> the API server at 172.18.0.2:6443")"""),
     md("""## Create the Service, then a pod
 
-First the seed's Service (port 80 → the pods' 8080), then the `toolbox` pod. The kubelet on
+First the labs' Service (`manifests/clusterip-service.yml`, lab 02: port 80 → the pods' 8080), then the `toolbox` pod. The kubelet on
 node1 builds the toolbox's environment when it starts the container, from every Service
 it knows at that moment — now including `random-generator`."""),
     code("""print("\\n".join(lab.apply("manifests/clusterip-service.yml", wait=True)))
@@ -210,6 +223,37 @@ question."""),
 - `kubectl exec`'s view of the environment: `lab_kit/lab/access.py` (`run_in_pod`).
 
 Next: `04-dns-discovery.ipynb` — names instead of snapshots."""),
+    md("""## Your turn
+
+Two changes on the live cluster. Each check reads the environment inside the pods and says
+what it found."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "03.1",
+        "Every pod up to date",
+        "The Service was recreated: its ClusterIP is new, and no running `random-generator` "
+        "pod holds it (two have the old one, two none at all). Restart them all the way a "
+        "Deployment does it: `labkit rollout restart` replaces every pod, a few at a time.",
+        "which address will the new pods hold? Will the toolbox's change too?",
+        "!labkit rollout restart deployment/random-generator\n"
+        "!labkit rollout status deployment/random-generator",
+    ),
+    *exercise(
+        "03.2",
+        "A Service called redis",
+        "Create a Service named `redis` on port 6379 in front of the same pods (`labkit expose "
+        "deployment random-generator --name=redis --port=6379 --target-port=8080`), then "
+        "delete one `random-generator` pod and read `REDIS_PORT` in its replacement.",
+        "which pods get `REDIS_*` variables, and what does `REDIS_PORT` hold: a number?",
+        "!labkit expose deployment random-generator --name=redis --port=6379 --target-port=8080\n"
+        'before = [p["metadata"]["name"] for p in lab.get("pods", selector="app=random-generator")]\n'
+        "!labkit delete pod {before[0]}\n"
+        "lab.wait_ready()\n"
+        'after = [p["metadata"]["name"] for p in lab.get("pods", selector="app=random-generator")\n'
+        '         if not p["metadata"].get("deletionTimestamp")]\n'
+        "(new,) = set(after) - set(before)\n"
+        'print(new, lab.exec(new, "printenv", "REDIS_PORT").stdout)',
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build labs/04-dns-discovery.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/04-dns-discovery.ipynb"  # the default output, from the repository root
 
@@ -266,6 +266,39 @@ print(f"curl http://random-generator-late/ -> {late_fqdn} -> {late_ip}:80 -> JSO
 
 Next: `05-multi-port-services.ipynb` (one Service, two named ports), or jump to
 `10-headless-services.ipynb` for DNS names that lead to the pods themselves."""),
+    md("""## Your turn
+
+Two changes on the live cluster. Each check asks the cluster DNS itself and says what it
+got."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "04.1",
+        "Gone from DNS at once",
+        "Delete the Service `random-generator-late` "
+        "(`labkit delete service random-generator-late`), then ask for its name again from "
+        "the toolbox.",
+        "what does the cluster DNS answer now, and how soon? Does the toolbox need a restart "
+        "to notice?",
+        "!labkit delete service random-generator-late\n"
+        'lab.dig("toolbox", "random-generator-late.default.svc.cluster.local", echo=True)',
+    ),
+    *exercise(
+        "04.2",
+        "Fewer questions with ndots:1",
+        "Start a copy of the toolbox named `ndots-one` whose spec sets "
+        '`dnsConfig: {options: [{name: ndots, value: "1"}]}`, and capture its DNS while it '
+        "resolves `example.com` with `getent ahosts` (8 questions from the toolbox).",
+        "how many questions now, for which names? Does the short name `random-generator` "
+        "still resolve there?",
+        "import yaml\n\n"
+        'pod = yaml.safe_load(open("manifests/toolbox.yml"))\n'
+        'pod["metadata"]["name"] = "ndots-one"\n'
+        'pod["spec"]["dnsConfig"] = {"options": [{"name": "ndots", "value": "1"}]}\n'
+        'print("\\n".join(lab.apply(pod, wait=True)))\n'
+        'with lab.capture("ndots-one", packet_filter="udp port 53") as one:\n'
+        '    lab.exec("ndots-one", "getent", "ahosts", "example.com", echo=True)\n'
+        "one.packets()",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ NOTEBOOK = "labs/06-session-affinity.ipynb"  # the default output, from the repo
 cells = [
     md("""# 06 · Session affinity: ClientIP stickiness and its timeout
 
-**What you will see:** the book's four `random-generator` replicas behind the seed's
-Service, first with the default `sessionAffinity: None` (every new connection is balanced
+**What you will see:** the book's four `random-generator` replicas behind the labs'
+ClusterIP Service (lab 02), first with the default `sessionAffinity: None` (every new connection is balanced
 afresh), then with `sessionAffinity: ClientIP` (every connection from one client IP goes to
 the same pod). You will read the `recent` rules kube-proxy adds for it and the kernel's
 list of recently seen clients behind them, see that affinity is per client IP (ten more
@@ -28,7 +28,7 @@ print("\\n".join(lab.apply(["manifests/book/deployment.yml", "manifests/toolbox.
                             "manifests/clusterip-service.yml"], wait=True)))"""),
     md("""## `sessionAffinity: None`: every connection is a new draw
 
-The seed's Service does not set `sessionAffinity`, so the API server defaults it to `None`.
+The labs' Service (`manifests/clusterip-service.yml`) does not set `sessionAffinity`, so the API server defaults it to `None`.
 100 requests from the `toolbox` pod on node1 spread over all four pods, as in lab 02."""),
     code("""svc = lab.get("services", "random-generator")
 cluster_ip = svc["spec"]["clusterIP"]

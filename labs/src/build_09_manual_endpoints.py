@@ -16,6 +16,14 @@ and ip-masq-agent's SNAT as the packet leaves the cluster. Finally, what the API
 refuses (loopback, link-local, 0.0.0.0), what it accepts but cannot work (another
 Service's ClusterIP), and the modern way: a hand-made EndpointSlice."""),
     code("""from lab_kit import Lab
+from lab_kit.lab.checks.lab09 import (check_both_rewrites_on_the_wire,
+                                      check_conntrack_both_rewrites, check_direct_answer,
+                                      check_dnat_to_cluster_ip, check_dnat_to_outside,
+                                      check_ip_masq_agent, check_mirrored_slice,
+                                      check_no_endpoints, check_no_pod_endpoints,
+                                      check_nobody_checks, check_not_translated_twice,
+                                      check_own_slice, check_refused_without_endpoints,
+                                      check_source_is_node1, check_special_addresses_refused)
 
 lab = Lab.up()
 print("\\n".join(lab.apply("manifests/toolbox.yml", wait=True)))
@@ -30,9 +38,7 @@ not `/hostname`, are the proof of who answered.) The toolbox pod can reach the s
 directly, by its address:"""),
     code("""direct = lab.exec("toolbox", "curl", "-sS", "-m", "3", "http://203.0.113.10:8080/hostname", echo=True)
 print(direct.stdout)"""),
-    code("""internet_hostname = lab.host("internet", "hostname").stdout.strip()
-assert direct.returncode == 0 and direct.stdout.strip() == internet_hostname
-print("the outside server answers directly, as host", repr(internet_hostname))"""),
+    code("""internet_hostname = check_direct_answer(lab, direct)"""),
     md("""## A Service without a selector
 
 `manifests/manual-service.yml` has ports but no `selector`. The API server still allocates a
@@ -42,15 +48,7 @@ nobody creates an EndpointSlice (or an Endpoints object) for this one."""),
 print(open("manifests/manual-service.yml").read())
 print("\\n".join(lab.apply("manifests/manual-service.yml", wait=True)))"""),
     code("""lab.get("services")"""),
-    code("""import ipaddress
-
-svc = lab.get("services", "outside")
-cluster_ip = svc["spec"]["clusterIP"]
-assert "selector" not in svc["spec"]
-assert ipaddress.ip_address(cluster_ip) in ipaddress.ip_network("10.96.0.0/12")
-assert list(lab.get("endpoints")) == []  # apply(wait=True) waited for the controllers
-assert list(lab.get("endpointslices", selector="kubernetes.io/service-name=outside")) == []
-print("Service outside has ClusterIP", cluster_ip, "and no Endpoints, no EndpointSlice")"""),
+    code("""cluster_ip = check_no_endpoints(lab)  # apply waited: no controller made any"""),
     md("""Without endpoints kube-proxy writes no `nat` rules for the Service, only a `REJECT` in the
 `filter` table: a connection is refused at once (ICMP port-unreachable, which curl reports
 as "Couldn't connect"), rather than left to time out."""),
@@ -61,10 +59,8 @@ start = time.monotonic()
 refused = lab.exec("toolbox", "curl", "-sS", "-m", "5", f"http://{cluster_ip}/hostname", echo=True)
 elapsed = time.monotonic() - start
 print(refused.stderr)"""),
-    code("""assert '"default/outside has no endpoints"' in lab.iptables("node1", "filter")
-assert "DNAT" not in lab.service_rules("outside", node="node1")
-assert refused.returncode == 7 and elapsed < 2  # curl 7 = could not connect; no timeout
-print(f"refused after {elapsed * 1000:.0f} ms by kube-proxy's REJECT rule")"""),
+    code("""# curl 7 = could not connect; no timeout
+check_refused_without_endpoints(lab, refused, elapsed)"""),
     md("""## Endpoints by hand
 
 `manifests/manual-endpoints.yml` is an `Endpoints` object with the **same name** as the
@@ -80,15 +76,8 @@ an EndpointSlice, labelled `endpointslice.kubernetes.io/managed-by:
 endpointslicemirroring-controller.k8s.io` and owned by the Endpoints object (delete the
 Endpoints and the slice goes too)."""),
     code("""lab.get("endpointslices", wide=True)"""),
-    code("""(mirrored,) = lab.get("endpointslices", selector="kubernetes.io/service-name=outside")
-labels = mirrored["metadata"]["labels"]
-assert labels == {"kubernetes.io/service-name": "outside",
-                  "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}
-(owner,) = mirrored["metadata"]["ownerReferences"]
-assert (owner["kind"], owner["name"], owner["controller"]) == ("Endpoints", "outside", True)
-assert [e["addresses"] for e in mirrored["endpoints"]] == [["203.0.113.10"]]
-assert mirrored["ports"] == [{"name": "", "port": 8080, "protocol": "TCP"}]
-print(mirrored["metadata"]["name"], "mirrors Endpoints outside: 203.0.113.10:8080")"""),
+    code("""slices = lab.get("endpointslices", selector="kubernetes.io/service-name=outside")
+check_mirrored_slice(slices)"""),
     md("""## The rules kube-proxy wrote
 
 The REJECT is gone. The Service now has the usual chains: `KUBE-SERVICES` → `KUBE-SVC-…` →
@@ -96,11 +85,7 @@ one `KUBE-SEP-…` that DNATs to `203.0.113.10:8080`. kube-proxy does not care t
 address is outside the cluster: an endpoint is an address and a port."""),
     code("""rules = lab.service_rules("outside", node="node1")
 rules"""),
-    code("""assert "-j DNAT --to-destination 203.0.113.10:8080" in rules
-assert "REJECT" not in rules and '"default/outside has no endpoints"' not in lab.iptables("node1", "filter")
-for node in ("node2", "node3"):  # every node can reach the outside server through the Service
-    assert "-j DNAT --to-destination 203.0.113.10:8080" in lab.service_rules("outside", node=node)
-print(f"{cluster_ip}:80 -> DNAT 203.0.113.10:8080 on every node")"""),
+    code("""check_dnat_to_outside(lab, rules, cluster_ip)  # and on node2 and node3"""),
     md("""## A request through the Service
 
 `/hostname` answers as the outside server did a moment ago. `/clientip` shows the source
@@ -110,10 +95,7 @@ print(hostname.stdout)
 clientip = lab.exec("toolbox", "curl", "-sS", "-m", "3", f"http://{cluster_ip}/clientip", echo=True)
 print(clientip.stdout)"""),
     code("""toolbox_ip = lab.get("pods", "toolbox")["status"]["podIP"]
-assert hostname.returncode == 0 and hostname.stdout.strip() == internet_hostname
-seen_ip, seen_port = clientip.stdout.strip().rsplit(":", 1)
-assert seen_ip == "172.18.0.2" and seen_ip != toolbox_ip
-print(f"answered by {internet_hostname!r}, which saw {seen_ip} (node1), not {toolbox_ip} (toolbox)")"""),
+check_source_is_node1(hostname, clientip, internet_hostname, toolbox_ip)"""),
     md("""Who rewrote the source? Not kube-proxy: the client is a pod (inside `10.244.0.0/16`), so
 the `! -s 10.244.0.0/16 … KUBE-MARK-MASQ` rule above did not mark it. It is node1's
 **ip-masq-agent** rules (as on kind, GKE and many clusters): traffic leaving for anywhere
@@ -122,11 +104,7 @@ address. Outside hosts have no route to pod addresses, so without it the reply c
 never come back."""),
     code("""masq = lab.iptables("node1", "nat", grep="IP-MASQ-AGENT")
 masq"""),
-    code("""masq_rules = masq.rules("IP-MASQ-AGENT")
-assert [r.split(" -d ")[1].split()[0] for r in masq_rules if "-j RETURN" in r] == ["10.244.0.0/16", "172.18.0.0/16"]
-assert masq_rules[-1].endswith("-j MASQUERADE")  # everything else: the node's address
-assert "MASQUERADE" not in lab.service_rules("outside", node="node1")  # kube-proxy's part is only the DNAT
-print("ip-masq-agent: pod and node networks RETURN, everything else MASQUERADE")"""),
+    code("""check_ip_masq_agent(lab, masq)"""),
     md("""## One connection, seen at both ends
 
 We capture on the toolbox pod's `eth0` and on the outside host's interface while the
@@ -138,22 +116,15 @@ in `PREROUTING` (kube-proxy's DNAT), the source in `POSTROUTING` (ip-masq-agent'
     print(lab.exec("toolbox", "curl", "-sS", f"http://{cluster_ip}/clientip", echo=True).stdout)
 at_pod.packets()"""),
     code("""at_internet.packets()"""),
-    code("""pod_syn, outside_syn = at_pod.packets().syns()[0], at_internet.packets().syns()[0]
-assert (pod_syn.src, pod_syn.dst, pod_syn.dport) == (toolbox_ip, cluster_ip, 80)
-assert (outside_syn.src, outside_syn.dst, outside_syn.dport) == ("172.18.0.2", "203.0.113.10", 8080)
-assert len(at_pod.packets().syns()) == len(at_internet.packets().syns()) == 1
-print(f"pod sent {toolbox_ip} -> {cluster_ip}:80; internet got 172.18.0.2:{outside_syn.sport} -> 203.0.113.10:8080")"""),
+    code("""pod_syn = check_both_rewrites_on_the_wire(at_pod.packets(), at_internet.packets(),
+                                          toolbox_ip, cluster_ip)"""),
     code("""lab.draw_connection(at_pod, at_internet, "toolbox", "internet", node="node1")"""),
     md("""node1's connection-tracking entry holds both rewrites: the *reply* tuple is what the
 outside host answers (from 203.0.113.10:8080 to node1), and conntrack turns each reply back
 into *ClusterIP:80 → toolbox* for the pod."""),
     code("""entry = lab.conntrack("node1", "-p", "tcp", "--orig-dst", cluster_ip, "--sport", str(pod_syn.sport))
 entry"""),
-    code("""(e,) = entry
-assert (e.original["src"], e.original["dst"], e.original["dport"]) == (toolbox_ip, cluster_ip, 80)
-assert (e.reply["src"], e.reply["sport"], e.reply["dst"]) == ("203.0.113.10", 8080, "172.18.0.2")
-assert e.dnat and e.snat  # destination AND source rewritten
-print("one conntrack entry, both rewrites: DNAT (kube-proxy) and SNAT (ip-masq-agent)")"""),
+    code("""check_conntrack_both_rewrites(entry, toolbox_ip, cluster_ip)"""),
     md("""## What the API server refuses
 
 An endpoint address must be somewhere a packet can be sent. The API server's validation
@@ -167,14 +138,7 @@ reports every bad field at once, and nothing is stored."""),
 print(open("manifests/manual-endpoints-special.yml").read())
 error = lab.refusal("manifests/manual-endpoints-special.yml")
 print(error)"""),
-    code("""assert 'Endpoints "special" is invalid' in error
-assert ('subsets[0].addresses[0].ip: Invalid value: "127.0.0.1": '
-        "may not be in the loopback range (127.0.0.0/8, ::1/128)") in error
-assert ('subsets[0].addresses[1].ip: Invalid value: "169.254.169.254": '
-        "may not be in the link-local range (169.254.0.0/16, fe80::/10)") in error
-assert 'subsets[0].addresses[2].ip: Invalid value: "0.0.0.0": may not be unspecified (0.0.0.0)' in error
-assert [x["metadata"]["name"] for x in lab.get("endpoints")] == ["outside"]  # "special" was not stored
-print("3 addresses, 3 field errors: loopback, link-local, unspecified; nothing applied")"""),
+    code("""check_special_addresses_refused(lab, error)  # and "special" was not stored"""),
     md("""## Accepted, but cannot work: another Service's ClusterIP
 
 The API server does not stop you from pointing an endpoint at a **ClusterIP**. Here the
@@ -197,8 +161,7 @@ print("\\n".join(lab.apply("manifests/manual-via-vip.yml", wait=True)))  # the S
 print("\\n".join(lab.apply(via_vip_endpoints, wait=True)))  # then its Endpoints
 via_vip_ip = lab.get("services", "via-vip")["spec"]["clusterIP"]
 lab.service_rules("via-vip", node="node1")"""),
-    code("""assert f"-j DNAT --to-destination {cluster_ip}:80" in lab.service_rules("via-vip", node="node1")
-print(f"accepted: {via_vip_ip}:80 -> DNAT to {cluster_ip}:80 (outside's ClusterIP)")"""),
+    code("""check_dnat_to_cluster_ip(lab, via_vip_ip, cluster_ip)"""),
     md("""Now a request to `via-vip`, with a capture on node1's own interface (`node1-eth0`, towards
 the router). NAT is decided **once per connection**: the first packet goes through the
 `nat` table once, where `via-vip`'s chain rewrites the destination to `outside`'s
@@ -211,13 +174,8 @@ real network does: curl hears nothing and gives up after its 3 s."""),
     failed = lab.exec("toolbox", "curl", "-sS", "-m", "3", f"http://{via_vip_ip}/hostname", echo=True)
 print(failed.stderr)
 at_node1.packets()"""),
-    code("""assert failed.returncode != 0 and not failed.stdout
-leaving = at_node1.packets().syns()[0]
-assert (leaving.src, leaving.dst, leaving.dport) == ("172.18.0.2", cluster_ip, 80)  # not translated again
-assert failed.returncode == 28  # curl: timed out
-assert not at_node1.packets().filter(protocol="ICMP")  # the router: no route to a ClusterIP, silence
-assert lab.exec("toolbox", "curl", "-sS", "-m", "3", f"http://{cluster_ip}/hostname").returncode == 0
-print(f"the SYN left node1 for {cluster_ip}:80, untranslated; nothing came back")"""),
+    code("""# curl 28: timed out
+check_not_translated_twice(lab, failed, at_node1.packets(), cluster_ip)"""),
     md("""## The modern way: a hand-made EndpointSlice
 
 Instead of `Endpoints` you can write the EndpointSlice yourself. Its link to the Service is
@@ -230,13 +188,7 @@ print("\\n".join(lab.apply("manifests/manual-endpointslice.yml", wait=True)))"""
 answer = lab.exec("toolbox", "curl", "-sS", "-m", "3", f"http://{slice_ip}/hostname", echo=True)
 print(answer.stdout)
 lab.service_rules("outside-slice", node="node1")"""),
-    code("""(own,) = lab.get("endpointslices", selector="kubernetes.io/service-name=outside-slice")
-assert own["metadata"]["name"] == "outside-slice-1"
-assert "endpointslice.kubernetes.io/managed-by" not in own["metadata"]["labels"]
-assert "-j DNAT --to-destination 203.0.113.10:8080" in lab.service_rules("outside-slice", node="node1")
-assert answer.returncode == 0 and answer.stdout.strip() == internet_hostname
-assert "outside-slice" not in [x["metadata"]["name"] for x in lab.get("endpoints")]  # no Endpoints
-print(f"{slice_ip}:80 -> 203.0.113.10:8080 from the slice alone; no Endpoints object exists for it")"""),
+    code("""check_own_slice(lab, answer, slice_ip, internet_hostname)"""),
     md("""**`v1 Endpoints` is deprecated** since Kubernetes v1.33 (it still works, and kube-proxy
 has read only EndpointSlices for years). A v1.33+ API server answers every request that
 touches an `Endpoints` object with the header `Warning: v1 Endpoints is deprecated in
@@ -247,16 +199,10 @@ write EndpointSlices."""),
 
 Three selector-less Services, each with one slice: `outside` with its mirrored slice,
 `via-vip` whose endpoint is a ClusterIP, `outside-slice` with the slice we wrote. None of the
-endpoints is a pod, and none runs on a node of the cluster. (`kubernetes` has no endpoints
-in this lab: its API server listens on a Unix socket.)"""),
+endpoints is a pod, and none runs on a node of the cluster. (`kubernetes` is selector-less
+too: the API server writes its own endpoint, its address on node1 and port 6443.)"""),
     code("""lab.draw_services()"""),
-    code("""by_service = {}
-for s in lab.get("endpointslices"):
-    by_service.setdefault(s["metadata"]["labels"]["kubernetes.io/service-name"], []).append(
-        [e["addresses"][0] for e in s["endpoints"]])
-assert by_service == {"outside": [["203.0.113.10"]], "via-vip": [[cluster_ip]], "outside-slice": [["203.0.113.10"]]}
-assert not any("targetRef" in e or "nodeName" in e for s in lab.get("endpointslices") for e in s["endpoints"])
-print({svc: slices[0][0] for svc, slices in sorted(by_service.items())})"""),
+    code("""check_no_pod_endpoints(lab, cluster_ip)"""),
     md("""## Nobody checks an outside endpoint
 
 A pod behind a Service has a readiness probe and a kubelet that reports it; a hand-made
@@ -266,11 +212,7 @@ endpoints correct is your job."""),
     code("""lab.stop_on_host(server)
 gone = lab.exec("toolbox", "curl", "-sS", "-m", "3", f"http://{cluster_ip}/hostname", echo=True)
 print(gone.stderr)"""),
-    code("""assert gone.returncode == 7  # refused by the outside host (it sends a TCP reset)
-assert "-j DNAT --to-destination 203.0.113.10:8080" in lab.service_rules("outside", node="node1")
-(still,) = lab.get("endpointslices", selector="kubernetes.io/service-name=outside")
-assert still["endpoints"][0]["conditions"] == {"ready": True}
-print("server gone, endpoint still 'ready', DNAT still in place: the request is refused")"""),
+    code("""check_nobody_checks(lab, gone)  # refused: the outside host sends a TCP reset"""),
     md("""## What you saw
 
 - A Service without a `selector` gets a ClusterIP (`lab_kit/api/allocators.py`) but no

@@ -1,6 +1,6 @@
 """Build labs/12-nodeport.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/12-nodeport.ipynb"  # the default output, from the repository root
 
@@ -19,6 +19,12 @@ that keeps the NodePort range closed until you open a port."""),
     code("""from collections import Counter
 
 from lab_kit import Lab
+from lab_kit.lab.checks.lab12 import (check_every_node_serves, check_firewall_closed,
+                                      check_local_answers_only_at_home, check_local_rules,
+                                      check_node_back, check_node_gone, check_nodeport_chain,
+                                      check_nodeport_service, check_open_again,
+                                      check_pods_see_nodes, check_port_allowed,
+                                      check_rewritten_on_node2, check_sticky_per_node)
 from lab_kit.lab.figure import figure
 from lab_kit.lab.from_outside import requests_from
 from lab_kit.lab.random_generator import replica_ids, who_answered
@@ -39,11 +45,7 @@ book fixes it at `nodePort: 32766`; left out, the API server picks a free one fr
 print(open("manifests/book/service-with-nodeport.yml").read())
 print("\\n".join(lab.apply("manifests/book/service-with-nodeport.yml", wait=True)))"""),
     code("""lab.get("services")"""),
-    code("""spec = lab.get("services", "random-generator")["spec"]
-assert spec["type"] == "NodePort" and spec["externalTrafficPolicy"] == "Cluster"
-assert spec["ports"] == [{"port": 8080, "targetPort": 8080, "protocol": "TCP", "nodePort": 32766}]
-assert {n["metadata"]["name"]: n["status"]["addresses"][0]["address"] for n in lab.get("nodes")} == NODE_IPS
-print("NodePort 32766 on", ", ".join(NODE_IPS.values()), "- externalTrafficPolicy: Cluster")"""),
+    code("""check_nodeport_service(lab, NODE_IPS)"""),
     md("""kube-proxy writes the same rules on every node: `KUBE-NODEPORTS` (reached from
 `KUBE-SERVICES` for packets addressed to one of the node's own addresses) sends port
 32766 to the Service's `KUBE-EXT-…` chain, whose first rule marks the packet for
@@ -51,12 +53,9 @@ masquerade — that is the SNAT — and then jumps to the usual `KUBE-SVC-…` c
 picks one of the four pods wherever it runs."""),
     code("""rules = lab.service_rules("random-generator", node="node3")
 rules"""),
-    code("""nodeport_rule = next(r for r in rules.rules("KUBE-NODEPORTS") if "--dport 32766" in r)
-ext = nodeport_rule.split(" -j ")[-1]
-assert ext.startswith("KUBE-EXT-") and rules.rules(ext)
-assert rules.rules(ext)[0].endswith("-j KUBE-MARK-MASQ")  # Cluster: every outside packet is SNATed
-assert rules.rules(ext)[-1].endswith("-j " + ext.replace("KUBE-EXT-", "KUBE-SVC-"))
-print(f"KUBE-NODEPORTS --dport 32766 -> {ext}: KUBE-MARK-MASQ, then the Service's KUBE-SVC chain")"""),
+    code(
+        """ext = check_nodeport_chain(rules)  # KUBE-NODEPORTS -> KUBE-EXT (masquerade) -> KUBE-SVC"""
+    ),
     md("""## From the outside client, on each node
 
 The lab's network: three nodes on one switch, the router `gw`, and outside it the hosts
@@ -71,12 +70,9 @@ placed = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in lab.get("pods", 
 served = {node: Counter(who_answered(requests_from("client", f"http://{ip}:32766/", 8), ids))
           for node, ip in NODE_IPS.items()}
 served"""),
-    code("""assert all("ERR" not in c and "?" not in c and sum(c.values()) == 8 for c in served.values())
-assert set().union(*served.values()) == set(placed)  # all four pods served the client
-away = sum(n for node, c in served.items() for pod, n in c.items() if placed[pod] != node)
-# Each request picks any of the 4 pods; a node holds at most 2, so all 24 staying home: < 1e-7.
-assert away > 0
-print(f"24 answers from {len(placed)} pods; {away} went on to a pod on another node")"""),
+    code(
+        """away = check_every_node_serves(served, placed, each=8)  # and some went to another node"""
+    ),
     md("""## What the pod sees under `Cluster`: the node, not the client
 
 We capture on all four pods (port 8080) while the client makes four requests to each node.
@@ -89,12 +85,9 @@ with lab.capture_many(pods, packet_filter="tcp port 8080") as caps:
         requests_from("client", f"http://{ip}:32766/", 4)
 seen = Counter((pod, placed[pod], syn.src) for pod in pods for syn in caps[pod].packets().syns())
 seen"""),
-    code("""node_of = {ip: node for ips in (NODE_IPS, BRIDGE_IPS) for node, ip in ips.items()}
-assert sum(seen.values()) == 12 and CLIENT_IP not in {src for _, _, src in seen}
-for _pod, node, src in seen:  # its own node's bridge address, or another node's address
-    assert src == BRIDGE_IPS[node] or (src in NODE_IPS.values() and node_of[src] != node)
-hops = sum(n for (pod, node, src), n in seen.items() if node_of[src] != node)
-print(f"12 SYNs, none from {CLIENT_IP}; {hops} crossed to another node first")"""),
+    code(
+        """hops = check_pods_see_nodes(seen, syns=12)  # each SYN from a node, never from the client"""
+    ),
     md("""One connection, captured on the client and on whichever pod serves it: the client
 talks to node2:32766; the pod sees a connection from node2 (or node2's bridge address)
 to its port 8080. Both addresses were rewritten on node2 — the destination by kube-proxy's
@@ -104,12 +97,9 @@ DNAT, the source by the masquerade its `KUBE-EXT` chain asked for."""),
     print(lab.host("client", "curl", "-s", "http://172.18.0.3:32766/", echo=True))
 (server,) = at_pods.with_connections()
 figure(lab.draw_connection(at_client, at_pods[server], "client", server, node="node2"))"""),
-    code("""sent, got = at_client.packets().syns()[0], at_pods[server].packets().syns()[0]
-assert (sent.src, sent.dst, sent.dport) == (CLIENT_IP, "172.18.0.3", 32766)
-assert got.src in (NODE_IPS["node2"], BRIDGE_IPS["node2"]) and got.dport == 8080
-(entry,) = lab.conntrack("node2", "-p", "tcp", "--orig-src", CLIENT_IP, "--sport", str(sent.sport))
-assert entry.dnat and entry.snat  # both rewrites, undone by conntrack for the reply
-print(f"{CLIENT_IP}:{sent.sport} -> 172.18.0.3:32766 arrived at {server} as {got.src} -> :8080")"""),
+    code(
+        """check_rewritten_on_node2(lab, at_client, at_pods[server], server)  # DNAT and SNAT on node2"""
+    ),
     md("""## `sessionAffinity: ClientIP` behind the SNAT
 
 `manifests/nodeport-affinity.yml` is the book's Service with `sessionAffinity: ClientIP`.
@@ -123,13 +113,9 @@ print("\\n".join(lab.apply("manifests/nodeport-affinity.yml", wait=True)))"""),
     stuck = {(who, node): Counter(who_answered(requests_from(who, f"http://{ip}:32766/", 5), ids))
              for who in ("client", "internet") for node, ip in NODE_IPS.items()}
 stuck"""),
-    code("""assert all(len(c) == 1 and "ERR" not in c for c in stuck.values())  # sticky: one pod each
-for node in NODE_IPS:  # each node remembers each outside client once, in one pod's list
-    lists = lab.host(node, "sh", "-c", "grep -o 'src=[0-9.]*' /proc/net/xt_recent/*").stdout.split()
-    assert sorted(line.split("src=")[1] for line in lists) == [CLIENT_IP, INTERNET_IP], (node, lists)
-sources = {syn.src for pod in pods for syn in caps[pod].packets().syns()}
-assert sources <= set(NODE_IPS.values()) | set(BRIDGE_IPS.values())  # the pods saw only nodes
-print("30 requests, sticky per client per node; the pods saw only", len(sources), "node addresses")"""),
+    code(
+        """check_sticky_per_node(lab, stuck, caps, pods)  # and each node's recent lists hold both clients"""
+    ),
     md("""So affinity holds for each (client, node) pair, but:
 
 - it is **per node**: the same client calling another node may be sent to another pod
@@ -158,12 +144,7 @@ podless = sorted(set(NODE_IPS) - {home})
 rules = lab.service_rules("random-generator", node=podless[0])
 print(f"{pod['metadata']['name']} runs on {home}; {podless[0]}'s rules:")
 rules"""),
-    code("""svc = lab.get("services", "random-generator")["spec"]
-assert svc["externalTrafficPolicy"] == "Local" and svc["sessionAffinity"] == "None"
-(drop,) = [r for r in lab.iptables(podless[0], "filter").lines if "has no local endpoints" in r]
-assert "--dport 32766" in drop and drop.endswith("-j DROP") and "KUBE-EXTERNAL-SERVICES" in drop
-assert "KUBE-SVL-" in lab.service_rules("random-generator", node=home)  # Local: the node's own endpoints
-print(f"{home}: its own pod; {', '.join(podless)}: DROP (no local endpoints)")"""),
+    code("""check_local_rules(lab, home, podless)"""),
     md("""The client calls each node once, while we capture on the client and on the pod. The
 pod's node answers and the pod sees 192.0.2.10 itself. The other two nodes drop the SYN:
 no reset, no ICMP, the client retries until curl gives up after 2 s (exit code 28)."""),
@@ -173,14 +154,7 @@ no reset, no ICMP, the client retries until curl gives up after 2 s (exit code 2
                for node, ip in NODE_IPS.items()}
 print(results)
 at_client.packets()"""),
-    code("""assert results[home] == 0 and all(results[n] == 28 for n in podless)  # 28: timed out
-(syn,) = at_pod.packets().syns()
-assert syn.src == CLIENT_IP  # preserved: no SNAT under Local
-out = at_client.packets()
-for n in podless:  # SYNs went out, retried, and nothing came back
-    to_n = out.filter(dst=NODE_IPS[n])
-    assert len(to_n.syns()) >= 2 and not out.filter(src=NODE_IPS[n])
-print(f"{home} answered and its pod saw {syn.src}; {', '.join(podless)} kept silent")"""),
+    code("""check_local_answers_only_at_home(results, at_pod, at_client, home, podless)"""),
     code(
         """figure(lab.draw_connection(at_client, at_pod, "client", pod["metadata"]["name"], node=home))"""
     ),
@@ -202,13 +176,7 @@ print(lab.disconnect_node(gone))"""),
     code("""after = {node: who_answered(requests_from("client", f"http://{NODE_IPS[node]}:32766/", 10, timeout_s=1), ids)
          for node in [gone, *left]}
 {node: Counter(a) for node, a in after.items()}"""),
-    code("""assert after[gone] == ["ERR"] * 10  # the node itself: nothing answers
-answered = [p for n in left for p in after[n] if p != "ERR"]
-assert answered and all(placed[p] != gone for p in answered)  # only pods on the nodes left
-# At least 2 of the 4 endpoints are on the gone node: 20 requests all missing them, < 1e-6.
-failed = sum(a.count("ERR") for n, a in after.items() if n != gone)
-assert failed > 0
-print(f"{gone}: 10 of 10 timed out; {', '.join(left)}: {len(answered)} answered, {failed} timed out")"""),
+    code("""check_node_gone(after, placed, gone, each=10)"""),
     md("""Brought back before the grace period ends, the node was never marked `Unknown`: it
 answers again at once. (Left out longer, the Node turns `Unknown` after 50 s, its pods not
 Ready, and the other nodes stop sending there: `tests/integration/test_outside_network.py`
@@ -217,9 +185,7 @@ waits for that.)"""),
 lab.wait()
 back = requests_from("client", f"http://{NODE_IPS[gone]}:32766/", 3)
 Counter(who_answered(back, ids))"""),
-    code("""assert "ERR" not in back
-assert {c["type"]: c["status"] for c in lab.get("nodes", gone)["status"]["conditions"]}["Ready"] == "True"
-print(gone, "is back and answers")"""),
+    code("""check_node_back(lab, gone, back)"""),
     md("""## The firewall in front of the NodePorts
 
 The chapter warns that a NodePort is only reachable if the firewall lets traffic to the
@@ -230,16 +196,13 @@ it (`labkit firewall`): turned on, it drops everything from outside to the NodeP
 with lab.capture("client", packet_filter="tcp port 32766") as closed:
     shut = lab.host("client", "curl", "-s", "-m", "2", "http://172.18.0.2:32766/", echo=True)
 print("curl exit code:", shut.returncode)"""),
-    code("""assert shut.returncode == 28 and not closed.packets().filter(src="172.18.0.2")
-assert lab.firewall("list").startswith("Firewall on")
-print("firewall on: the SYNs to 172.18.0.2:32766 went unanswered")"""),
+    code("""check_firewall_closed(lab, shut, closed)"""),
     code("""print(lab.firewall("allow", "32766"))
 opened = requests_from("client", "http://172.18.0.2:32766/", 3)
 Counter(who_answered(opened, ids))"""),
-    code("""assert "ERR" not in opened and "allow tcp:32766" in lab.firewall("list")
+    code("""check_port_allowed(lab, opened)
 print(lab.firewall("off"))
-assert requests_from("client", "http://172.18.0.3:32766/", 1) != ["ERR"]
-print("allowed, 32766 answers; off, every NodePort is open again")"""),
+check_open_again(requests_from("client", "http://172.18.0.3:32766/", 1))"""),
     md("""## What you saw
 
 - `type: NodePort` opens one port on every node: `KUBE-NODEPORTS` → `KUBE-EXT-…` →
@@ -260,6 +223,39 @@ print("allowed, 32766 answers; off, every NodePort is open again")"""),
   firewall`) stands for the cloud's: a NodePort must be opened there too.
 
 Next: `13-loadbalancer.ipynb` — one stable address in front of the nodes, with health checks."""),
+    md("""## Your turn
+
+Two changes to make on the live cluster; each check says what it saw."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "12.1",
+        "A NodePort the API server picks",
+        "The book fixes `nodePort: 32766`. Expose the same pods a second time as a NodePort "
+        "Service `rg-nodeport` *without* choosing a port "
+        "(`labkit expose deployment random-generator --type=NodePort --name=rg-nodeport`), "
+        "find its node port in `labkit get services`, and call it from the `client` host.",
+        "which range will the port come from, and will the client reach it on all three "
+        "nodes, or only on the nodes that run a pod?",
+        "!labkit expose deployment random-generator --type=NodePort --name=rg-nodeport\n"
+        "lab.wait()  # every node's kube-proxy has the new rules\n"
+        'node_port = lab.get("services", "rg-nodeport")["spec"]["ports"][0]["nodePort"]\n'
+        'print(node_port, requests_from("client", f"http://172.18.0.4:{node_port}/", 2))',
+    ),
+    *exercise(
+        "12.2",
+        "Local: which nodes answer?",
+        "Switch `random-generator` back to `externalTrafficPolicy: Local` "
+        "(`manifests/nodeport-local.yml`) and scale the Deployment to **two** replicas. Then "
+        "call port 32766 of each node from the `client`, with a 1 s timeout.",
+        "how many of the three nodes will answer, and what does the client see from the "
+        "others: a refusal, or nothing at all?",
+        'print("\\n".join(lab.apply("manifests/nodeport-local.yml", wait=True)))\n'
+        "!labkit scale deployment/random-generator --replicas=2\n"
+        "lab.wait_ready()\n"
+        'print(lab.get("pods", selector="app=random-generator", wide=True))\n'
+        'print({node: lab.host("client", "curl", "-s", "-m", "1", f"http://{ip}:32766/").returncode\n'
+        "       for node, ip in NODE_IPS.items()})",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

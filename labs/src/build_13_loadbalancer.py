@@ -1,6 +1,6 @@
 """Build labs/13-loadbalancer.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/13-loadbalancer.ipynb"  # the default output, from the repository root
 
@@ -20,6 +20,11 @@ in each, and what one load balancer per Service costs."""),
 
 from lab_kit import Lab
 from lab_kit.lab import plots
+from lab_kit.lab.checks.lab13 import (check_address_given, check_all_pods_answer,
+                                      check_failover, check_lb_entry, check_left_pending,
+                                      check_local_rotation, check_one_way_through_lb,
+                                      check_pods_see_the_client, check_proxy_mode,
+                                      check_second_load_balancer, check_vip_path)
 from lab_kit.lab.figure import figure
 from lab_kit.lab.from_outside import RequestLoop, pods_on_nodes, requests_from, wait_rotation
 from lab_kit.lab.random_generator import replica_ids, stamped, who_answered
@@ -41,13 +46,9 @@ is not there: it stays `<pending>`, and no event says why — nobody is looking 
 print(open("manifests/loadbalancer-other-class.yml").read())
 print("\\n".join(lab.apply("manifests/loadbalancer-other-class.yml", wait=True)))"""),
     code("""lab.get("services")"""),
-    code("""other = lab.get("services", "random-generator-internal")
-assert other["spec"]["loadBalancerClass"] == "example.com/internal-lb"
-assert other.get("status", {}).get("loadBalancer", {}) == {}  # no address, now or later
-assert "<pending>" in str(lab.get("services"))
-assert "Events:" in lab.describe("services", "random-generator-internal")
-assert "LoadBalancer" not in lab.describe("services", "random-generator-internal").split("Events:")[1]
-print("random-generator-internal: EXTERNAL-IP <pending>, no event")"""),
+    code(
+        """check_left_pending(lab, "random-generator-internal")  # no address, now or later; no event"""
+    ),
     md("""Now the book's `service-with-loadbalancer.yml`, unchanged: no class, so the lab's cloud
 controller takes it. It adds its finalizer, picks the first free address of the topology's
 pool (198.51.100.32/27, documentation addresses), tells the `cloud-lb` host, and writes the
@@ -58,16 +59,9 @@ print("\\n".join(lab.apply("manifests/book/service-with-loadbalancer.yml", wait=
 print("\\n".join(lab.delete("services", "random-generator-internal")))"""),
     code("""lab.get("services")"""),
     code("""print(lab.describe("services", "random-generator"))"""),
-    code("""svc = lab.get("services", "random-generator")
-address = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
-node_port = svc["spec"]["ports"][0]["nodePort"]
-assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "198.51.100.32", "ipMode": "VIP"}]
-assert "service.kubernetes.io/load-balancer-cleanup" in svc["metadata"]["finalizers"]
-assert svc["spec"]["externalTrafficPolicy"] == "Cluster"  # the default
-events = lab.describe("services", "random-generator").split("Events:")[1]
-assert "EnsuringLoadBalancer" in events and "EnsuredLoadBalancer" in events
-assert "198.51.100.32" in str(lab.get("services"))  # EXTERNAL-IP
-print(f"random-generator: EXTERNAL-IP {address}, node port {node_port}")"""),
+    code(
+        """address = check_address_given(lab, "random-generator")  # 198.51.100.32, events, finalizer"""
+    ),
     md("""## One address for the client
 
 The `client` host sits outside the cluster (192.0.2.10). It knows one address: the
@@ -80,21 +74,14 @@ pod. 60 requests from the client:"""),
 url = f"http://{address}:8080/"
 answers = who_answered(requests_from("client", url, 60), ids)
 plots.distribution(answers, f"60 requests from the client to {address}", expected=60 / 4)"""),
-    code("""assert "ERR" not in answers and set(answers) == set(ids.values())  # all 4 pods
-print({pod: answers.count(pod) for pod in sorted(set(answers))})"""),
+    code("""check_all_pods_answer(answers, ids)  # all 4 pods"""),
     md("""The load balancer's own view: the address, its Service, the mode, and each node with its
 last health check. Under `externalTrafficPolicy: Cluster` every node can serve (kube-proxy
 forwards to pods anywhere), so the check asks kube-proxy itself: `GET /healthz` on port
 10256."""),
     code("""lb = lab.load_balancer()
 lb"""),
-    code("""entry = lb.address(address)
-assert (entry["service"], entry["mode"], entry["externalTrafficPolicy"]) == (
-    "default/random-generator", "VIP", "Cluster")
-assert entry["healthCheck"]["port"] == cloud_lb.KUBE_PROXY_HEALTHZ_PORT
-assert entry["healthCheck"]["path"] == "/healthz"
-assert lb.in_rotation(address) == ["node1", "node2", "node3"]
-print(f"{address}: checks :10256/healthz, in rotation:", ", ".join(lb.in_rotation(address)))"""),
+    code("""check_lb_entry(lb, address)"""),
     md("""On the wire, on the `cloud-lb` host's leg into the node network (`cloud-lb-eth1`): the
 client's connections leave for the nodes still from 192.0.2.10 to 198.51.100.32. The
 answers never come back this way: the node sends them to the client through the router
@@ -102,19 +89,14 @@ answers never come back this way: the node sends them to the client through the 
     code("""with lab.capture("cloud-lb", interface="cloud-lb-eth1", packet_filter="tcp port 8080") as cap:
     requests_from("client", url, 5)
 cap.packets()"""),
-    code("""rows = cap.packets()
-assert len(rows.syns()) == 5
-assert {(r.src, r.dst, r.dport) for r in rows} == {("192.0.2.10", address, 8080)}
-assert not rows.filter(src=address)  # no reply passes the load balancer
-print(f"{len(rows)} packets, all 192.0.2.10 -> {address}:8080; no reply through cloud-lb")"""),
+    code(
+        """check_one_way_through_lb(cap.packets(), address)  # no reply passes the load balancer"""
+    ),
     md("""The whole path of one request, with the addresses at each hop (rewrites in red). Under
 `Cluster` the node masquerades (SNAT) before it forwards, in case the pod is on another
 node: the pod sees a node's address, not the client's."""),
     code("""figure(lab.draw_load_balancer(address))"""),
-    code("""path = lab.draw_load_balancer(address).source
-assert "src 192.0.2.10:p" in path and f"dst {address}:8080" in path
-assert "KUBE-EXT: SNAT" in path and "direct server return" in path
-print("client -> cloud-lb -> node (SNAT) -> pod; replies straight back from the node")"""),
+    code("""check_vip_path(lab, address)"""),
     md("""## Health checks under `externalTrafficPolicy: Local`
 
 `manifests/loadbalancer-local.yml` is the book's Service with `externalTrafficPolicy:
@@ -143,14 +125,7 @@ with_pod = sorted({p["spec"]["nodeName"] for p in pods})
 wait_rotation(address, with_pod)  # the LB checks every second; 3 failures take a node out
 lb = lab.load_balancer()
 lb"""),
-    code("""assert len(pods) == 2 and len(with_pod) == 2  # the scheduler spreads them
-for name, out in checks.items():
-    local = sum(p["spec"]["nodeName"] == name for p in pods)
-    assert out.stdout.endswith(" 200" if local else " 503"), (name, out.stdout)
-    assert f'"localEndpoints": {local}' in out.stdout
-assert lb.address(address)["healthCheck"] == {"port": health_port, "path": "/"}
-assert lb.in_rotation(address) == with_pod
-print("in rotation:", with_pod, "- the nodes with a pod; the others answer 503 and get nothing")"""),
+    code("""check_local_rotation(lb, address, pods, with_pod, checks, health_port)"""),
     md("""## A node fails while the client keeps calling
 
 Now the client calls the address in a loop (a new connection each time, 1 s timeout) while
@@ -179,16 +154,9 @@ t0 = float(loop.answers[0].split()[0])
 plots.failover(samples, f"Which pod @ node answered each request to {address}",
                marks=[(cut_at - t0, f"{victim} disconnected"), (out_at - t0, "out of rotation"),
                       (back_at - t0, "connected, back in")])"""),
-    code("""victim_pod = next(label for label in labels.values() if label.endswith(f"@ {victim}"))
-errors = [t for t, who in samples if who == "ERR"]
-cut, out, back = cut_at - t0, out_at - t0, back_at - t0
-# the LB's promise, + 1 s for disconnect_node itself and the LB's view to show it
-assert out - cut <= cloud_lb.LEAVES_ROTATION_WITHIN_S + 1
-assert errors and all(cut - 0.5 < t < out + 1 for t in errors)  # lost only during the failover
-assert not [t for t, who in samples if who == victim_pod and cut + 1 < t < back - 1]
-assert [t for t, who in samples if who == victim_pod and t > back + 1]  # it serves again
-print(f"{len(samples)} requests; {len(errors)} failed, all in the {out - cut:.1f} s before {victim} "
-      f"left the rotation; {victim} answered again {back - cut:.1f} s after it went")"""),
+    code(
+        """check_failover(samples, labels, victim, cut=cut_at - t0, out=out_at - t0, back=back_at - t0)"""
+    ),
     md("""## `ipMode: VIP` and `Proxy`: what the pod sees
 
 In VIP mode (pass-through) nothing is rewritten on the way to the node, and under `Local`
@@ -199,8 +167,7 @@ with lab.capture_many(pod_names, packet_filter="tcp port 8080") as caps:
     requests_from("client", url, 10)
 vip_syns = [s for pod in pod_names for s in caps[pod].packets().syns()]
 caps[caps.with_connections()[0]].packets().syns()"""),
-    code("""assert len(vip_syns) == 10 and {s.src for s in vip_syns} == {"192.0.2.10"}
-print("VIP + Local: every pod saw 192.0.2.10, the client itself")"""),
+    code("""check_pods_see_the_client(vip_syns, count=10)"""),
     md("""Some load balancers are proxies instead: they take the connection and open their own to
 a node's **NodePort** (`ipMode: Proxy`, KEP-1860). Clouds select one with an annotation of
 their own; the lab's cloud reads `service.beta.kubernetes.io/labkit-load-balancer-ip-mode`.
@@ -215,12 +182,9 @@ with lab.capture_many([*pod_names, "cloud-lb"], packet_filter="tcp") as caps:
 proxy_syns = [s for pod in pod_names for s in caps[pod].packets().syns()]
 caps[caps.with_connections()[0]].packets().syns()"""),
     code("""figure(lab.draw_load_balancer(address))"""),
-    code("""ingress = lab.get("services", "random-generator")["status"]["loadBalancer"]["ingress"]
-assert ingress == [{"ip": address, "ipMode": "Proxy"}]  # same address, other mode
-assert len(proxy_syns) == 10 and {s.src for s in proxy_syns} == {leg}
-assert "Proxy" in lab.draw_load_balancer(address).source
-assert address not in str(lab.iptables("node1", "nat", grep=address))  # no rule for the LB IP
-print(f"Proxy + Local: every pod saw {leg}, the load balancer's leg; the client is gone")"""),
+    code(
+        """check_proxy_mode(lab, address, proxy_syns, leg, count=10)  # and no nat rule for the LB address"""
+    ),
     md("""## One load balancer per Service
 
 Every LoadBalancer Service gets a load balancer of its own: an address, a node port on
@@ -232,10 +196,8 @@ print("\\n".join(lab.apply("manifests/loadbalancer-second.yml", wait=True)))""")
     code("""second = lab.get("services", "random-generator-web")["status"]["loadBalancer"]["ingress"][0]["ip"]
 wait_rotation(second, ["node1", "node2", "node3"])
 lab.load_balancer()"""),
-    code("""assert second == "198.51.100.33" and second != address
-assert len(lab.load_balancer()) == 2
-assert who_answered(requests_from("client", f"http://{second}/", 3), ids) != ["ERR"] * 3
-print(f"two Services, two load balancers: {address} and {second} (the pool holds 32)")"""),
+    code("""answered = who_answered(requests_from("client", f"http://{second}/", 3), ids)
+check_second_load_balancer(lab, second, address, answered, requests=3)"""),
     md("""That is the motivation for **Ingress** (the book's next section): one load balancer in
 front of one HTTP proxy in the cluster, which dispatches many Services by host name and
 path.
@@ -260,6 +222,39 @@ path.
   `lab_kit/lab/lb_view.py`; the client's loop in `lab_kit/lab/from_outside.py`.
 
 Next: Ingress — one load balancer for many Services."""),
+    md("""## Your turn
+
+Two changes to make on the live cluster; each check says what it saw."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "13.1",
+        "Back to Cluster: every node in rotation",
+        "`random-generator` runs two pods under `externalTrafficPolicy: Local`, so the load "
+        "balancer sends nothing to the node without one. Apply the book's "
+        "`manifests/book/service-with-loadbalancer.yml` again (policy `Cluster`, the default), "
+        "keep the two replicas, and look at `lab.load_balancer()` (or `labkit lb`).",
+        "which port and path will the load balancer check now, and how many nodes will be in "
+        "its rotation with only two pods?",
+        'print("\\n".join(lab.apply("manifests/book/service-with-loadbalancer.yml", wait=True)))\n'
+        'wait_rotation(address, ["node1", "node2", "node3"])\n'
+        "lab.load_balancer()",
+    ),
+    *exercise(
+        "13.2",
+        "An address given back",
+        "Delete `random-generator-web` (the second load balancer, 198.51.100.33) and wait "
+        "until it is gone; then expose the same pods again as a new LoadBalancer Service "
+        "`rg-again` on port 80 "
+        "(`labkit expose deployment random-generator --type=LoadBalancer --port=80 "
+        "--target-port=8080 --name=rg-again`).",
+        "does the deleted Service vanish at once (what does its finalizer wait for)? Which "
+        "address will `rg-again` get: 198.51.100.33 again, or the next one, .34?",
+        "!labkit delete service random-generator-web\n"
+        "!labkit wait --for=delete service/random-generator-web\n"
+        "!labkit expose deployment random-generator --type=LoadBalancer --port=80 --target-port=8080 --name=rg-again\n"
+        "lab.wait()\n"
+        'lab.get("services")',
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

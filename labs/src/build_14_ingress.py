@@ -1,6 +1,6 @@
 """Build labs/14-ingress.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/14-ingress.ipynb"  # the default output, from the repository root
 
@@ -21,6 +21,12 @@ against lab 13."""),
     code("""from collections import Counter
 
 from lab_kit import Lab
+from lab_kit.lab.checks.lab14 import (check_book_ingress, check_controller_installed,
+                                      check_default_backend_answers,
+                                      check_default_backend_explained, check_explanations_agree,
+                                      check_forwarded_for, check_ingress_drawn, check_no_pods_503,
+                                      check_not_found, check_one_load_balancer, check_routed,
+                                      check_www_locations)
 from lab_kit.lab.figure import figure
 from lab_kit.lab.ingress_lab import ask, http_requests, load_balancers, services_behind, wait_pods_gone
 
@@ -39,13 +45,7 @@ Local`, so the client's own address reaches nginx (lab 13). The lab's cloud gave
 Service the pool's first address."""),
     code("""lab.get("ingressclasses")"""),
     code("""lab.get("services", namespace="ingress-nginx")"""),
-    code("""cls = lab.get("ingressclasses", "nginx")
-svc = lab.get("services", "ingress-nginx-controller", namespace="ingress-nginx")
-assert cls["spec"]["controller"] == "k8s.io/ingress-nginx"
-assert cls["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "true"
-assert svc["spec"]["type"] == "LoadBalancer" and svc["spec"]["externalTrafficPolicy"] == "Local"
-assert svc["status"]["loadBalancer"]["ingress"][0]["ip"] == ADDRESS
-print(f"IngressClass nginx (default) -> controller Service {ADDRESS}:80,443")"""),
+    code("""check_controller_installed(lab)"""),
     md("""## The book's Ingress, unchanged
 
 The book's `ingress.yml` has no rules and no class, only a `defaultBackend`: every request
@@ -56,10 +56,7 @@ address into `status.loadBalancer` — the `ADDRESS` column."""),
 print(open("manifests/book/ingress.yml").read())
 print("\\n".join(lab.apply("manifests/book/ingress.yml", wait=True)))"""),
     code("""lab.get("ingresses")"""),
-    code("""book = lab.get("ingresses", "random-generator")
-assert book["spec"]["ingressClassName"] == "nginx"  # filled in by the admission
-assert book["status"]["loadBalancer"]["ingress"] == [{"ip": ADDRESS}]
-print(f"random-generator: class nginx, ADDRESS {ADDRESS}")"""),
+    code("""check_book_ingress(lab)  # ingressClassName filled in by the admission"""),
     md("""The client calls the address 20 times. Each answer of the random generator carries the
 id of the process that made it: the controller spreads the requests over the Service's
 ready pods itself (nginx's upstream, round robin) — it does not go through the Service's
@@ -68,18 +65,12 @@ ClusterIP."""),
 replicas = Counter(a.json()["id"] for a in answers)
 print(answers[0].body)
 Counter(a.served_by for a in answers)"""),
-    code("""assert {a.status for a in answers} == {200} and {a.served_by for a in answers} == {"random-generator"}
-assert len(replicas) == 4  # the book's 4 replicas
-print(f"20 requests to {ADDRESS}: all 200, from {len(replicas)} replicas", sorted(replicas.values()))"""),
+    code("""check_default_backend_answers(answers, replicas)  # the book's 4 replicas"""),
     md("""Why did it go there? `lab.ingress_explain(url)` answers from the same routing model the
 controller renders its nginx.conf from: which nginx server and location, which Ingress
 rule, which Service and pods (`labkit ingress explain URL` on a terminal)."""),
     code("""lab.ingress_explain(f"http://{ADDRESS}/")"""),
-    code("""why = lab.ingress_explain(f"http://{ADDRESS}/")
-assert why.status == 200 and why.decision.ingress == "default/random-generator"
-assert why.decision.server == "_" and why.decision.service == "random-generator"
-assert len(why.pods) == 4
-print("no rule host, no rule path: the defaultBackend of default/random-generator, 4 pods")"""),
+    code("""check_default_backend_explained(lab.ingress_explain(f"http://{ADDRESS}/"))"""),
     md("""## Many Services behind one address
 
 Three small applications (`manifests/ingress-echo.yml`): the ingress conformance suite's
@@ -106,12 +97,9 @@ are not `*.example.com`), so they fall to the catch-all — where the book's Ing
 ]
 answers = ask("client", ADDRESS, REQUESTS)
 answers"""),
-    code("""assert [a.served_by for a in answers] == [
-    "shop", "api", "web", "web", "api", "api", "web", "shop", "api",
-    *["random-generator"] * 3]
-assert all(a.status == 200 for a in answers)
-assert all(a.pod.startswith(a.service + "-") for a in answers if a.service)  # a pod of that Service
-print(f"{len(answers)} requests to {ADDRESS}: {dict(Counter(a.served_by for a in answers))}")"""),
+    code(
+        """check_routed(answers)  # each by the Service its rule names, from a pod of that Service"""
+    ),
     md("""## Which rule, and why
 
 The path rules of `by-path`, as the Ingress spec defines them (ingress-nginx turns them into
@@ -129,15 +117,7 @@ nginx `location`s: `= /api/orders` for the Exact path, `/api/` for the Prefix):
     md("""The explanation is computed, not observed. Does it agree with what the client got? For
 every request of the table: the same status, the same Service, and the answering pod one
 of those the explanation lists."""),
-    code("""for a in answers:
-    why = lab.ingress_explain(a.url, host=a.host)
-    assert (why.status, why.decision.service) == (a.status, a.served_by), (a.host, a.path, why)
-    assert not a.service or a.pod in why.pods
-exact, longest = (lab.ingress_explain(f"http://{ADDRESS}{p}", host="www.example.com").decision
-                  for p in ("/api/orders", "/api/orders/7"))
-assert (exact.path, exact.path_type, longest.path, longest.path_type) == ("/api/orders", "Exact", "/api", "Prefix")
-assert lab.ingress_explain(f"http://{ADDRESS}/", host="blog.example.com").decision.rule_host == "*.example.com"
-print(f"{len(answers)} requests: the explanation named what the client got, every time")"""),
+    code("""check_explanations_agree(lab, answers)"""),
     md("""## The load balancers this saved
 
 Lab 13 gave every Service of `type: LoadBalancer` its own load balancer: its own address, its
@@ -152,11 +132,7 @@ print("LoadBalancer Services:", lbs)
 print("Services behind them: ", behind)
 print(f"lab 13's way: {len(behind)} LoadBalancer Services, {len(behind)} addresses; "
       f"through the Ingress: {len(lbs)}")"""),
-    code("""svc_name = "ingress-nginx/ingress-nginx-controller"
-assert lbs == [(svc_name, ADDRESS)]
-assert behind == ["default/api", "default/random-generator", "default/shop", "default/web"]
-assert len(lab.load_balancer()) == 1 and lab.load_balancer().address(ADDRESS)["service"] == svc_name
-print(f"{len(behind)} Services, 1 load balancer: {len(behind) - 1} saved")"""),
+    code("""check_one_load_balancer(lab, lbs, behind)"""),
     md("""## Nothing matches: 404
 
 The book's Ingress caught every request no rule claimed. Delete it, and those requests get
@@ -166,10 +142,9 @@ lab.wait()
 unmatched = ask("client", ADDRESS, [("a.b.example.com", "/"), ("example.com", "/"), ("nothing.test", "/")])
 unmatched"""),
     code("""lab.ingress_explain(f"http://{ADDRESS}/", host="a.b.example.com")"""),
-    code("""assert [a.status for a in unmatched] == [404] * 3 and "404 Not Found" in unmatched[0].body
-why = lab.ingress_explain(f"http://{ADDRESS}/", host="a.b.example.com")
-assert why.status == 404 and why.decision.server == "_" and not why.decision.service
-print("no rule host, no defaultBackend: 404 from the controller, as explained")"""),
+    code(
+        """check_not_found(unmatched, lab.ingress_explain(f"http://{ADDRESS}/", host="a.b.example.com"))"""
+    ),
     md("""## No ready pods: 503
 
 A rule whose Service has no ready endpoint cannot be served: ingress-nginx answers **503**
@@ -184,12 +159,9 @@ down = ask("client", ADDRESS, [("shop.example.com", "/"), ("www.example.com", "/
                                ("www.example.com", "/api/orders/7")])
 down"""),
     code("""lab.ingress_explain(f"http://{ADDRESS}/", host="shop.example.com")"""),
-    code("""assert [a.status for a in down] == [503, 503, 200] and down[2].served_by == "api"
-assert "503 Service Temporarily Unavailable" in down[0].body
-why = lab.ingress_explain(f"http://{ADDRESS}/", host="shop.example.com")
-assert why.status == 503 and why.decision.service == "shop" and not why.pods
-assert any("no ready endpoints" in line for line in why.decision.why)
-print("shop scaled to 0: both of its rules answer 503; /api/orders/7 still goes to api")"""),
+    code(
+        """check_no_pods_503(down, lab.ingress_explain(f"http://{ADDRESS}/", host="shop.example.com"))"""
+    ),
     md("""## On the wire: two HTTP requests for one call
 
 An ingress controller is a proxy: it ends the client's connection and opens its own to a
@@ -209,19 +181,9 @@ with lab.capture("client", packet_filter="tcp port 80") as at_client, \\
     (answer,) = ask("client", ADDRESS, [("api.example.com", "/users")])
 at_controller.packets()"""),
     code("""http_requests(at_controller)"""),
-    code("""ips = {p["metadata"]["name"]: p["status"]["podIP"]
-       for p in [*lab.get("pods", namespace="ingress-nginx"), *lab.get("pods", selector="app=api")]}
-(sent,) = at_client.packets().syns()
-outer, inner = http_requests(at_controller)
-(seen,) = http_requests(at_pod)
-assert (sent.src, sent.dst, sent.dport) == (CLIENT_IP, ADDRESS, 80)
-assert (outer.src, outer.dst, outer.dport) == (CLIENT_IP, ips[controller], 80)
-assert (inner.src, inner.dst, inner.dport) == (ips[controller], ips[api_pod], 3000)
-assert outer.header("Host") == inner.header("Host") == "api.example.com" and not outer.header("X-Forwarded-For")
-assert inner.header("X-Forwarded-For") == inner.header("X-Real-IP") == CLIENT_IP
-assert seen.headers == inner.headers and answer.json()["headers"]["X-Forwarded-For"] == [CLIENT_IP]
-print(f"client -> {ADDRESS}:80 -> controller {ips[controller]}:80; "
-      f"controller -> {ips[api_pod]}:3000 with X-Forwarded-For: {CLIENT_IP}")"""),
+    code(
+        """check_forwarded_for(lab, at_client, at_controller, at_pod, answer, controller, api_pod)"""
+    ),
     md("""The rest of what nginx adds, as the api pod received it (the echo server's own view):"""),
     code("""{k: v for k, v in answer.json()["headers"].items() if k.startswith("X-")}"""),
     md("""## The whole routing as a graph
@@ -229,11 +191,7 @@ print(f"client -> {ADDRESS}:80 -> controller {ips[controller]}:80; "
 Ingress → rule (host, path) → Service → ready pods, from the same model
 (`labkit ingress draw`). `shop` shows its 503."""),
     code("""figure(lab.draw_ingress())"""),
-    code("""graph = lab.draw_ingress().source
-for shown in ("shop.example.com", "*.example.com", "/api/orders (Exact)", "/api (Prefix)", "no ready endpoints"):
-    assert shown in graph, shown
-assert "random-generator" not in graph  # its Ingress is gone
-print("2 Ingresses, 6 rules, 3 Services; shop without pods")"""),
+    code("""check_ingress_drawn(lab)  # and random-generator's Ingress gone"""),
     md("""The nginx.conf the controller runs, rendered from the same model (`labkit ingress conf`):
 the `server` block of `www.example.com`. The Exact path is an exact nginx location (`=`);
 the Prefix `/api` becomes two, `= /api` and `/api/`, so that nginx's own prefix match (by
@@ -243,11 +201,7 @@ prefix: the Ingress rules' longest match."""),
 start = conf.index("## server www.example.com")
 www = conf[start:conf.index("\\n    }\\n", start) + 6]
 print(www)"""),
-    code("""locations = [line.strip() for line in www.splitlines() if line.strip().startswith("location")]
-assert locations == ['location = "/api/orders" {', 'location "/api/" {', 'location = "/api" {',
-                     'location "/" {'], locations
-assert "return 503;" in www.split('location "/api/"')[0]  # the Exact path's Service has no pods
-print("www.example.com: = /api/orders (Exact, 503 now), /api/ and = /api (Prefix /api), / (Prefix /)")"""),
+    code("""check_www_locations(www)  # the Exact path's Service has no pods: return 503"""),
     md("""## What you saw
 
 - An Ingress does nothing without a controller. The addon (`lab_kit/lab/addons/ingress-nginx.yaml`,
@@ -270,6 +224,35 @@ print("www.example.com: = /api/orders (Exact, 503 now), /api/ and = /api (Prefix
 - One load balancer for all of it, where lab 13 needed one per Service.
 
 Next: `15-ingress-tls.ipynb` — TLS termination with SNI, and HTTP cookie affinity."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check calls the Ingress address from `client` and says
+what it saw."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "14.1",
+        "Back from 503",
+        "`shop` has no pods, so its two rules answer 503. Scale the `shop` Deployment to 2 "
+        "(`labkit scale deployment shop --replicas=2`) and ask `shop.example.com` a few times.",
+        "does any Ingress have to change? Will both new pods get requests?",
+        "!labkit scale deployment shop --replicas=2\n"
+        "lab.wait_ready()\n"
+        'ask("client", ADDRESS, [("shop.example.com", "/")] * 4 + [("www.example.com", "/api/orders")])',
+    ),
+    *exercise(
+        "14.2",
+        "The bare domain",
+        "`example.com` itself has no rule since the book's Ingress is gone: it gets the 404. "
+        "Give it one: a new Ingress `apex` with a rule for host `example.com`, path `/` "
+        "(Prefix), to the Service `web` on port 80.",
+        "once `example.com` answers, what does `a.b.example.com` get?",
+        'apex = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "apex"},\n'
+        '        "spec": {"rules": [{"host": "example.com", "http": {"paths": [\n'
+        '            {"path": "/", "pathType": "Prefix",\n'
+        '             "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}\n'
+        'print("\\n".join(lab.apply(apex, wait=True)))\n'
+        'ask("client", ADDRESS, [("example.com", "/"), ("a.b.example.com", "/")])',
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

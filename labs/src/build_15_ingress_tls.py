@@ -1,6 +1,6 @@
 """Build labs/15-ingress-tls.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/15-ingress-tls.ipynb"  # the default output, from the repository root
 
@@ -17,9 +17,11 @@ the pod. Then **cookie affinity**, which a Service cannot do and an Ingress can:
 ingress-nginx's `INGRESSCOOKIE` every request of one browser lands on one pod, without it they
 spread, and twelve browsers behind the *same* address each keep their own pod — where lab 06's
 `ClientIP` affinity sends all twelve to one."""),
-    code("""import re
-
-from lab_kit import Lab
+    code("""from lab_kit import Lab
+from lab_kit.lab.checks.lab15 import (check_blog_served_legacy_refused, check_certificates,
+                                      check_cookie_affinity, check_cookie_keys_the_hash,
+                                      check_cookie_vs_clientip, check_redirected_to_https,
+                                      check_terminated_at_controller, check_tls_sites)
 from lab_kit.lab.figure import figure
 from lab_kit.lab.from_outside import wait_rotation
 from lab_kit.lab.ingress_tls_lab import (Browser, certificates_seen, compare, conf_block,
@@ -52,12 +54,7 @@ certificate. `legacy-tls` was never made."""),
 print(open("manifests/ingress-tls-sites.yml").read())
 print("\\n".join(lab.apply("manifests/ingress-tls-sites.yml", wait=True)))"""),
     code("""lab.get("ingress")"""),
-    code("""sites = lab.get("ingress", "sites")
-secrets = {s["metadata"]["name"]: s["type"] for s in lab.get("secrets")}
-assert sites["status"]["loadBalancer"]["ingress"] == [{"ip": address}]
-assert "80, 443" in str(lab.get("ingress"))  # a tls section: kubectl shows port 443 too
-assert secrets["blog-tls"] == secrets["shop-tls"] == "kubernetes.io/tls" and "legacy-tls" not in secrets
-print(f"sites: three TLS hosts on {address}; Secrets blog-tls and shop-tls, no legacy-tls")"""),
+    code("""check_tls_sites(lab, address)  # a tls section: kubectl shows port 443 too"""),
     md("""## SNI: the name the client asks for picks the certificate
 
 All three names share one address and port 443, so the server cannot tell from the
@@ -72,16 +69,7 @@ last row sends no name at all (`-noservername`), as a client calling the bare IP
     code("""names = ["blog.example.com", "shop.example.com", "legacy.example.com", ""]
 seen = certificates_seen("client", address, names, ca)
 seen"""),
-    code("""for name in ("blog.example.com", "shop.example.com"):
-    cert = seen.by_sni(name)
-    assert (cert.subject, cert.dns_names, cert.verify) == (f"CN = {name}", (name,), "0 (ok)")
-    assert cert.issuer == "O = lab_kit, CN = lab_kit CA"
-fake = "O = Acme Co, CN = Kubernetes Ingress Controller Fake Certificate"
-for name in ("legacy.example.com", ""):
-    cert = seen.by_sni(name)
-    assert cert.subject == cert.issuer == fake  # self-signed: it vouches for itself
-    assert cert.dns_names == ("ingress.local",) and cert.verify != "0 (ok)"
-print("blog and shop: their own certificate, verified; legacy and no SNI: the fake one, refused")"""),
+    code("""check_certificates(seen)  # the fake one is self-signed: it vouches for itself"""),
     md("""openssl names one problem per certificate: for `legacy.example.com` that the certificate is
 for another name (62: the fake one is for `ingress.local`); with no name to check, that it is
 self-signed (18) — both hold for both rows. Why `legacy.example.com` got the fake certificate,
@@ -98,11 +86,7 @@ print(blog)"""),
                   echo=True)
 print(legacy)"""),
     code("""(reply,) = replies_from("client", "https://blog.example.com/", address=address, cacert=ca)
-assert blog.returncode == 0 and reply.status == 200 and reply.json["host"] == "blog.example.com"
-assert reply.json["headers"]["X-Forwarded-Proto"] == ["https"]
-assert reply.pod.startswith("echo-")
-assert legacy.returncode == 60 and "self-signed certificate" in legacy.stderr
-print(f"blog.example.com: 200 from {reply.pod}; legacy.example.com: curl exit 60, self-signed")"""),
+check_blog_served_legacy_refused(blog, reply, legacy)"""),
     md("""## http:// to a TLS host: a 308 redirect, and HSTS
 
 ingress-nginx redirects plain HTTP to https for every host of an Ingress with a `tls:`
@@ -125,16 +109,9 @@ when the request came in as `http`), and the HSTS header (empty, so not sent, un
 is `https`)."""),
     code("""conf = lab.ingress_conf()
 print(conf_block(conf, "## server blog.example.com"))"""),
-    code("""assert [r.status for r in redirects.values()] == [308] * 4
-assert [r.header("Location") for r in redirects.values()] == [
-    "https://blog.example.com", "https://blog.example.com/about", "https://blog.example.com/about",
-    "https://blog.example.com/a/b/?q=1"]  # one trailing slash of the whole URI, query included
-assert not any(r.header("Strict-Transport-Security") for r in redirects.values())  # http: no HSTS
-assert reply.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains"
-assert lab.ingress_explain("http://blog.example.com/").decision.redirect == "https://blog.example.com"
-server = conf_block(conf, "## server blog.example.com")
-assert "ssl_certificate " in server and "return 308 https://" in server
-print("http -> 308 to https (one trailing slash dropped); HSTS only on the https answer")"""),
+    code(
+        """check_redirected_to_https(redirects, reply, conf, lab.ingress_explain("http://blog.example.com/"))"""
+    ),
     md("""## What is encrypted where
 
 TLS ends at the controller: it decrypts, routes by `Host` and path, and opens its own, plain
@@ -163,19 +140,9 @@ certificate travels encrypted. At the pod that answered, the same request in pla
     code("""pod_wire"""),
     code("""where = f"{controller_name}\\n{controller_ip}"
 figure(draw_termination(client_wire, pod_wire, where, sent.pod))"""),
-    code("""hello, answer = client_wire.of_kind("TLS")  # the client's direction, then the server's
-assert sent.status == 200 and not client_wire.of_kind("HTTP")
-assert client_wire.sni() == ["shop.example.com"] and answer.records()[0].version == "TLS 1.3"
-for clear_text in (b"lab15-secret-token", b"/account/orders", b"X-Forwarded", b"lab_kit CA"):
-    assert not client_wire.contains(clear_text), clear_text  # the certificate too: TLS 1.3
-request = pod_wire.http_heads()[0]
-assert request.startswith("GET /account/orders HTTP/1.1") and secret in request
-assert "X-Forwarded-Proto: https" in request and "X-Forwarded-For: 192.0.2.10" in request
-assert {s.src for s in pod_wire.of_kind("HTTP") if s.dport == 3000} == {controller_ip}
-legs = {(s.kind, s.dport) for s in controller_wire}
-assert ("TLS", 443) in legs and ("HTTP", 3000) in legs  # the controller sees both
-print(f"client wire: TLS only, SNI in clear; {sent.pod}: plain HTTP from {controller_ip}, "
-      "X-Forwarded-Proto: https")"""),
+    code(
+        """check_terminated_at_controller(sent, client_wire, pod_wire, controller_wire, controller_ip, secret)"""
+    ),
     md("""## Cookie affinity: what a Service cannot do
 
 Lab 06's `sessionAffinity: ClientIP` is kube-proxy's: it works on packets, and the only thing
@@ -203,16 +170,7 @@ with_cookie = alice.get(cart, 60)
 compare({"no cookie (60 requests)": [r.pod for r in no_cookie],
          "alice, with her cookie (60 requests)": [r.pod for r in with_cookie]},
         "cart.example.com: which pod answered", pods=echo_pods)"""),
-    code("""assert all(r.status == 200 for r in no_cookie + with_cookie)
-new_cookies = [r.header("Set-Cookie") for r in no_cookie]
-assert all(re.fullmatch(r"INGRESSCOOKIE=[^;]+; Max-Age=172800; Path=/; HttpOnly", c) for c in new_cookies)
-assert len(set(new_cookies)) == 60  # every newcomer a fresh cookie
-# each newcomer a fresh draw over 4 pods: fewer than 3 pods in 60 draws would take odds below 1e-9
-assert len({r.pod for r in no_cookie}) >= 3
-assert len({r.pod for r in with_cookie}) == 1  # one browser, one pod
-assert with_cookie[0].header("Set-Cookie") and not any(r.header("Set-Cookie") for r in with_cookie[1:])
-assert list(alice.jar) == ["INGRESSCOOKIE"]
-print(f"no cookie: {len({r.pod for r in no_cookie})} pods; alice: all 60 on {with_cookie[0].pod}")"""),
+    code("""check_cookie_affinity(no_cookie, with_cookie, alice)  # one browser, one pod"""),
     md("""How it is done: ingress-nginx's Lua balancer gives a newcomer a random key as the cookie
 and places keys on a consistent-hash ring of the endpoints, so a key always finds the same pod
 while the pods stay. The lab's controller does the same with stock nginx: the upstream hashes
@@ -223,10 +181,7 @@ after a `|`, a hash of the backend's name; `docs/architecture.md` lists where th
 print(conf_block(conf, "map $http_cookie $ingress_affinity_0"))
 print(conf_block(conf, "upstream default-echo-sticky-80"))
 print(lab.ingress_explain(cart, cookies=alice.jar))"""),
-    code("""assert "hash $ingress_affinity_0 consistent;" in conf_block(conf, "upstream default-echo-sticky-80")
-decision = lab.ingress_explain(cart, cookies=alice.jar).decision
-assert decision.set_cookie == "" and any("INGRESSCOOKIE=" in why for why in decision.why)
-print("the cookie's value keys the hash ring; a request with it gets no new cookie")"""),
+    code("""check_cookie_keys_the_hash(conf, lab.ingress_explain(cart, cookies=alice.jar))"""),
     md("""## Twelve browsers behind one address
 
 Now twelve browsers on the *same* client host — twelve people behind one office NAT, one
@@ -245,15 +200,9 @@ by_address = [Browser("client").get(f"http://{node1}:32080/", 5) for _ in range(
 compare({"cookie affinity (Ingress)": [replies[0].pod for replies in by_cookie],
          "ClientIP affinity (Service)": [replies[0].pod for replies in by_address]},
         "12 browsers behind 192.0.2.10: the pod each one stays on", pods=echo_pods, ylabel="browsers")"""),
-    code("""for replies in by_cookie + by_address:
-    assert len({r.pod for r in replies}) == 1 and replies[0].pod != "ERR"  # each browser sticks
-forwarded_for = {r.json["headers"]["X-Forwarded-For"][0] for replies in by_cookie for r in replies}
-assert forwarded_for == {"192.0.2.10"}  # one address for the controller too
-# 12 fresh draws over 4 pods landing on one: odds of about 1e-6
-assert len({replies[0].pod for replies in by_cookie}) > 1
-assert len({replies[0].pod for replies in by_address}) == 1  # one address, one pod
-print(f"cookies: 12 browsers on {len({r[0].pod for r in by_cookie})} pods; "
-      f"ClientIP: all 12 on {by_address[0][0].pod}")"""),
+    code(
+        """check_cookie_vs_clientip(by_cookie, by_address)  # one address for the controller too"""
+    ),
     md("""## What you saw
 
 - A TLS Secret is `tls.crt` + `tls.key`; the lab CA issues them (`lab_kit/adapters/pki.py`,
@@ -275,6 +224,35 @@ print(f"cookies: 12 browsers on {len({r[0].pod for r in by_cookie})} pods; "
 
 Next: `README.md` lists every lab; the terminal (`labkit ingress explain https://blog.example.com/`,
 `labkit ingress conf`) shows the same views."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check makes its own requests from `client`."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "15.1",
+        "The missing certificate",
+        "`legacy.example.com` gets the Fake Certificate because the Secret `legacy-tls` does not "
+        'exist. Make it: `lab.tls_secret("legacy-tls", "legacy.example.com")`, then ask '
+        "openssl again.",
+        "does the Ingress `sites` have to be applied again? What will openssl's verify code be?",
+        'print(lab.tls_secret("legacy-tls", "legacy.example.com"))\n'
+        "lab.wait()\n"
+        'certificates_seen("client", address, ["legacy.example.com"], ca)',
+    ),
+    *exercise(
+        "15.2",
+        "Affinity off",
+        "Take the annotation `nginx.ingress.kubernetes.io/affinity` out of the Ingress `cart`: "
+        "apply `manifests/ingress-affinity-cookie.yml` again without that line (apply's "
+        "three-way merge drops an annotation the last apply set and this one does not). Then let "
+        "`alice`, who still holds her `INGRESSCOOKIE`, make 12 more requests.",
+        "does her cookie still keep her on one pod? Does anyone get a new cookie?",
+        'no_affinity = open("manifests/ingress-affinity-cookie.yml").read().replace(\n'
+        '    \'    nginx.ingress.kubernetes.io/affinity: "cookie"\\n\', "")\n'
+        'print("\\n".join(lab.apply(no_affinity, wait=True)))\n'
+        "print(alice.cookie)\n"
+        "sorted({r.pod for r in alice.get(cart, 12)})",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":

@@ -27,6 +27,21 @@ METADATA = {
 }
 
 
+def exercise(ident: str, title: str, task: str, predict: str, solution: str) -> list:
+    """A "your turn" block: the task with a prediction to make first and the solution
+    folded (one click to reveal), the solution as a cell tagged `solution` (the committed
+    notebook runs it, so CI proves the exercise; `./kit copies` leaves it out), then the
+    check against the live cluster."""
+    text = (f"### Your turn {ident} · {title}\n\n{task}\n\n**Predict first:** {predict}\n\n"
+            "Do it in the cell below (or in a terminal with `labkit`), then run the check.\n\n"
+            f"<details><summary>Solution</summary>\n\n```python\n{solution}\n```\n\n</details>")  # fmt: skip
+    return [
+        md(text),
+        code(solution, metadata={"tags": ["solution"]}),
+        code(f'check(lab, "{ident}")'),
+    ]
+
+
 def notebook(cells: list) -> nbf.NotebookNode:
     """A new, unexecuted notebook of these cells."""
     return nbf.v4.new_notebook(cells=cells, metadata=METADATA)

@@ -50,7 +50,7 @@ def test_apply_is_all_or_nothing_and_names_file_document_field(lab, tmp_path):
     msg = str(e.value)
     assert f'"{f}", document 2 of 2' in msg
     assert 'Service "two-ports" is invalid' in msg and "spec.ports[1].name: Required value" in msg
-    assert list(lab.get("configmaps")) == []
+    assert [c["metadata"]["name"] for c in lab.get("configmaps")] == ["kube-root-ca.crt"]
 
 
 def test_scale_down_and_delete_cascade(lab, book):

@@ -48,6 +48,16 @@ ADDONS: dict[str, Addon] = {
             "LoadBalancer Service",
             ready_services=("ingress-nginx-controller",),
         ),
+        # Knative Serving: activator, autoscaler and the lab's gateway (Kourier's place);
+        # outside traffic comes in through the `ingress` addon.
+        Addon(
+            "knative",
+            HERE / "knative-serving.yaml",
+            "knative-serving",
+            "Knative Serving: Knative Services that scale to zero (activator, KPA autoscaler, "
+            "a gateway behind the ingress addon)",
+            ready_services=("activator-service", "autoscaler", "knative-local-gateway"),
+        ),
     )
 }
 

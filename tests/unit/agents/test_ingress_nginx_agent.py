@@ -124,3 +124,22 @@ def test_an_unchanged_model_does_not_reload():
         await stopped(task)
 
     asyncio.run(scenario())
+
+
+def test_each_change_of_a_served_ingress_is_scheduled_for_sync_as_an_event():
+    async def scenario():
+        api, clock, _nginx, task = await a_controller()
+        api.registry.create(an_ingress("mine", "foo.example.com"))
+        api.registry.create(an_ingress("theirs", "bar.example.com", class_name="other"))
+        await clock.advance(1)
+        events = api.registry.store.list("Event", "default")
+        assert [(e["involvedObject"]["name"], e["reason"], e["message"]) for e in events] == [
+            ("mine", "Sync", "Scheduled for sync")
+        ]
+        (event,) = events  # created, then its status written: counted, as `(x2)` in describe
+        assert event["count"] == 2 and event["source"] == {"component": "nginx-ingress-controller"}
+        await clock.advance(5)  # nothing changed: no further event
+        assert api.registry.store.list("Event", "default")[0]["count"] == 2
+        await stopped(task)
+
+    asyncio.run(scenario())

@@ -266,6 +266,28 @@ def test_a_pod_gets_an_address_its_files_its_containers_and_turns_running_and_re
     scenario(tmp_path, body)
 
 
+def test_the_service_account_volume_is_filled_and_mounted_read_only(tmp_path):
+    async def body(node: Node) -> None:
+        node.create(pod("client"))
+        quiet = pod("quiet")
+        quiet["spec"]["automountServiceAccountToken"] = False
+        node.create(quiet)
+        await node.settle()
+        (mount,) = node.process("client").config.mounts
+        directory, target, readonly = mount
+        assert (target, readonly) == ("/var/run/secrets/kubernetes.io/serviceaccount", True)
+        files = Path(directory)
+        assert sorted(p.name for p in files.iterdir()) == ["ca.crt", "namespace", "token"]
+        assert (files / "namespace").read_text() == "default"
+        assert (files / "ca.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
+        registry = node.api.registry
+        claims = registry.token_issuer.verify((files / "token").read_text(), node.clock.time())
+        assert claims["kubernetes.io"]["pod"]["name"] == "client"
+        assert node.process("quiet").config.mounts == []
+
+    scenario(tmp_path, body)
+
+
 def test_var_references_in_command_and_args_are_expanded_by_the_kubelet(tmp_path):
     async def body(node: Node) -> None:
         node.create(service("web", "10.96.0.50", 80))
@@ -668,7 +690,11 @@ def test_a_force_deleted_pod_still_gets_sigterm_and_two_seconds_before_sigkill(t
         assert process.signals == [signal.SIGTERM, signal.SIGKILL]
         assert node.sandbox.pauses == set()
         assert node.kubelet.workers == {}
-        assert node.api.registry.store.rv == rv + 1  # the delete only: nothing written after
+        events = node.api.registry.store.list("Event")
+        killing = [e for e in events if e["reason"] == "Killing"]
+        assert [e["message"] for e in killing] == ["Stopping container c"]
+        # the delete, and the kubelet's Killing event: no status written after it
+        assert node.api.registry.store.rv == rv + 2
 
     scenario(tmp_path, body)
 
@@ -735,5 +761,53 @@ def test_an_image_that_uses_the_api_finds_it_at_one_declared_path(tmp_path):
         assert config.env["LABKIT_APISERVER"] == "/run/labkit/apiserver.sock"
         assert config.env["LABKIT_POD"] == "default/dns"
         assert node.process("dns").argv[1:4] == ["-m", "lab_kit.agents", "coredns"]
+
+    scenario(tmp_path, body)
+
+
+# --- Events: what `describe pod` and `get events` show ----------------------------------------
+
+
+def _events(node: Node, pod_name: str) -> list[tuple[str, str, str, int]]:
+    """(type, reason, message, count) of the kubelet's Events about a pod, in order written."""
+    found = [e for e in node.api.registry.store.list("Event")
+             if e["involvedObject"]["name"] == pod_name and e["source"]["component"] == "kubelet"]  # fmt: skip
+    found.sort(key=lambda e: e["metadata"]["name"])
+    return [(e["type"], e["reason"], e["message"], e["count"]) for e in found]
+
+
+def test_a_started_container_gets_pulled_created_started_events(tmp_path):
+    async def body(node: Node) -> None:
+        node.create(pod("a"))
+        await node.settle()
+        assert _events(node, "a") == [
+            ("Normal", "Pulled", f'Container image "{SHELL}" already present on machine', 1),
+            ("Normal", "Created", "Created container: c", 1),
+            ("Normal", "Started", "Started container c", 1),
+        ]
+        event = node.api.registry.store.list("Event")[0]
+        assert event["involvedObject"]["fieldPath"] == "spec.containers{c}"
+        assert event["source"] == {"component": "kubelet", "host": "node1"}
+
+    scenario(tmp_path, body)
+
+
+def test_an_unknown_image_and_a_failing_probe_are_warnings(tmp_path):
+    async def body(node: Node) -> None:
+        node.create(pod("nope", image="example.com/not-built-in:1", command=[]))
+        url = "http://10.244.1.3:8080/healthz"
+        node.prober.http[url] = 503
+        node.create(pod("web", ports=[{"containerPort": 8080}],
+                        readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5}))  # fmt: skip
+        await node.settle()
+        await node.advance(10)
+        failed = _events(node, "nope")
+        assert failed[0][:2] == ("Warning", "Failed")
+        assert failed[0][2].startswith('Failed to pull image "example.com/not-built-in:1": ')
+        assert failed[1] == ("Warning", "Failed", "Error: ErrImagePull", 1)
+        unhealthy = [e for e in _events(node, "web") if e[1] == "Unhealthy"]
+        assert len(unhealthy) == 1 and unhealthy[0][:3] == (
+            "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")  # fmt: skip
+        assert unhealthy[0][3] >= 2  # one Event, counted again at each failed run
 
     scenario(tmp_path, body)

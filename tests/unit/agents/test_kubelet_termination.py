@@ -193,7 +193,11 @@ def test_a_force_deleted_pod_gets_1_s_for_its_hook_then_2_s_after_sigterm(tmp_pa
         await node.advance(2)
         assert kills(node, "web") == [signal.SIGTERM, signal.SIGKILL]
         assert node.sandbox.pauses == set() and node.kubelet.workers == {}
-        assert node.api.registry.store.rv == rv + 1  # no status write for a pod that is gone
+        # the delete and the kubelet's Killing event: no status write for a pod that is gone
+        assert node.api.registry.store.rv == rv + 2
+        assert [
+            e["reason"] for e in node.api.registry.store.list("Event") if e["reason"] == "Killing"
+        ] == ["Killing"]
 
     scenario(tmp_path, body)
 

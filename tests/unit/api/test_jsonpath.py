@@ -46,6 +46,11 @@ NODE = {
         ("{range .spec.ports[*]}[{.name}:{.port}]{end}", SVC, "[http:80][metrics:9090]"),
         ("{.metadata.labels}", SVC, '{"app":"random-generator"}'),
         ("{.metadata.labels['app']}", SVC, "random-generator"),
+        (
+            "{.metadata.labels.app\\.kubernetes\\.io/name}",
+            {"metadata": {"labels": {"app.kubernetes.io/name": "web"}}},
+            "web",
+        ),  # escaped dots
         ("{.spec.allocateLoadBalancerNodePorts}", SVC, "true"),
         ('{.status.addresses[?(@.type=="InternalIP")].address}', NODE, "172.18.0.2"),
         ("{.spec.ports[?(@.port>100)].name}", SVC, "metrics"),

@@ -37,7 +37,7 @@ def test_yaml_syntax_error_names_file_and_line():
 
 
 def test_unknown_kind_is_refused_as_kubectl_does(book):
-    text = (book / "ingress-with-dispatch.yml").read_text()
+    text = (book.parent / "book-refused" / "ingress-with-dispatch.yml").read_text()
     with pytest.raises(ManifestError) as e:
         parse_manifests(text, "ingress-with-dispatch.yml")
     assert str(e.value) == (

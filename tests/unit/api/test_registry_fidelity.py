@@ -280,7 +280,7 @@ def test_cluster_ips_come_from_the_service_cidr_and_nowhere_else():
 def test_the_api_server_takes_the_range_from_its_flag(monkeypatch):
     taken: list[tuple] = []
 
-    async def serve(*args: object) -> None:
+    async def serve(*args: object, **options: object) -> None:
         taken.append(args)
 
     monkeypatch.setattr(apiserver, "serve", serve)

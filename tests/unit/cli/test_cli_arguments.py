@@ -74,7 +74,7 @@ def test_output_format_anywhere(labkit, shop, argv):
 def test_several_kinds_and_kind_name_forms(labkit, shop):
     assert names(labkit("get", "svc/web", "svc/db", "-n", "shop").out) == ["web", "db"]
     both = labkit("get", "services,configmaps", "-n", "shop").out.split("\n\n")
-    assert names(both[0]) == ["db", "web"] and names(both[1]) == ["settings"]
+    assert names(both[0]) == ["db", "web"] and names(both[1]) == ["kube-root-ca.crt", "settings"]
     mixed = json.loads(labkit("get", "-n", "shop", "svc/web", "cm/settings", "-o", "json").out)
     assert mixed["kind"] == "List" and [i["kind"] for i in mixed["items"]] == [
         "Service", "ConfigMap",

@@ -94,7 +94,7 @@ class ClusterDriver:
                 node = meta.spec(obj).get("nodeName", "")
                 reg.bind(meta.namespace(obj), meta.name(obj), node)
                 return "bound"
-            old = self.get(obj["kind"], meta.namespace(obj), meta.name(obj))
+            old = self.get(meta.kind_key(obj), meta.namespace(obj), meta.name(obj))
             stored = reg.update(copy.deepcopy(obj), subresource=action.subresource)
             return "unchanged" if stored is old else "updated"
         kind = by_kind_name(action.kind)

@@ -252,3 +252,15 @@ def test_replicaset_being_deleted_creates_nothing_but_reports():
     rs["metadata"]["deletionTimestamp"] = "2023-11-14T22:13:20Z"
     actions = rsc.reconcile(Snapshot.of([rs]), NOW)
     assert [type(a) for a in actions] == [Update]
+
+
+def test_a_relabelled_pod_is_released_and_replaced():
+    """ClaimPods: a controlled pod whose labels left the selector loses its controller
+    reference (an orphan that runs on) and the ReplicaSet makes a new pod."""
+    pods = [running(f"web-7d4b9-{c * 5}") for c in "abc"]
+    pods[0]["metadata"]["labels"] = {"app": "other", "pod-template-hash": "7d4b9"}
+    actions = rsc.reconcile(Snapshot.of([RS, *pods]), NOW)
+    (release,) = [a for a in of(actions, Update) if a.obj.get("kind") == "Pod"]
+    assert release.obj["metadata"]["name"] == "web-7d4b9-aaaaa"
+    assert release.obj["metadata"]["ownerReferences"] == []
+    assert len(of(actions, Create)) == 1 and not of(actions, Delete)

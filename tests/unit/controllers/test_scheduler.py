@@ -156,10 +156,18 @@ def test_placement(nodes, pods, expected):
 
 def test_binding_is_a_copy_with_only_node_name_set():
     p = pod("a")
-    (action,) = scheduler.reconcile(Snapshot.of([node("n1"), p]), NOW)
+    action, scheduled = scheduler.reconcile(Snapshot.of([node("n1"), p]), NOW)
     assert action.subresource == "binding"
     assert action.obj["spec"] == {**p["spec"], "nodeName": "n1"}
     assert "nodeName" not in p["spec"]  # the snapshot's object is untouched
+    event = scheduled.obj  # kube-scheduler's Normal "Scheduled" event, with the binding
+    assert (event["kind"], event["type"], event["reason"]) == ("Event", "Normal", "Scheduled")
+    assert (
+        event["message"]
+        == f"Successfully assigned {p['metadata'].get('namespace', 'default')}/a to n1"
+    )
+    assert event["source"] == {"component": "default-scheduler"}
+    assert event["involvedObject"]["name"] == "a" and event["involvedObject"]["kind"] == "Pod"
 
 
 def test_spread_counts_4_over_3():

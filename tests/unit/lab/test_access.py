@@ -11,6 +11,7 @@ from lab_fixtures import FakePods, pod, ready_status, seed_pod, write_hosts, wri
 
 from lab_kit.lab import access
 from lab_kit.lab.errors import LabError
+from lab_kit.model.kinds import by_kind_name
 
 DIG = """;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 7
 ;; flags: qr aa rd; QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 1
@@ -64,6 +65,12 @@ def test_exec_runs_with_the_containers_environment(lab, web, pods, capsys):
     assert side.returncode == 3 and str(side) == ""
 
 
+def test_the_books_ash_runs_this_machines_sh(lab, web, pods):
+    """`kubectl exec -it POD -- ash` (Alpine's busybox shell) as the book types it."""
+    out = lab.exec("web", "ash", "-c", "echo from-ash")
+    assert pods.calls[0][1] == ["sh", "-c", "echo from-ash"] and out.returncode == 0
+
+
 def test_exec_of_a_missing_program_or_container_says_so_as_kubectl_does(lab, web, pods):
     missing = lab.exec("web", "no-such-program-here")
     assert missing.returncode == 127
@@ -112,3 +119,22 @@ def test_agnhost_on_a_host_runs_the_built_in_workload():
     assert argv[-2:] == ["netexec", "--http-port=80"] and argv[-3].endswith("agnhost.py")
     with pytest.raises(LabError, match="agnhost connect web:80: CreateContainerError: .*built in"):
         access.agnhost_argv(["connect", "web:80"])  # a real subcommand, not built in
+
+
+def test_logs_tail_and_follow_until_the_container_ends(client, web, api, rundir):
+    path = access.log_file(client, "web", container="main")
+    path.write_text("one\ntwo\nthree\n")
+    assert access.logs(client, "web", container="main", tail=2) == "two\nthree\n"
+    assert access.logs(client, "web", container="main", tail=0) == ""
+    written: list[str] = []
+
+    def write(text: str) -> None:  # the container writes a line, then its pod goes
+        written.append(text)
+        if len(written) == 1:
+            with path.open("a") as f:
+                f.write("four\n")
+        if len(written) == 2:
+            api.client().delete(by_kind_name("Pod"), "web", "default", grace_period_s=0)
+
+    access.follow_logs(client, "web", container="main", tail=1, write=write, poll_s=0.01)
+    assert written == ["three\n", "four\n"]

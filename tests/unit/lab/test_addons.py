@@ -49,7 +49,9 @@ def test_apply_wait_and_remove_an_addon():
     client.create(ready_slice("kube-dns", "kube-system"))
     addon_install.wait_ready(client, coredns, timeout_s=5)  # a ready endpoint: returns
     gone = addon_install.remove_addon(client, coredns)
-    assert gone == ["service/kube-dns", "deployment/coredns", "configmap/coredns"]
+    assert gone == [
+        "service/kube-dns", "deployment/coredns", "configmap/coredns", "serviceaccount/coredns"
+    ]  # fmt: skip
     assert addon_install.remove_addon(client, coredns) == []  # already gone: nothing to say
 
 
@@ -62,5 +64,6 @@ def test_addon_commands_need_a_running_lab(tmp_path, monkeypatch):
     assert lifecycle.addon_states() == [
         ("coredns", False, ADDONS["coredns"].description),
         ("ingress", False, ADDONS["ingress"].description),
+        ("knative", False, ADDONS["knative"].description),
     ]
     assert lifecycle.status() == {"running": False, "run_dir": str(tmp_path)}

@@ -16,6 +16,8 @@ from scapy.utils import wrpcap
 
 from lab_kit.adapters.capture import Capture, CaptureError, FakeCapture
 from lab_kit.adapters.processes import ProcessRecord
+from lab_kit.cli import capture_cmd
+from lab_kit.cli.main import parse_args
 from lab_kit.lab import captures, lifecycle
 from lab_kit.lab.captures import CaptureGroup, LabCapture
 
@@ -140,3 +142,25 @@ def test_lab_capture_defaults_to_tcpdump(lab, toolbox):
     assert isinstance(cap.capture, Capture)
     assert cap.argv[:3] == ["nsenter", "--net=/proc/4242/ns/net", "tcpdump"]
     assert cap.argv[-1] == "udp port 53"
+
+
+def test_labkit_capture_writes_the_pcap_where_asked(
+    client, rundir, toolbox, at_client, tmp_path, monkeypatch, capsys
+):
+    """`labkit capture toolbox -f ... --seconds 2 -w FILE`, tcpdump replaced by a fake."""
+    monkeypatch.setattr(
+        captures,
+        "Capture",
+        lambda pid, iface, path, bpf: FakeCapture(pid, iface, path, bpf, pcap=at_client),
+    )
+    out = tmp_path / "toolbox.pcap"
+    slept: list[float] = []
+    args = parse_args(["capture", "toolbox", "-f", "tcp port 80", "--seconds", "2", "-w", str(out)])
+    assert capture_cmd.cmd_capture(args, client, sleep=slept.append) == 0
+    assert slept == [2.0] and out.read_bytes() == at_client.read_bytes()
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "capturing on toolbox (eth0) for 2 s ..."
+    assert (
+        printed[1]
+        == f"2 packets captured; written to {out} (open it in Wireshark, or: tcpdump -r {out})"
+    )

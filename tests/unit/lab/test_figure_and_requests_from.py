@@ -23,6 +23,19 @@ def test_a_figure_honours_what_the_viewer_excludes():
     assert list(figure(FakeGraph())._repr_mimebundle_(exclude=["image/svg+xml"])) == ["image/png"]
 
 
+def test_a_wide_graph_is_scaled_to_the_notebook_pane():
+    import re
+
+    import graphviz
+
+    g = graphviz.Digraph(graph_attr={"rankdir": "LR"})
+    for i in range(12):  # a long packet path: far wider than 9 inches at its natural size
+        g.edge(f"hop {i} with a long label", f"hop {i + 1} with a long label")
+    svg = figure(g)._repr_mimebundle_()["image/svg+xml"]
+    width_pt = float(re.search(r'<svg width="([0-9.]+)pt"', svg).group(1))
+    assert width_pt <= 9 * 72 + 1
+
+
 def test_requests_from_runs_one_bounded_loop_on_the_host(monkeypatch):
     calls: list[tuple[str, list[str], float]] = []
 

@@ -84,7 +84,8 @@ def test_control_plane_only_starts_the_table_control_plane_and_down_stops_it(lab
     ]
     assert state.processes[0].argv == command("supervisor", "--run-dir", rd.path)
     assert state.processes[1].argv == command(
-        "apiserver", "--socket", rd.socket, "--run-dir", rd.path
+        "apiserver", "--socket", rd.socket, "--advertise-address", "172.18.0.2",
+        "--bind-netns-host", "node1", "--run-dir", rd.path,
     )  # fmt: skip
     assert state.processes[1].log == rd.log("apiserver")
     saved = json.loads(Path(rd.state_file).read_text())

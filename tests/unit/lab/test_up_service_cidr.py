@@ -12,6 +12,8 @@ from lab_kit.adapters.rundir import RunDir
 from lab_kit.agents.table import command
 from lab_kit.lab import lifecycle
 
+# the first node doubles as the control-plane node: the API server's secure port is there
+SECURE = ("--advertise-address", "172.18.0.2", "--bind-netns-host", "node1")
 TOPOLOGY = '[cluster]\nservice_cidr = "{}"\n[[nodes]]\n'
 
 
@@ -42,12 +44,12 @@ def test_the_api_server_gets_the_topologys_service_cidr(fake_up):
     rd = RunDir()
     assert argv == command(
         "apiserver", "--socket", rd.socket, "--service-cluster-ip-range", "10.96.0.0/16",
-        "--run-dir", rd.path,
+        *SECURE, "--run-dir", rd.path,
     )  # fmt: skip
 
 
 def test_the_default_range_needs_no_option(fake_up):
     rd = RunDir()
     assert fake_up("10.96.0.0/12") == command(
-        "apiserver", "--socket", rd.socket, "--run-dir", rd.path
+        "apiserver", "--socket", rd.socket, *SECURE, "--run-dir", rd.path
     )  # fmt: skip

@@ -217,8 +217,11 @@ def test_kinds_without_a_schema_pass(obj):
     assert schema.check_schema(obj) == []
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
+@pytest.mark.parametrize(
+    "kind", [k for k in KINDS if not k.group.endswith("knative.dev")], ids=lambda k: k.kind
+)
 def test_every_served_kind_has_a_schema(kind):
+    """Kubernetes' own kinds; Knative's come from CRDs its webhook checks (validation)."""
     obj = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": {"name": "x"}, "bogus": 1}
     assert schema.check_schema(obj) == ['strict decoding error: unknown field "bogus"']
 
