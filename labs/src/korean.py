@@ -97,6 +97,8 @@ def write(english_path: Path) -> Path:
     EDITION.mkdir(exist_ok=True)
     manifests = EDITION / "manifests"
     if not manifests.is_symlink():  # the cells read manifests/... from the notebook's folder
+        if manifests.is_file():  # a checkout without symlinks wrote the link's text instead
+            manifests.unlink()
         manifests.symlink_to("../manifests")
     out = EDITION / english_path.name
     nbformat.write(korean(nbformat.read(english_path, 4), number), out)
