@@ -1,6 +1,6 @@
 """Build labs/05-multi-port-services.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/05-multi-port-services.ipynb"  # the default output, from the repository root
 
@@ -188,6 +188,32 @@ print("web -> 2 EndpointSlices -> 3 pods")"""),
   (`lab_kit/node/envvars.py`: `from_service`).
 
 Next: `06-session-affinity.ipynb` — keeping a client on the same pod."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check says what it saw."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "05.1",
+        "A targetPort no pod names",
+        "Change the Service's `https` port to `targetPort: tls`, a name no container declares "
+        "(edit a copy of `manifests/multiport-service.yml` and apply it, or `labkit edit "
+        "service web`).",
+        "what will the EndpointSlices list as ports now, and what does the toolbox get from "
+        "the ClusterIP's port 443: a timeout, a refusal, or an answer? And from port 80?",
+        'tls = open("manifests/multiport-service.yml").read().replace("targetPort: https", "targetPort: tls")\n'
+        'print("\\n".join(lab.apply(tls, wait=True)))\n'
+        'lab.get("endpointslices", wide=True)',
+    ),
+    *exercise(
+        "05.2",
+        "More pods on the other number",
+        "Scale `web-alt` (whose `http` is 9090) to 3 replicas.",
+        "will the controller make a slice per pod, one more slice, or none? How many "
+        "endpoints will each slice hold?",
+        "!labkit scale deployment web-alt --replicas=3\n"
+        "!labkit rollout status deployment web-alt\n"
+        "!labkit get endpointslices -o wide",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":
