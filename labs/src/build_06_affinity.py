@@ -1,6 +1,6 @@
 """Build labs/06-session-affinity.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/06-session-affinity.ipynb"  # the default output, from the repository root
 
@@ -220,6 +220,31 @@ print(f"toolbox: {before_silence[0][1]}, then after {gap:.1f} s of silence {afte
   the window the next connection is a fresh draw.
 
 Next: `07-readiness.ipynb` — a failing readiness probe takes a pod out of rotation."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check says what it saw. The window is still 3 s."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "06.1",
+        "The sticky pod deleted",
+        "Find the pod the toolbox sticks to (a few requests: `who_answered(lab.requests"
+        '("toolbox", url, 5), ids)`) and delete it (`labkit delete pod NAME`).',
+        "will the toolbox's next requests fail, wait for the replacement pod, or go elsewhere? "
+        "Will they stick again, and to which pod?",
+        '(stuck_to,) = set(who_answered(lab.requests("toolbox", url, 5), ids))\n'
+        'print("the toolbox sticks to", stuck_to)\n'
+        "!labkit delete pod {stuck_to}",
+    ),
+    *exercise(
+        "06.2",
+        "Affinity off again",
+        "Apply the labs' plain Service again (`manifests/clusterip-service.yml`, which does not "
+        "set `sessionAffinity`).",
+        "what happens to the `recent` rules, and to the kernel's memory of the toolbox? How "
+        "many pods will answer 40 requests from the toolbox?",
+        'print("\\n".join(lab.apply("manifests/clusterip-service.yml", wait=True)))\n'
+        'lab.service_rules("random-generator", node="node1")',
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":
