@@ -1,6 +1,6 @@
 """Build labs/07-readiness.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/07-readiness.ipynb"  # the default output, from the repository root
 
@@ -142,6 +142,34 @@ plots.timeline(samples, "Which pod answered each request to the Service",
 
 Next: `08-virtual-ip-and-kube-proxy.ipynb` — kube-proxy's chains one by one, and a packet
 traced through them."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check says what it saw. `pods`, `pod_ips`, `url` and
+`chain` are the variables from above."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "07.1",
+        "One pod left",
+        "Take two of the three pods out of rotation, so that only one is Ready (POST "
+        "`/toggle-ready` to each, as the button does).",
+        "what will the `KUBE-SVC-…` chain on node1 look like with one ready endpoint: which "
+        "probability will its rule carry? Who answers the toolbox's requests?",
+        "for name in sorted(pods)[:2]:\n"
+        '    lab.exec("toolbox", "curl", "-s", "-X", "POST", f"http://{pod_ips[name]}:8080/toggle-ready")\n'
+        "    wait_readiness(lab, name, ready=False)\n"
+        'print("\\n".join(lab.service_rules("random-generator", node="node1").rules(chain)))',
+    ),
+    *exercise(
+        "07.2",
+        "Nobody ready",
+        "Take the last Ready pod out of rotation too.",
+        "will the EndpointSlice be empty? What does the toolbox get from the ClusterIP: a "
+        "timeout, a refusal, or an answer from a not-ready pod?",
+        "last = sorted(pods)[2]\n"
+        'lab.exec("toolbox", "curl", "-s", "-X", "POST", f"http://{pod_ips[last]}:8080/toggle-ready")\n'
+        "wait_readiness(lab, last, ready=False)\n"
+        "!labkit exec toolbox -- curl -sS -m 3 {url}",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":
