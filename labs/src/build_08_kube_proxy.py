@@ -1,6 +1,6 @@
 """Build labs/08-virtual-ip-and-kube-proxy.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/08-virtual-ip-and-kube-proxy.ipynb"  # the default output, from the repository root
 
@@ -162,6 +162,32 @@ EndpointSlice change to rules in place."""),
   table, "connection refused" at once.
 
 Next: `09-manual-endpoints.ipynb` — a Service whose endpoints you write yourself."""),
+    md("""## Your turn
+
+Two changes to the live cluster (the Deployment is at zero replicas now); each check says
+what it saw."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "08.1",
+        "Three endpoints",
+        "Scale the Deployment `random-generator` to 3 replicas.",
+        "which `--probability` will each of the three rules in the `KUBE-SVC-…` chain carry, "
+        "and what share of new connections does each pod get in the end?",
+        "!labkit scale deployment random-generator --replicas=3\n"
+        "!labkit rollout status deployment random-generator\n"
+        "print(\"\\n\".join(lab.iptables(\"node1\", \"nat\").rules(chain)))",
+    ),
+    *exercise(
+        "08.2",
+        "A name for the port",
+        "Give the Service's only port a name, `http` (apply a copy of "
+        "`manifests/clusterip-service.yml` with `name: http` on the port).",
+        "the chain's name is a hash: of what? Will `KUBE-SVC-FLNJ4FGQ5UX5NSDC` survive the "
+        "change, and will the ClusterIP change?",
+        'named = open("manifests/clusterip-service.yml").read().replace("  - port: 80", "  - name: http\\n    port: 80")\n'
+        'print("\\n".join(lab.apply(named, wait=True)))\n'
+        'lab.service_rules("random-generator", node="node1")',
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":
