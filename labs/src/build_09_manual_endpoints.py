@@ -1,6 +1,6 @@
 """Build labs/09-manual-endpoints.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/09-manual-endpoints.ipynb"  # the default output, from the repository root
 
@@ -232,6 +232,38 @@ print(gone.stderr)"""),
   the deprecated `v1 Endpoints`; nobody health-checks manual endpoints.
 
 Next: `10-headless-services.ipynb` — a Service with no ClusterIP at all."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check says what it saw. The outside server is
+stopped now."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "09.1",
+        "Do the health check's job",
+        "Nobody checks a hand-made endpoint, so do it yourself: mark the endpoint of "
+        "`outside-slice-1` not ready (`conditions: {ready: false}` under the endpoint, in a "
+        "copy of `manifests/manual-endpointslice.yml`).",
+        "the toolbox's request to `outside-slice` fails either way: where is it refused now, "
+        "at the outside host or at node1? What will `lab.service_rules(\"outside-slice\")` show?",
+        'not_ready = open("manifests/manual-endpointslice.yml").read().replace(\n'
+        '    "  - 203.0.113.10", "  - 203.0.113.10\\n  conditions:\\n    ready: false")\n'
+        'print("\\n".join(lab.apply(not_ready, wait=True)))\n'
+        'lab.service_rules("outside-slice", node="node1")',
+    ),
+    *exercise(
+        "09.2",
+        "The outside server moves to 9090",
+        "Start the server again on `internet`, on port 9090 this time (`lab.start_on_host("
+        '"internet", "agnhost", "netexec", "--http-port=9090", "--udp-port=-1")`), and make '
+        "the Service `outside` reach it by changing only its `Endpoints`.",
+        "the Service says `targetPort: 8080`: which port will kube-proxy DNAT to, and must the "
+        "Service change too?",
+        'server = lab.start_on_host("internet", "agnhost", "netexec", "--http-port=9090", "--udp-port=-1")\n'
+        'lab.wait_listening("internet", 9090)\n'
+        'moved = open("manifests/manual-endpoints.yml").read().replace("port: 8080", "port: 9090")\n'
+        'print("\\n".join(lab.apply(moved, wait=True)))\n'
+        "!labkit exec toolbox -- curl -sS -m 3 http://{cluster_ip}/hostname",
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":
