@@ -1,6 +1,6 @@
 """Build labs/10-headless-services.ipynb from these cells (then execute it so outputs are committed)."""
 
-from nbbuild import code, md, write
+from nbbuild import code, exercise, md, write
 
 NOTEBOOK = "labs/10-headless-services.ipynb"  # the default output, from the repository root
 
@@ -220,6 +220,33 @@ empty"""),
   so is a headless Service with no ready endpoint.
 
 Next: `11-externalname.ipynb` — a Service that is only a DNS CNAME."""),
+    md("""## Your turn
+
+Two changes to the live cluster; each check says what it saw."""),
+    code("""from lab_kit.lab.exercises import check"""),
+    *exercise(
+        "10.1",
+        "Six pods, two names",
+        "Scale the Deployment `random-generator` to 6 replicas.",
+        "how many A records will `random-generator-headless` answer now, and how many "
+        "`random-generator` (the ClusterIP Service over the same pods)?",
+        "!labkit scale deployment random-generator --replicas=6\n"
+        "!labkit rollout status deployment random-generator\n"
+        'lab.dig("toolbox", "random-generator-headless.default.svc.cluster.local")',
+    ),
+    *exercise(
+        "10.2",
+        "Publish the not-ready",
+        "`pet-2` never becomes Ready. Set `publishNotReadyAddresses: true` on the Service "
+        "`pets` (apply only the Service document of `manifests/headless-pets.yml`, changed: "
+        "the file's Pods `pet-0` and `pet-1` were deleted above).",
+        "will `pet-2.pets` resolve, although the pod is still not Ready? What will the "
+        "EndpointSlice say about it?",
+        'service = open("manifests/headless-pets.yml").read().split("---")[0]\n'
+        'published = service.replace("  clusterIP: None", "  clusterIP: None\\n  publishNotReadyAddresses: true")\n'
+        'print("\\n".join(lab.apply(published, wait=True)))\n'
+        'lab.dig("toolbox", "pet-2.pets.default.svc.cluster.local")',
+    ),
     code("""lab.down()"""),
 ]
 if __name__ == "__main__":
