@@ -19,11 +19,13 @@ resolves to a different number on different pods, and the EndpointSlices split b
 
 (Both containers run agnhost's `netexec`, which speaks plain HTTP: the "https" port carries
 no TLS here. This lab is about the port plumbing, not about encryption.)"""),
-    code("""from collections import Counter
-
-from lab_kit import Lab
+    code("""from lab_kit import Lab
 from lab_kit.lab import plots
-from lab_kit.render.proxy_rules import svc_chain
+from lab_kit.lab.checks.lab05 import (check_each_port_reaches_its_container, check_env_per_port,
+                                      check_named_ports, check_picture,
+                                      check_same_name_different_number, check_slice_ports,
+                                      check_three_pods_answer, check_two_chains,
+                                      check_unnamed_refused)
 
 lab = Lab.up()"""),
     md("""## Several ports need names
@@ -35,11 +37,7 @@ environment variables, DNS SRV records — tells the ports apart."""),
 print(open("manifests/multiport-unnamed.yml").read())
 refused = lab.refusal("manifests/multiport-unnamed.yml")
 print(refused)"""),
-    code("""assert 'Service "web-unnamed" is invalid' in refused
-assert "spec.ports[0].name: Required value" in refused
-assert "spec.ports[1].name: Required value" in refused
-assert [s["metadata"]["name"] for s in lab.get("services")] == ["kubernetes"]  # nothing stored
-print("two unnamed ports: refused, spec.ports[i].name is required")"""),
+    code("""check_unnamed_refused(lab, refused)  # and nothing stored"""),
     md("""## Named container ports, named target ports
 
 `manifests/multiport-deployment.yml` runs two replicas of a pod with two containers. Each
@@ -54,11 +52,7 @@ print(open("manifests/multiport-service.yml").read())
 print("\\n".join(lab.apply(["manifests/multiport-deployment.yml", "manifests/multiport-service.yml"], wait=True)))"""),
     code("""lab.wait_ready()
 lab.get("services")"""),
-    code("""svc = lab.get("services", "web")
-cluster_ip = svc["spec"]["clusterIP"]
-assert [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [
-    ("http", 80, "http"), ("https", 443, "https")]
-print(f"web: {cluster_ip}, ports http 80 -> 'http', https 443 -> 'https'")"""),
+    code("""cluster_ip = check_named_ports(lab)"""),
     md("""## The EndpointSlice: one entry per Service port, resolved
 
 The EndpointSlice controller looks each name up in every selected pod's containers (a port
@@ -67,12 +61,7 @@ with that `name` and the same protocol) and writes the *numbers* it found, under
     code("""lab.get("endpointslices", wide=True)"""),
     code("""(web_slice,) = lab.get("endpointslices", selector="kubernetes.io/service-name=web")
 web_slice["ports"]"""),
-    code("""web_pods = sorted(p["metadata"]["name"] for p in lab.get("pods", selector="app=web"))
-web_ips = sorted(p["status"]["podIP"] for p in lab.get("pods", selector="app=web"))
-assert sorted(web_slice["ports"], key=lambda p: p["name"]) == [
-    {"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "https", "port": 8443, "protocol": "TCP"}]
-assert sorted(e["addresses"][0] for e in web_slice["endpoints"]) == web_ips
-print(f"{len(web_ips)} endpoints; port http = 8080, https = 8443 on each")"""),
+    code("""web_pods, web_ips = check_slice_ports(lab, web_slice)"""),
     md("""## Two chains in kube-proxy's rules
 
 kube-proxy handles each *Service port* on its own. The chain name hashes the Service and the
@@ -81,15 +70,7 @@ port's name (`default/web:http` + `tcp`), so there are two `KUBE-SVC-…` chains
 port, each DNATing to the number the pod uses for that name."""),
     code("""rules = lab.service_rules("web", node="node1")
 rules"""),
-    code("""http_chain, https_chain = svc_chain("default/web:http", "tcp"), svc_chain("default/web:https", "tcp")
-assert (http_chain, https_chain) == ("KUBE-SVC-CDGGSHYLG3RE2FKL", "KUBE-SVC-54WW65JLHZHRV7HC")
-assert f'"default/web:http cluster IP" -m tcp --dport 80 -j {http_chain}' in rules
-assert f'"default/web:https cluster IP" -m tcp --dport 443 -j {https_chain}' in rules
-dnat = [r.split("--to-destination ")[1] for r in rules.lines if "DNAT" in r]
-assert sorted(dnat) == sorted([f"{ip}:8080" for ip in web_ips] + [f"{ip}:8443" for ip in web_ips])
-assert sorted(r.split('"')[1] for r in rules.rules(http_chain) if "->" in r) == [
-    f"default/web:http -> {ip}:8080" for ip in web_ips]
-print(f"{http_chain} (:80 -> :8080) and {https_chain} (:443 -> :8443), {len(dnat)} SEP chains")"""),
+    code("""http_chain, https_chain = check_two_chains(rules, web_ips)"""),
     md("""## Environment variables per named port
 
 A pod started after the Service (the toolbox) gets `WEB_SERVICE_PORT` (the *first* port)
@@ -98,12 +79,7 @@ and, for every named port, `WEB_SERVICE_PORT_<NAME>`; the Docker-links family
     code("""print("\\n".join(lab.apply("manifests/toolbox.yml", wait=True)))
 toolbox_env = lab.exec("toolbox", "env", echo=True)
 print(toolbox_env.stdout)"""),
-    code("""env = dict(line.split("=", 1) for line in toolbox_env.stdout.splitlines())
-assert env["WEB_SERVICE_HOST"] == cluster_ip
-assert (env["WEB_SERVICE_PORT"], env["WEB_SERVICE_PORT_HTTP"], env["WEB_SERVICE_PORT_HTTPS"]) == ("80", "80", "443")
-assert env["WEB_PORT"] == env["WEB_PORT_80_TCP"] == f"tcp://{cluster_ip}:80"
-assert env["WEB_PORT_443_TCP"] == f"tcp://{cluster_ip}:443" and env["WEB_PORT_443_TCP_PORT"] == "443"
-print("WEB_SERVICE_PORT_HTTP=80, WEB_SERVICE_PORT_HTTPS=443, one WEB_PORT_<n>_TCP family per port")"""),
+    code("""check_env_per_port(toolbox_env.stdout, cluster_ip)"""),
     md("""## Each port reaches its container
 
 One request per port from the toolbox, using those variables, each while we capture on the
@@ -119,16 +95,8 @@ with lab.capture_many(["toolbox", *web_pods], packet_filter=only_toolbox) as on_
 print("port 80 answered by", http_pod, "; port 443 answered by", https_pod)
 on_https["toolbox"].packets()"""),
     code("""on_https[https_pod].packets()"""),
-    code("""https_ip = lab.get("pods", https_pod)["status"]["podIP"]
-http_ip = lab.get("pods", http_pod)["status"]["podIP"]
-for caps, pod, ip, port, target in ((on_http, http_pod, http_ip, 80, 8080), (on_https, https_pod, https_ip, 443, 8443)):
-    client_syn, server_syn = caps["toolbox"].packets().syns()[0], caps[pod].packets().syns()[0]
-    assert (client_syn.src, client_syn.dst, client_syn.dport) == (toolbox_ip, cluster_ip, port)
-    assert (server_syn.src, server_syn.dst, server_syn.dport) == (toolbox_ip, ip, target)
-    assert caps.with_connections() == ["toolbox", pod]  # one pod, one connection
-assert lab.logs(https_pod, container="https").splitlines()[-1].endswith("GET /hostname")
-assert lab.logs(http_pod, container="http").splitlines()[-1].endswith("GET /hostname")
-print(f"{cluster_ip}:80 -> {http_ip}:8080 (container http); {cluster_ip}:443 -> {https_ip}:8443 (container https)")"""),
+    code("""check_each_port_reaches_its_container(lab, on_http, on_https, http_pod, https_pod,
+                                      toolbox_ip, cluster_ip)"""),
     code("""lab.draw_connection(on_https["toolbox"], on_https[https_pod],
                     "toolbox", https_pod, node="node1")"""),
     md("""## Same name, different number
@@ -151,28 +119,17 @@ endpoints, one of them on 9090."""),
 by_mapping = {tuple(sorted((p["name"], p["port"]) for p in s["ports"])): sorted(e["addresses"][0] for e in s["endpoints"])
               for s in slices}
 by_mapping"""),
-    code("""alt_pod = lab.get("pods", selector="track=alt")[0]
-alt_ip = alt_pod["status"]["podIP"]
-assert by_mapping == {(("http", 8080), ("https", 8443)): web_ips, (("http", 9090), ("https", 8443)): [alt_ip]}
-rules = lab.service_rules("web", node="node1")
-assert sorted(r.split('"')[1] for r in rules.rules(http_chain) if "->" in r) == sorted(
-    [f"default/web:http -> {ip}:8080" for ip in web_ips] + [f"default/web:http -> {alt_ip}:9090"])
-assert f"-j DNAT --to-destination {alt_ip}:8443" in rules
-print(f"2 slices: {len(web_ips)} pods with http=8080, 1 pod ({alt_ip}) with http=9090; both https=8443")"""),
+    code("""alt_pod = check_same_name_different_number(lab, by_mapping, web_ips, http_chain)"""),
     md("""120 requests to port 80: all three pods answer, each on its own number for `http`."""),
     code("""answers = lab.requests("toolbox", f"http://{cluster_ip}/hostname", 120)
 plots.distribution(answers, "120 requests to web:80 (targetPort http)", expected=120 / 3)"""),
-    code("""counts = Counter(answers)
-assert "ERR" not in counts and set(counts) == {*web_pods, alt_pod["metadata"]["name"]}
-# Binomial(120, 1/3) per pod: mean 40, sd 5.2; below 10 or above 75 is practically impossible.
-assert all(10 < n < 75 for n in counts.values()), counts
-print(dict(sorted(counts.items())))"""),
+    code("""# each within 6 sd of Binomial(120, 1/3)'s mean 40
+check_three_pods_answer(answers, [*web_pods, alt_pod["metadata"]["name"]])"""),
     md("""## The picture
 
 The Service, its two slices (one per port mapping) and the three pods behind them."""),
     code("""lab.draw_services()"""),
-    code("""assert len(slices) == 2 and sum(len(s["endpoints"]) for s in slices) == 3
-print("web -> 2 EndpointSlices -> 3 pods")"""),
+    code("""check_picture(slices)"""),
     md("""## What you saw
 
 - With more than one port, every Service port needs a name
