@@ -150,12 +150,12 @@ def check_same_name_different_number(lab: Lab, by_mapping: dict, web_ips: list[s
     return alt_pod
 
 
-def check_three_pods_answer(answers: list[str], pods: list[str]) -> dict[str, int]:
+def check_three_pods_answer(answers: list[str], pods: list[str]) -> None:
     """The requests were answered by exactly these pods, about equally."""
     expect(
         set(answers) - {"ERR"} == set(pods), f"answers from {sorted(pods)}", sorted(set(answers))
     )
-    return check_spread(answers, pods=len(pods))
+    check_spread(answers, pods=len(pods))
 
 
 def check_picture(slices: list[dict]) -> None:
