@@ -18,6 +18,11 @@ pod, or as a restarted container in the same pod. At the end: a pod that opts ou
 `enableServiceLinks: false`, and a Service recreated under pods that still hold its old
 address."""),
     code("""from lab_kit import Lab
+from lab_kit.lab.checks.lab03 import (check_api_reachable, check_call_by_env,
+                                      check_endpoints_are_the_pods, check_no_links,
+                                      check_only_kubernetes, check_recreated, check_replacement,
+                                      check_restarted_container, check_stale_address,
+                                      check_started_before, check_toolbox_env)
 
 lab = Lab.up()
 print("\\n".join(lab.apply("manifests/book/deployment.yml", wait=True)))  # pods first, no Service yet"""),
@@ -31,16 +36,7 @@ environment, as `kubectl exec POD -- env` does."""),
     code("""early_pods = sorted(p["metadata"]["name"] for p in lab.get("pods", selector="app=random-generator"))
 before = lab.exec(early_pods[0], "env", echo=True)
 print(before.stdout)"""),
-    code("""early_env = dict(line.split("=", 1) for line in before.stdout.splitlines())
-kubernetes = lab.get("services", "kubernetes")["spec"]
-assert early_env["KUBERNETES_SERVICE_HOST"] == kubernetes["clusterIP"] == "10.96.0.1"
-assert early_env["KUBERNETES_SERVICE_PORT"] == str(kubernetes["ports"][0]["port"]) == "443"
-assert early_env["KUBERNETES_SERVICE_PORT_HTTPS"] == "443"  # the port's name is "https"
-assert early_env["KUBERNETES_PORT"] == early_env["KUBERNETES_PORT_443_TCP"] == "tcp://10.96.0.1:443"
-assert early_env["KUBERNETES_PORT_443_TCP_ADDR"] == "10.96.0.1"
-assert not [name for name in early_env if name.startswith("RANDOM_GENERATOR")]
-k8s_vars = sorted(name for name in early_env if name.startswith("KUBERNETES_"))
-print(len(k8s_vars), "KUBERNETES_* variables, no RANDOM_GENERATOR_*")"""),
+    code("""k8s_vars = check_only_kubernetes(lab, before.stdout)  # 10.96.0.1:443, port name https"""),
     md("""These variables lead somewhere: the `kubernetes` Service has an endpoint, the API
 server's secure port on node1 (`172.18.0.2:6443`), and every pod gets the CA to check it
 (and a token to use it) in `/var/run/secrets/kubernetes.io/serviceaccount` — what client
@@ -49,11 +45,7 @@ one of the few paths an anonymous caller may read:"""),
     code("""api = 'curl -sS --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version"'
 version = lab.exec(early_pods[0], "sh", "-c", api, echo=True)
 print(version.stdout)"""),
-    code("""import json
-
-assert json.loads(version.stdout)["major"] == "1"
-assert lab.get("endpointslices", "kubernetes")["endpoints"][0]["addresses"] == ["172.18.0.2"]
-print("KUBERNETES_SERVICE_HOST:PORT -> 10.96.0.1:443 -> the API server at 172.18.0.2:6443")"""),
+    code("""check_api_reachable(lab, version)"""),
     md("""## Create the Service, then a pod
 
 First the labs' Service (`manifests/clusterip-service.yml`, lab 02: port 80 → the pods' 8080), then the `toolbox` pod. The kubelet on
@@ -68,21 +60,7 @@ upper case with `-` turned into `_`. `…_SERVICE_HOST` and `…_SERVICE_PORT` a
 own; the `…_PORT…` family copies what Docker's old container links set, so programs written
 for links work unchanged. They hold the **Service's** address and port (80), not a pod's
 (8080): a client that reads them goes through the ClusterIP like any other."""),
-    code("""svc = lab.get("services", "random-generator")
-cluster_ip, port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["port"]
-toolbox_env = dict(line.split("=", 1) for line in after.stdout.splitlines())
-assert {k: v for k, v in toolbox_env.items() if k.startswith("RANDOM_GENERATOR_")} == {
-    "RANDOM_GENERATOR_SERVICE_HOST": cluster_ip,
-    "RANDOM_GENERATOR_SERVICE_PORT": "80",
-    "RANDOM_GENERATOR_PORT": f"tcp://{cluster_ip}:80",
-    "RANDOM_GENERATOR_PORT_80_TCP": f"tcp://{cluster_ip}:80",
-    "RANDOM_GENERATOR_PORT_80_TCP_PROTO": "tcp",
-    "RANDOM_GENERATOR_PORT_80_TCP_PORT": "80",
-    "RANDOM_GENERATOR_PORT_80_TCP_ADDR": cluster_ip,
-}
-assert port == 80 and svc["spec"]["ports"][0]["targetPort"] == 8080
-assert sorted(n for n in toolbox_env if n.startswith("KUBERNETES_")) == k8s_vars  # still there
-print(f"toolbox: RANDOM_GENERATOR_SERVICE_HOST={cluster_ip} = the ClusterIP, _SERVICE_PORT=80 = the Service's port")"""),
+    code("""cluster_ip = check_toolbox_env(lab, after.stdout, k8s_vars)  # the Service's port, not the pods'"""),
     md("""## Using them
 
 A program reads the variables at run time; here a shell expands them into curl's URL. We
@@ -92,18 +70,10 @@ kube-proxy's rules on node1 send it on to one of the pods (lab 02)."""),
     reply = lab.exec("toolbox", "sh", "-c", "{CURL_BY_ENV}", echo=True)
 print(reply.stdout)
 cap.packets()"""),
-    code("""import json
-
-toolbox_ip = lab.get("pods", "toolbox")["status"]["podIP"]
-assert reply.returncode == 0 and set(json.loads(reply.stdout)) == {"random", "id"}
-syn = cap.packets().syns()[0]
-assert (syn.src, syn.dst, syn.dport) == (toolbox_ip, cluster_ip, 80)
-print(f"$RANDOM_GENERATOR_SERVICE_HOST:$RANDOM_GENERATOR_SERVICE_PORT -> SYN {toolbox_ip} -> {cluster_ip}:80")"""),
+    code("""toolbox_ip = check_call_by_env(lab, reply, cap.packets(), cluster_ip)"""),
     code("""lab.draw_services()"""),
-    code("""slices = lab.get("endpointslices", selector="kubernetes.io/service-name=random-generator")
-endpoint_ips = sorted(e["addresses"][0] for s in slices for e in s["endpoints"])
-assert endpoint_ips == sorted(p["status"]["podIP"] for p in lab.get("pods", selector="app=random-generator"))
-print("behind the address in the variables:", len(endpoint_ips), "pods")"""),
+    code("""endpoint_ips = check_endpoints_are_the_pods(lab, "random-generator", "app=random-generator",
+                                            pods=4, port=8080)  # behind the address in the variables"""),
     md("""## The temporal dependency: pods older than the Service
 
 The four `random-generator` pods were started *before* the Service existed. Nothing updates
@@ -113,11 +83,7 @@ line expands to `http://:/` there, and curl gives up before sending a packet."""
 print(stale.stderr)
 missing = lab.exec(early_pods[0], "printenv", "RANDOM_GENERATOR_SERVICE_HOST", echo=True)
 print("exit code", missing.returncode)"""),
-    code("""assert stale.returncode == 3  # curl: malformed URL (no host)
-assert missing.returncode == 1 and missing.stdout == ""  # printenv: no such variable
-for pod in early_pods:
-    assert "RANDOM_GENERATOR_SERVICE_HOST=" not in lab.exec(pod, "env").stdout
-print(f"all {len(early_pods)} pods started before the Service lack RANDOM_GENERATOR_*")"""),
+    code("""check_started_before(lab, stale, missing, early_pods)  # curl exit 3: no host; printenv exit 1"""),
     md("""### Restart 1: a new pod
 
 Delete one of them. Its ReplicaSet creates a replacement — a new pod, with a new name and a
@@ -125,12 +91,7 @@ new IP, whose container starts now, when the Service exists."""),
     code("""print("\\n".join(lab.delete("pods", early_pods[1])))
 lab.wait_ready()
 lab.get("pods", wide=True)"""),
-    code("""current = [p["metadata"]["name"] for p in lab.get("pods", selector="app=random-generator")
-           if not p["metadata"].get("deletionTimestamp")]
-(replacement,) = set(current) - set(early_pods)
-fresh = lab.exec(replacement, "printenv", "RANDOM_GENERATOR_SERVICE_HOST", "RANDOM_GENERATOR_SERVICE_PORT")
-assert fresh.stdout.split() == [cluster_ip, "80"]
-print(f"{replacement} (replaces {early_pods[1]}): RANDOM_GENERATOR_SERVICE_HOST={cluster_ip}")"""),
+    code("""replacement = check_replacement(lab, early_pods, early_pods[1], cluster_ip)"""),
     md("""### Restart 2: the same pod, a new container
 
 The random-generator answers `/shutdown` by exiting (code 0). The pod's `restartPolicy` is
@@ -147,16 +108,8 @@ print("\\n".join(lab.logs(victim, previous=True).splitlines()[-3:]))
 again = lab.exec(victim, "printenv", "RANDOM_GENERATOR_SERVICE_HOST", echo=True)
 print(again.stdout)
 lab.get("pods", wide=True)"""),
-    code("""restarted = lab.get("pods", victim)
-(status,) = restarted["status"]["containerStatuses"]
-assert exit_code == 0 and status["restartCount"] == 1
-assert status["lastState"]["terminated"]["reason"] == "Completed"
-assert restarted["status"]["podIP"] == victim_ip  # the same pod
-assert "SHUTDOWN NOW" in lab.logs(victim, previous=True)
-assert again.stdout.strip() == cluster_ip
-for pod in (early_pods[0], early_pods[3]):  # untouched: still without
-    assert lab.exec(pod, "printenv", "RANDOM_GENERATOR_SERVICE_HOST").returncode == 1
-print(f"{victim}: same pod, restarted container -> now has RANDOM_GENERATOR_SERVICE_HOST={cluster_ip}")"""),
+    code("""check_restarted_container(lab, victim, victim_ip, exit_code, again, cluster_ip,
+                          untouched=[early_pods[0], early_pods[3]])"""),
     md("""## Opting out: `enableServiceLinks: false`
 
 In a namespace with hundreds of Services every pod gets thousands of variables, and a
@@ -169,11 +122,7 @@ print(open("manifests/envvars-no-links.yml").read())
 print("\\n".join(lab.apply("manifests/envvars-no-links.yml", wait=True)))"""),
     code("""no_links = lab.exec("no-links", "env", echo=True)
 print(no_links.stdout)"""),
-    code("""no_links_env = dict(line.split("=", 1) for line in no_links.stdout.splitlines())
-assert lab.get("pods", "no-links")["spec"]["enableServiceLinks"] is False
-assert not [name for name in no_links_env if name.startswith("RANDOM_GENERATOR")]
-assert sorted(n for n in no_links_env if n.startswith("KUBERNETES_")) == k8s_vars
-print("enableServiceLinks: false -> only the 8 KUBERNETES_* variables, although the Service exists")"""),
+    code("""check_no_links(lab, no_links.stdout, k8s_vars)"""),
     md("""## The snapshot cuts both ways: recreate the Service
 
 Delete the Service and create it again. The API server allocates a **new** ClusterIP.
@@ -187,20 +136,12 @@ new_ip = lab.get("services", "random-generator")["spec"]["clusterIP"]
 print("new ClusterIP", new_ip)
 held = lab.exec("toolbox", "printenv", "RANDOM_GENERATOR_SERVICE_HOST", echo=True)
 print(held.stdout)"""),
-    code("""assert new_ip != cluster_ip
-assert held.stdout.strip() == cluster_ip  # the toolbox still has the old address
-assert cluster_ip not in lab.iptables("node1", "nat")  # kube-proxy forgot it
-print(f"toolbox still says {cluster_ip}; the Service is now at {new_ip}")"""),
+    code("""check_recreated(lab, new_ip, held, cluster_ip)  # kube-proxy forgot the old address"""),
     code(f"""with lab.capture("toolbox", packet_filter="tcp or icmp") as gone:
     old = lab.exec("toolbox", "sh", "-c", "{CURL_BY_ENV}", echo=True)
 print(old.stderr)
 gone.packets()"""),
-    code("""syns = gone.packets().syns()
-assert old.returncode == 28  # curl: timed out, nothing ever answered
-assert (syns[0].dst, syns[0].dport) == (cluster_ip, 80)  # the variables' address
-assert not gone.packets().filter(protocol="ICMP")  # gw: no route, and silence
-assert lab.exec("toolbox", "curl", "-sS", "-m", "3", f"http://{new_ip}/").returncode == 0  # the new one works
-print(f"{len(syns)} SYNs to the stale {cluster_ip}:80, no answer; {new_ip} answers")"""),
+    code("""check_stale_address(lab, old, gone.packets(), cluster_ip, new_ip)  # curl exit 28, and silence"""),
     md("""Only a restart fixes it. This is why Service environment variables are a fallback: the
 client pod must start *after* every Service it uses and be restarted whenever one is
 recreated. DNS (next lab) answers with the Service's current address at the moment of the
