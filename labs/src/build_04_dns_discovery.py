@@ -15,12 +15,12 @@ through the search list (and see where that stops working), count in a packet ca
 `ndots:5` costs for a name outside the cluster — and how a trailing dot removes that cost.
 At the end, the contrast with lab 03: a Service created *after* the pod is found by DNS at
 once, although the pod's environment variables will never know it."""),
-    code("""import json
-from collections import Counter
-
-from lab_kit import Lab
-from lab_kit.node.dnsconfig import parse_resolv_conf
-from lab_kit.render.dns.corefile import parse as parse_corefile
+    code("""from lab_kit import Lab
+from lab_kit.lab.checks.lab04 import (TRIED, check_called_by_name, check_forwarded,
+                                      check_full_name, check_getaddrinfo, check_getent,
+                                      check_kube_dns, check_late_service, check_resolv_conf,
+                                      check_search_walk, check_short_names, check_trailing_dot,
+                                      check_upstream)
 
 lab = Lab.up()
 print("\\n".join(lab.apply(["manifests/book/deployment.yml", "manifests/toolbox.yml",
@@ -40,14 +40,7 @@ default `dnsPolicy: ClusterFirst` it holds three lines:
     code("""# NBVAL_CHECK_OUTPUT
 resolv = lab.exec("toolbox", "cat", "/etc/resolv.conf", echo=True)
 print(resolv.stdout)"""),
-    code("""assert resolv.stdout.splitlines() == [
-    "search default.svc.cluster.local svc.cluster.local cluster.local",
-    "nameserver 10.96.0.10",
-    "options ndots:5",
-]
-toolbox_dns = parse_resolv_conf(resolv.stdout)
-assert toolbox_dns.searches[0] == "default.svc.cluster.local"  # the pod's own namespace first
-print("search:", toolbox_dns.searches, "| nameserver:", toolbox_dns.servers, "| options:", toolbox_dns.options)"""),
+    code("""toolbox_dns = check_resolv_conf(resolv.stdout)  # the pod's own namespace first"""),
     md("""### Who answers at 10.96.0.10
 
 An ordinary Service: `kube-dns` in the namespace `kube-system`, with a ClusterIP fixed at
@@ -59,16 +52,7 @@ load-balances DNS packets to them exactly as it does for `random-generator` (lab
     code("""lab.get("services", namespace="kube-system")"""),
     code("""coredns = lab.get("pods", namespace="kube-system", selector="k8s-app=kube-dns", wide=True)
 coredns"""),
-    code("""kube_dns = lab.get("services", "kube-dns", namespace="kube-system")
-assert kube_dns["spec"]["clusterIP"] == "10.96.0.10" == toolbox_dns.servers[0]
-assert kube_dns["spec"]["selector"] == {"k8s-app": "kube-dns"}
-assert [(p["name"], p["port"], p["protocol"]) for p in kube_dns["spec"]["ports"]] == [
-    ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]
-coredns_pods = sorted(p["metadata"]["name"] for p in coredns)
-coredns_ips = sorted(p["status"]["podIP"] for p in coredns)
-slices = lab.get("endpointslices", namespace="kube-system", selector="kubernetes.io/service-name=kube-dns")
-assert sorted(e["addresses"][0] for s in slices for e in s["endpoints"]) == coredns_ips == ["10.244.1.2", "10.244.2.2"]
-print("kube-dns 10.96.0.10 ->", len(coredns_pods), "coredns pods at", coredns_ips)"""),
+    code("""coredns_pods = check_kube_dns(lab, coredns, toolbox_dns)  # 10.96.0.10 -> the coredns pods"""),
     code("""lab.draw_services(namespace="kube-system")"""),
     md("""## 2 · A Service's full name
 
@@ -86,10 +70,7 @@ warns about `.local` because RFC 6762 reserves it for multicast DNS; in a pod th
 to the cluster DNS like any other.)"""),
     code(f"""full = lab.dig("toolbox", "{FQDN}", echo=True)
 full"""),
-    code(f"""assert full.status == "NOERROR" and "aa" in full.flags
-assert full.answers == [("{FQDN}.", 30, "A", cluster_ip)]
-assert full.server.startswith("10.96.0.10#53")
-print(f"{FQDN} -> {{cluster_ip}} (TTL {{full.answers[0][1]}} s, flags {{' '.join(full.flags)}})")"""),
+    code("""check_full_name(full, cluster_ip)  # authoritative, TTL 30"""),
     md("""### Where the TTL of 30 comes from
 
 CoreDNS is configured by a *Corefile*, kept in the ConfigMap `coredns` of `kube-system`.
@@ -102,13 +83,7 @@ resolver: here the lab's made-up internet, `203.0.113.10`."""),
 print(corefile)
 upstream_conf = lab.exec(coredns_pods[0], "cat", "/etc/resolv.conf", namespace="kube-system", echo=True)
 print(upstream_conf.stdout)"""),
-    code("""config = parse_corefile(corefile)
-assert config.domain == "cluster.local" and config.ttl == 30 == full.answers[0][1]
-assert config.forward_to == ["/etc/resolv.conf"]
-deployment = lab.get("deployments", "coredns", namespace="kube-system")
-assert deployment["spec"]["template"]["spec"]["dnsPolicy"] == "Default"
-assert parse_resolv_conf(upstream_conf.stdout).servers == ["203.0.113.10"]
-print("zone cluster.local, ttl", config.ttl, "| everything else -> /etc/resolv.conf of coredns -> 203.0.113.10")"""),
+    code("""check_upstream(lab, corefile, upstream_conf, full)"""),
     md("""## 3 · Shorter names, through the search list
 
 With `+search`, dig does what every program's resolver does: a name with fewer than 5
@@ -126,12 +101,7 @@ dots is tried with each search domain appended, in order, and the first answer w
 short = {name: lab.dig("toolbox", name, "+search") for name in names}
 for name, reply in short.items():
     print(f"dig +search {name:26} {reply.status:9} {reply.answers}")"""),
-    code("""fqdn = "random-generator.default.svc.cluster.local."
-assert short["random-generator"].answers == [(fqdn, 30, "A", cluster_ip)]
-assert short["random-generator.default"].answers == [(fqdn, 30, "A", cluster_ip)]
-assert short["kube-dns.kube-system"].answers == [("kube-dns.kube-system.svc.cluster.local.", 30, "A", "10.96.0.10")]
-assert short["kube-dns"].status == "NXDOMAIN" and short["kube-dns"].answers == []
-print("short and namespace-qualified names resolve; a bare name from another namespace does not")"""),
+    code("""check_short_names(short, cluster_ip)"""),
     md("""dig is a DNS tool; programs use the C library's resolver instead (glibc here). `getent
 hosts NAME` calls it like any program would, and prints the address with the name that
 answered."""),
@@ -139,10 +109,7 @@ answered."""),
 print(by_libc.stdout)
 bare = lab.exec("toolbox", "getent", "hosts", "kube-dns", echo=True)
 print("exit code", bare.returncode)"""),
-    code("""assert by_libc.returncode == 0
-assert by_libc.stdout.split() == [cluster_ip, "random-generator.default.svc.cluster.local"]
-assert bare.returncode == 2 and bare.stdout == ""  # getent: key not found
-print(f"getent hosts random-generator -> {cluster_ip}; getent hosts kube-dns -> not found (exit 2)")"""),
+    code("""check_getent(by_libc, bare, cluster_ip)  # getent exit 2: not found"""),
     md("""## 4 · `ndots:5`: what an outside name costs
 
 `example.com` has one dot, fewer than 5. So the resolver does not believe it is complete:
@@ -155,19 +122,11 @@ which questions leave the cluster."""),
     outside = lab.exec("toolbox", "getent", "hosts", "example.com", echo=True)
 print(outside.stdout)
 cap.packets()"""),
-    code("""asked = cap.packets().dns_queries()
-tried = ["example.com.default.svc.cluster.local.", "example.com.svc.cluster.local.",
-         "example.com.cluster.local.", "example.com."]
-assert asked == [("AAAA", n) for n in tried] + [("A", n) for n in tried]
-replies = cap.packets().filter(src="10.96.0.10")
-assert len(asked) == 8 and len(replies) == 8
-assert sum(r.summary.startswith("NXDOMAIN") for r in replies) == 6  # 3 search domains x AAAA, A
-assert outside.stdout.split() == ["203.0.113.10", "example.com"]
-print(f"getent hosts example.com: {len(asked)} questions, 6 NXDOMAIN, 1 empty AAAA, 1 answer")"""),
+    code("""asked = check_search_walk(cap.packets(), outside)  # 3 search domains x AAAA, A: 6 NXDOMAIN"""),
     code("""from lab_kit.lab import plots
 
 plots.distribution([name for _, name in asked], "Names asked for example.com (ndots:5), in order",
-                   pods=tried, ylabel="questions (A + AAAA)")"""),
+                   pods=TRIED, ylabel="questions (A + AAAA)")"""),
     md("""Eight questions: four names, each asked for AAAA and for A. The order is glibc's:
 `getent hosts` calls `gethostbyname2(name, AF_INET6)` and, as that finds no IPv6 address,
 `gethostbyname2(name, AF_INET)` — two full walks through the search list, one question per
@@ -182,17 +141,14 @@ Corefile keeps upstream answers, though never `cluster.local` ones.)"""),
     code("""for pod, pod_cap in at_dns.items():
     print(pod, "asked upstream:", pod_cap.packets().filter(dst="203.0.113.10").dns_queries())
 forwarded = sorted(q for pod_cap in at_dns.values() for q in pod_cap.packets().filter(dst="203.0.113.10").dns_queries())"""),
-    code("""assert forwarded == [("A", "example.com."), ("AAAA", "example.com.")]
-print("forwarded upstream:", forwarded, "- the 6 cluster.local guesses never left the cluster")"""),
+    code("""check_forwarded(forwarded)"""),
     md("""Most programs (curl, Python's `socket.getaddrinfo`) call `getaddrinfo`
 instead; `getent ahosts` does too. glibc then sends A and AAAA *together*, from one socket,
 for each name in turn — a different order, the same eight questions:"""),
     code("""with lab.capture("toolbox", packet_filter="udp port 53") as gai:
     lab.exec("toolbox", "getent", "ahosts", "example.com", echo=True)
 gai.packets()"""),
-    code("""assert gai.packets().dns_queries() == [(t, n) for n in tried for t in ("A", "AAAA")]
-assert len({r.sport for r in gai.packets().filter(dport=53)}) == 4  # one socket per name
-print("getaddrinfo: 8 questions, A and AAAA paired per name")"""),
+    code("""check_getaddrinfo(gai.packets())  # one socket per name"""),
     md("""### The fix: a trailing dot
 
 A name that ends in a dot is *absolute* (fully qualified): the resolver never appends a
@@ -203,14 +159,8 @@ Service names with that many dots are then tried as absolute names first.)"""),
     absolute = lab.exec("toolbox", "getent", "hosts", "example.com.", echo=True)
 print(absolute.stdout)
 dotted.packets()"""),
-    code("""asked_dotted = dotted.packets().dns_queries()
-assert asked_dotted == [("AAAA", "example.com."), ("A", "example.com.")]
-assert absolute.stdout.split()[0] == "203.0.113.10"
-cost = {"example.com": asked, "example.com.": asked_dotted}
-for name, questions in cost.items():
-    print(f"getent hosts {name:13} {len(questions)} questions  {dict(Counter(n for _, n in questions))}")"""),
-    code("""assert {name: len(q) for name, q in cost.items()} == {"example.com": 8, "example.com.": 2}
-print("the trailing dot saves", len(asked) - len(asked_dotted), "of", len(asked), "questions")"""),
+    code("""check_trailing_dot(asked, dotted.packets().dns_queries(), absolute)"""),
+
     md("""## 5 · A Service created now is found now
 
 The toolbox pod has been running since the start. Now a second Service over the same pods,
@@ -225,12 +175,7 @@ late = lab.dig("toolbox", "random-generator-late", "+search", echo=True)
 print(late.answers)
 env = lab.exec("toolbox", "env", echo=True)
 print("\\n".join(line for line in env.stdout.splitlines() if line.startswith("RANDOM_GENERATOR")))"""),
-    code("""assert late.status == "NOERROR"
-assert late.answers == [("random-generator-late.default.svc.cluster.local.", 30, "A", late_ip)]
-toolbox_env = dict(line.split("=", 1) for line in env.stdout.splitlines())
-assert toolbox_env["RANDOM_GENERATOR_SERVICE_HOST"] == cluster_ip  # created before the pod
-assert "RANDOM_GENERATOR_LATE_SERVICE_HOST" not in toolbox_env  # created after: never
-print(f"DNS: random-generator-late -> {late_ip}; environment: no RANDOM_GENERATOR_LATE_*")"""),
+    code("""check_late_service(late, late_ip, env.stdout, cluster_ip)  # DNS now; the environment never"""),
     md("""And called by name, as a program would: curl resolves `random-generator-late` through
 the search list (found under the first domain, so one A and one AAAA question), then
 connects to the ClusterIP, where kube-proxy takes over. The random-generator answers with
@@ -239,12 +184,7 @@ JSON: a random number and the `id` of the pod that served it."""),
     called = lab.exec("toolbox", "curl", "-s", "http://random-generator-late/", echo=True)
 print(called.stdout)
 by_name.packets()"""),
-    code("""late_fqdn = "random-generator-late.default.svc.cluster.local."
-assert called.returncode == 0 and "id" in json.loads(called.stdout)
-assert by_name.packets().dns_queries() == [("A", late_fqdn), ("AAAA", late_fqdn)]
-syn = by_name.packets().syns()[0]
-assert (syn.dst, syn.dport) == (late_ip, 80)
-print(f"curl http://random-generator-late/ -> {late_fqdn} -> {late_ip}:80 -> JSON with an 'id'")"""),
+    code("""check_called_by_name(called, by_name.packets(), late_ip)"""),
     md("""## What you saw
 
 - The kubelet writes each pod's `/etc/resolv.conf` (`search <ns>.svc.cluster.local
