@@ -37,10 +37,17 @@ def _last_renewal(reg: Registry, inst: str) -> int:
 
 def _out_of_service(lab: Lab) -> str:
     reg, con = Registry(lab), Consumer(lab, "consumer")
+    seen: dict[str, dict[str, str]] = {}
+
+    def overridden() -> bool:  # GET /apps lags by the response cache's interval (1 s here)
+        seen["listed"] = reg.instances()
+        return "OUT_OF_SERVICE" in seen["listed"].values()
+
     try:
-        listed = reg.instances()
+        settled(lab, overridden, 5)
     except LabError as e:
         raise NotYet(f"the registry did not answer ({e}): is the eureka pod running?") from e
+    listed = seen["listed"]
     out = [inst for inst, status in listed.items() if status == "OUT_OF_SERVICE"]
     if not out:
         raise NotYet(
