@@ -124,7 +124,9 @@ cancelled = [ev for ev in reg.events(since=t3) if ev["event"] == "cancelled"][0]
 con.refresh()
 wait_for(lambda: d not in con.cache()["instances"], "the consumer's refresh", 5)
 print("\\n".join(line for line in lab.logs(reg.pod).splitlines() if "Cancelled" in line))"""),
-    code("""check_cancelled(reg, t3, cancelled, d, evicted - killed)  # not a lease later: at once"""),
+    code(
+        """check_cancelled(reg, t3, cancelled, d, evicted - killed)  # not a lease later: at once"""
+    ),
     md("""## (4) Many die at once: self-preservation keeps them
 
 A registry cannot tell a dead instance from a network between them. Eureka's answer: if far
@@ -180,7 +182,9 @@ timeline(lab, calls5, t5, [(down, "fetch failed"), (back, "re-registered")],
          "(5) registry down: the consumer calls from its cache")"""),
     code("""print("\\n".join(line for line in lab.logs("producer-a").splitlines()
                 if "heartbeat" in line or "Re-registering" in line)[-600:])"""),
-    code("""check_registry_down(lab, reg, calls5, down, back)  # served from the cache; 404, then register"""),
+    code(
+        """check_registry_down(lab, reg, calls5, down, back)  # served from the cache; 404, then register"""
+    ),
     md("""## The same consumer, on the Kubernetes API
 
 Inside Kubernetes the registry is the API server: the EndpointSlice controller keeps, per
@@ -215,7 +219,9 @@ wait_for(lambda: len(k8s.calls(since=dropped + 0.5)) >= 10, "ten more calls")
 calls6 = k8s.calls(since=t6)
 timeline(lab, calls6, t6, [(dropped, "not ready: out of the cache")],
          "Kubernetes API: a pod not ready leaves the consumer's cache within a probe period")"""),
-    code("""check_dropped(calls6, t6, dropped, target_ip)  # it still ran: it was just no longer chosen"""),
+    code(
+        """check_dropped(calls6, t6, dropped, target_ip)  # it still ran: it was just no longer chosen"""
+    ),
     md("""## What you saw
 
 - **Client-side discovery** (Eureka): producers register and heartbeat

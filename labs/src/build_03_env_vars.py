@@ -36,7 +36,9 @@ environment, as `kubectl exec POD -- env` does."""),
     code("""early_pods = sorted(p["metadata"]["name"] for p in lab.get("pods", selector="app=random-generator"))
 before = lab.exec(early_pods[0], "env", echo=True)
 print(before.stdout)"""),
-    code("""k8s_vars = check_only_kubernetes(lab, before.stdout)  # 10.96.0.1:443, port name https"""),
+    code(
+        """k8s_vars = check_only_kubernetes(lab, before.stdout)  # 10.96.0.1:443, port name https"""
+    ),
     md("""These variables lead somewhere: the `kubernetes` Service has an endpoint, the API
 server's secure port on node1 (`172.18.0.2:6443`), and every pod gets the CA to check it
 (and a token to use it) in `/var/run/secrets/kubernetes.io/serviceaccount` — what client
@@ -60,7 +62,9 @@ upper case with `-` turned into `_`. `…_SERVICE_HOST` and `…_SERVICE_PORT` a
 own; the `…_PORT…` family copies what Docker's old container links set, so programs written
 for links work unchanged. They hold the **Service's** address and port (80), not a pod's
 (8080): a client that reads them goes through the ClusterIP like any other."""),
-    code("""cluster_ip = check_toolbox_env(lab, after.stdout, k8s_vars)  # the Service's port, not the pods'"""),
+    code(
+        """cluster_ip = check_toolbox_env(lab, after.stdout, k8s_vars)  # the Service's port, not the pods'"""
+    ),
     md("""## Using them
 
 A program reads the variables at run time; here a shell expands them into curl's URL. We
@@ -83,7 +87,9 @@ line expands to `http://:/` there, and curl gives up before sending a packet."""
 print(stale.stderr)
 missing = lab.exec(early_pods[0], "printenv", "RANDOM_GENERATOR_SERVICE_HOST", echo=True)
 print("exit code", missing.returncode)"""),
-    code("""check_started_before(lab, stale, missing, early_pods)  # curl exit 3: no host; printenv exit 1"""),
+    code(
+        """check_started_before(lab, stale, missing, early_pods)  # curl exit 3: no host; printenv exit 1"""
+    ),
     md("""### Restart 1: a new pod
 
 Delete one of them. Its ReplicaSet creates a replacement — a new pod, with a new name and a
@@ -141,7 +147,9 @@ print(held.stdout)"""),
     old = lab.exec("toolbox", "sh", "-c", "{CURL_BY_ENV}", echo=True)
 print(old.stderr)
 gone.packets()"""),
-    code("""check_stale_address(lab, old, gone.packets(), cluster_ip, new_ip)  # curl exit 28, and silence"""),
+    code(
+        """check_stale_address(lab, old, gone.packets(), cluster_ip, new_ip)  # curl exit 28, and silence"""
+    ),
     md("""Only a restart fixes it. This is why Service environment variables are a fallback: the
 client pod must start *after* every Service it uses and be restarted whenever one is
 recreated. DNS (next lab) answers with the Service's current address at the moment of the

@@ -52,7 +52,9 @@ load-balances DNS packets to them exactly as it does for `random-generator` (lab
     code("""lab.get("services", namespace="kube-system")"""),
     code("""coredns = lab.get("pods", namespace="kube-system", selector="k8s-app=kube-dns", wide=True)
 coredns"""),
-    code("""coredns_pods = check_kube_dns(lab, coredns, toolbox_dns)  # 10.96.0.10 -> the coredns pods"""),
+    code(
+        """coredns_pods = check_kube_dns(lab, coredns, toolbox_dns)  # 10.96.0.10 -> the coredns pods"""
+    ),
     code("""lab.draw_services(namespace="kube-system")"""),
     md("""## 2 · A Service's full name
 
@@ -122,7 +124,9 @@ which questions leave the cluster."""),
     outside = lab.exec("toolbox", "getent", "hosts", "example.com", echo=True)
 print(outside.stdout)
 cap.packets()"""),
-    code("""asked = check_search_walk(cap.packets(), outside)  # 3 search domains x AAAA, A: 6 NXDOMAIN"""),
+    code(
+        """asked = check_search_walk(cap.packets(), outside)  # 3 search domains x AAAA, A: 6 NXDOMAIN"""
+    ),
     code("""from lab_kit.lab import plots
 
 plots.distribution([name for _, name in asked], "Names asked for example.com (ndots:5), in order",
@@ -160,7 +164,6 @@ Service names with that many dots are then tried as absolute names first.)"""),
 print(absolute.stdout)
 dotted.packets()"""),
     code("""check_trailing_dot(asked, dotted.packets().dns_queries(), absolute)"""),
-
     md("""## 5 · A Service created now is found now
 
 The toolbox pod has been running since the start. Now a second Service over the same pods,
@@ -175,7 +178,9 @@ late = lab.dig("toolbox", "random-generator-late", "+search", echo=True)
 print(late.answers)
 env = lab.exec("toolbox", "env", echo=True)
 print("\\n".join(line for line in env.stdout.splitlines() if line.startswith("RANDOM_GENERATOR")))"""),
-    code("""check_late_service(late, late_ip, env.stdout, cluster_ip)  # DNS now; the environment never"""),
+    code(
+        """check_late_service(late, late_ip, env.stdout, cluster_ip)  # DNS now; the environment never"""
+    ),
     md("""And called by name, as a program would: curl resolves `random-generator-late` through
 the search list (found under the first domain, so one A and one AAAA question), then
 connects to the ClusterIP, where kube-proxy takes over. The random-generator answers with

@@ -40,7 +40,9 @@ url = f"http://{cluster_ip}/"
 ids = replica_ids(lab, "toolbox")
 spread = who_answered(lab.requests("toolbox", url, 100), ids)
 plots.distribution(spread, "sessionAffinity: None — 100 requests from toolbox", expected=100 / 4)"""),
-    code("""check_none_spreads(svc["spec"], spread)  # each pod more than 5, fewer than 50 of 100"""),
+    code(
+        """check_none_spreads(svc["spec"], spread)  # each pod more than 5, fewer than 50 of 100"""
+    ),
     md("""## `sessionAffinity: ClientIP`: one client, one pod
 
 `manifests/affinity-service.yml` is the same Service with `sessionAffinity: ClientIP`. The
@@ -50,7 +52,9 @@ print(open("manifests/affinity-service.yml").read())
 print("\\n".join(lab.apply("manifests/affinity-service.yml", wait=True)))"""),
     code("""sticky_answers = who_answered(lab.requests("toolbox", url, 100), ids)
 plots.distribution(sticky_answers, "sessionAffinity: ClientIP — 100 requests from toolbox")"""),
-    code("""sticky = check_client_ip(lab, cluster_ip, sticky_answers)  # timeoutSeconds defaulted"""),
+    code(
+        """sticky = check_client_ip(lab, cluster_ip, sticky_answers)  # timeoutSeconds defaulted"""
+    ),
     md("""## The rules behind it: `-m recent`
 
 kube-proxy adds two things (as upstream's `pkg/proxy/iptables/proxier.go` does). In the
@@ -129,7 +133,9 @@ for _ in range(5):  # time is the subject here: 5 bursts, 1 s apart
     time.sleep(1)
 stream_pods = set(who_answered(stream, ids))
 stream_pods"""),
-    code("""times = check_kept_connecting(stream, stream_pods)  # longer than the window, never a 3 s gap"""),
+    code(
+        """times = check_kept_connecting(stream, stream_pods)  # longer than the window, never a 3 s gap"""
+    ),
     md("""Now silence: nobody connects for 3.5 s, so every client's entry is older than the window.
 The next connection's `--rcheck` fails (and `--reap` drops the stale entry), the random rules
 draw again, and the new pod is remembered from then on. First the ten callers make 5 requests

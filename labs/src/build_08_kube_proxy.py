@@ -175,7 +175,7 @@ what it saw."""),
         "and what share of new connections does each pod get in the end?",
         "!labkit scale deployment random-generator --replicas=3\n"
         "!labkit rollout status deployment random-generator\n"
-        "print(\"\\n\".join(lab.iptables(\"node1\", \"nat\").rules(chain)))",
+        'print("\\n".join(lab.iptables("node1", "nat").rules(chain)))',
     ),
     *exercise(
         "08.2",

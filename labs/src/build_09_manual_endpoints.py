@@ -244,7 +244,7 @@ stopped now."""),
         "`outside-slice-1` not ready (`conditions: {ready: false}` under the endpoint, in a "
         "copy of `manifests/manual-endpointslice.yml`).",
         "the toolbox's request to `outside-slice` fails either way: where is it refused now, "
-        "at the outside host or at node1? What will `lab.service_rules(\"outside-slice\")` show?",
+        'at the outside host or at node1? What will `lab.service_rules("outside-slice")` show?',
         'not_ready = open("manifests/manual-endpointslice.yml").read().replace(\n'
         '    "  - 203.0.113.10", "  - 203.0.113.10\\n  conditions:\\n    ready: false")\n'
         'print("\\n".join(lab.apply(not_ready, wait=True)))\n'
