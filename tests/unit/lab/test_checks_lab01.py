@@ -4,6 +4,8 @@ would."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from lab_kit.lab.checks import CheckFailed
@@ -12,8 +14,12 @@ from lab_kit.lab.checks.lab01 import (
     check_all_answer,
     check_cancelled,
     check_dropped,
+    check_evicted_later,
+    check_k8s_watch,
     check_killed,
+    check_new_instance,
     check_registered,
+    check_registry_down,
     check_self_preservation,
 )
 
@@ -52,6 +58,26 @@ class FakeConsumer:
         return {"instances": self.instances}
 
 
+class FakeLab:
+    """Just what the checks read: logs, pods, one printenv."""
+
+    def __init__(self, logs: str = "", pods: list[dict] | None = None, host: str = "10.96.0.1"):
+        self.log, self.pods, self.host = logs, pods or [], host
+
+    def logs(self, pod: str) -> str:
+        return self.log
+
+    def get(self, kind: str, name: str | None = None, selector: str | None = None) -> list[dict]:
+        return self.pods
+
+    def exec(self, pod: str, *argv: str) -> SimpleNamespace:
+        return SimpleNamespace(returncode=0, stdout=self.host + "\n")
+
+
+def request(src: str, line: str) -> SimpleNamespace:
+    return SimpleNamespace(src=src, request_line=f"{line} HTTP/1.1")
+
+
 def test_registered_and_cached():
     reg = FakeRegistry(dict.fromkeys(ADDRESSES, "UP"))
     assert check_registered(reg, FakeConsumer(ADDRESSES), NAMES)["producer-a"] == "10.244.1.2"
@@ -68,6 +94,28 @@ def test_all_answer():
     check_all_answer(calls, NAMES)
     with pytest.raises(CheckFailed, match="all 4 producers"):
         check_all_answer([call(i, ADDRESSES[i % 3]) for i in range(40)], NAMES)
+
+
+def test_new_instance_called_only_after_the_fetch():
+    e_ip = E.split(":")[0]
+    ips = {name: ip for ip, name in NAMES.items()}
+    requests = [
+        request(e_ip, "POST /eureka/apps/RANDOM-GENERATOR"),
+        request(e_ip, f"PUT /eureka/apps/RANDOM-GENERATOR/{e_ip}:random-generator:8080"),
+        request(ips["consumer"], "GET /eureka/apps"),
+    ]
+    calls = [call(1, ADDRESSES[0]), call(3, E)]
+    check_new_instance(requests, E, ips, calls, fetched=2.5, registered=2)
+    with pytest.raises(CheckFailed, match="POST"):
+        check_new_instance(requests[1:], E, ips, calls, fetched=2.5, registered=2)
+    with pytest.raises(CheckFailed, match="PUT"):
+        check_new_instance(requests[::2], E, ips, calls, fetched=2.5, registered=2)
+    with pytest.raises(CheckFailed, match="GET /eureka/apps"):
+        check_new_instance(requests[:2], E, ips, calls, fetched=2.5, registered=2)
+    with pytest.raises(CheckFailed, match="then called"):  # called before the fetch
+        check_new_instance(requests, E, ips, calls, fetched=3.5, registered=2)
+    with pytest.raises(CheckFailed, match="then called"):  # fetched before it registered
+        check_new_instance(requests, E, ips, calls, fetched=2.5, registered=3.5)
 
 
 def test_killed_instance_listed_two_leases_and_retried_around():
@@ -106,6 +154,45 @@ def test_self_preservation_keeps_the_dead():
         check_self_preservation(
             FakeRegistry(dict.fromkeys(ADDRESSES, "UP"), evicted, banner), dead, held, 10, 9
         )
+
+
+def test_evicted_once_heartbeats_recover():
+    dead = ADDRESSES[1:3]
+    events = [
+        {"t": 30, "event": "evicted", "instanceId": x.replace(":8080", ":random-generator:8080")}
+        for x in reversed(dead)
+    ]
+    calls = [call(12, x, ok=False, error="connection refused") for x in dead]
+    calls += [call(13, ADDRESSES[0], ok=False, error="timed out")]  # a busy one may time out
+    check_evicted_later(FakeRegistry({}, events), 9, dead, calls, 20)
+    with pytest.raises(CheckFailed, match="the dead evicted"):
+        check_evicted_later(FakeRegistry({}, events[:1]), 9, dead, calls, 20)
+    with pytest.raises(CheckFailed, match="refused by the dead only"):
+        check_evicted_later(FakeRegistry({}, events), 9, dead, calls[:1], 20)
+
+
+def test_registry_down_served_from_the_cache():
+    events = [{"t": 5, "event": "renewed-unknown"}, {"t": 6, "event": "registered"}]
+    lab = FakeLab(logs="Re-registering apps/RANDOM-GENERATOR/10.244.1.2:random-generator:8080")
+    calls = [call(1, ADDRESSES[0]), call(2, ADDRESSES[1]), call(5, ADDRESSES[2], ok=False)]
+    check_registry_down(lab, FakeRegistry({}, events), calls, down=1, back=3)
+    with pytest.raises(CheckFailed, match="all answered"):
+        check_registry_down(lab, FakeRegistry({}, events), calls, down=1, back=6)
+    with pytest.raises(CheckFailed, match="all answered"):  # no call while down
+        check_registry_down(lab, FakeRegistry({}, events), calls, down=3, back=4)
+    with pytest.raises(CheckFailed, match="a 404 renewal"):
+        check_registry_down(lab, FakeRegistry({}, events[1:]), calls, down=1, back=3)
+    with pytest.raises(CheckFailed, match="re-registering"):
+        check_registry_down(FakeLab(), FakeRegistry({}, events), calls, down=1, back=3)
+
+
+def test_k8s_watch_lists_the_ready_pods():
+    pods = [{"status": {"podIP": x.split(":")[0]}} for x in ADDRESSES[:3]]
+    check_k8s_watch(FakeLab(pods=pods), FakeConsumer(ADDRESSES[2::-1]))
+    with pytest.raises(CheckFailed, match="the ready pods"):
+        check_k8s_watch(FakeLab(pods=pods), FakeConsumer(ADDRESSES[:2]))
+    with pytest.raises(CheckFailed, match="KUBERNETES_SERVICE_HOST"):
+        check_k8s_watch(FakeLab(pods=pods, host="10.96.0.10"), FakeConsumer(ADDRESSES[:3]))
 
 
 def test_dropped_from_the_watch():
