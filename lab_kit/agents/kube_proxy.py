@@ -11,7 +11,9 @@ a service's KUBE-SVC/SVL/EXT/FW/SEP chains only when their content changed, and 
 services that went away are flushed and deleted (`-X`) in the same restore. A *full* sync
 (at start, and whenever the `KUBE-PROXY-CANARY` chain has vanished — someone flushed the
 tables) first re-inserts the jump rules from the built-in chains, then rewrites everything.
-Which chains a sync writes is decided in the pure ring (`lab_kit.render.proxy_sync`).
+Which chains a sync writes is decided in the pure ring (`lab_kit.render.proxy_sync`), and
+only the service ports whose Service or endpoints changed are rendered again
+(`proxy_rules.Renderer`, as upstream's change trackers hand it only what changed).
 
 Timing differs on purpose: real kube-proxy waits at least `minSyncPeriod` (1 s) between
 syncs; here it defaults to 0 so a change is live within milliseconds (`--min-sync-period`
@@ -122,6 +124,8 @@ class KubeProxy(Agent):
         self.serve_http, self.render_in_thread = serve_http, render_in_thread
         self.metrics = Metrics()
         self.state = proxy_sync.SyncState()  # nothing written yet: the first sync is full
+        # Remembers each service port's rules: a sync writes only the ports that changed.
+        self.renderer = proxy_rules.Renderer(node, cluster_cidr, False, node_ip)
         self.udp_endpoints: dict[UdpKey, set[str]] = {}
         self.triggers: dict[tuple[str, str], str] = {}
         # ProxyHealthServer(healthTimeout = 2 x syncPeriod) and the service health server.
@@ -187,6 +191,7 @@ class KubeProxy(Agent):
             "syncSeconds": round(elapsed, 6),
             "full": full,
             "natRules": len(rules.nat.lines),
+            "portsRendered": self.renderer.rendered,  # the rest were reused unchanged
             "filterRules": len(rules.filter.lines),
         }
 
@@ -205,11 +210,11 @@ class KubeProxy(Agent):
         return inputs
 
     async def render(self, services: list[dict], slices: list[dict]) -> proxy_rules.ProxyRules:
-        args = (services, slices, self.node, self.cluster_cidr, False, self.node_ip)
         if not self.render_in_thread:
-            return proxy_rules.render(*args)
-        # Rendering thousands of Services takes a while: keep the loop (watches, /metrics) free.
-        return await asyncio.to_thread(proxy_rules.render, *args)
+            return self.renderer.render(services, slices)
+        # A first render of thousands of Services takes a while: keep the loop (watches,
+        # /metrics) free. One sync runs at a time, so the renderer is never shared.
+        return await asyncio.to_thread(self.renderer.render, services, slices)
 
     async def apply(self, rules: proxy_rules.ProxyRules) -> None:
         """One restore (two on a full sync: the jump rules first); IptablesError if refused."""

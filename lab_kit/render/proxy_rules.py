@@ -23,7 +23,8 @@ Reading order: `render` declares the top-level chains; for each service port
 ones, a firewall chain, the REJECT/DROP verdicts, the chain names), then one `render_*`
 step per chain kind writes its rules — the captures of the ClusterIP, externalIPs,
 LoadBalancer IPs, nodePort and health-check nodePort, then KUBE-EXT, KUBE-FW, KUBE-SVC,
-KUBE-SVL and KUBE-SEP — in syncProxyRules' order.
+KUBE-SVL and KUBE-SEP — in syncProxyRules' order. The agent renders through a `Renderer`,
+which keeps each port's rules and writes again only the ports whose inputs changed.
 
 Not written: the nodePort 127.0.0.0/8 variants, `--nodeport-addresses`, topology hints.
 """
@@ -129,6 +130,14 @@ class Table:
         self.lines.append((chain, line))
         self.by_chain.setdefault(chain, []).append(line)
 
+    def extend(self, other: Table) -> None:
+        """Append `other`'s chains and rules after this table's own, in their order."""
+        for c in other.chains:
+            self.declare(c)
+        self.lines.extend(other.lines)
+        for c, rules in other.by_chain.items():
+            self.by_chain.setdefault(c, []).extend(rules)
+
     def has(self, chain: str) -> bool:
         return chain in self._known
 
@@ -172,41 +181,90 @@ def render(services: list[dict], slices: list[dict], node_name: str,
            node_ip: str = "") -> ProxyRules:  # fmt: skip
     """The node's whole desired state. `node_ip`: kube-proxy's own node IP (a source range
     holding it lets the node reach the load-balancer IPs, see `render_fw`)."""
-    mark = f"{1 << MASQ_BIT:#x}"
-    filt, nat = Table("filter"), Table("nat")
-    for c in FILTER_CHAINS:
-        filt.declare(c)
-    for c in NAT_CHAINS:
-        nat.declare(c)
+    return Renderer(node_name, cluster_cidr, masquerade_all, node_ip).render(services, slices)
 
-    nat.add("KUBE-POSTROUTING", "-m mark !", f"--mark {mark}/{mark}", "-j RETURN")
-    nat.add("KUBE-POSTROUTING", f"-j MARK --xor-mark {mark}")
-    nat.add("KUBE-POSTROUTING", '-m comment --comment "kubernetes service traffic requiring SNAT"',
-            "-j MASQUERADE --random-fully")  # fmt: skip
-    nat.add("KUBE-MARK-MASQ", f"-j MARK --or-mark {mark}")
 
-    ports = sorted(
-        (sp for s in services for sp in service_ports(s)), key=lambda p: (p.port_key, p.protocol)
-    )
-    eps = endpoints_by_port(slices)
-    total = sum(len(v) for v in eps.values())
-    large = total > LARGE_CLUSTER_ENDPOINTS
-    w = _Writer(filt, nat, node_name, cluster_cidr, masquerade_all, large, node_ip)
-    written: dict[str, list[str]] = {}
-    for sp in ports:
-        written[sp.port_key] = w.service_port(sp, eps.get(port_key(sp), []))
+@dataclass
+class _Fragment:
+    """One service port's rules, as `_Writer` wrote them into two tables of its own: the
+    lines it adds to the shared chains (KUBE-SERVICES, ...) and its own chains."""
 
-    nat.add("KUBE-SERVICES",
-            '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"',
-            "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")  # fmt: skip
-    filt.add("KUBE-FIREWALL", '-m comment --comment "block incoming localnet connections"',
-             "-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")  # fmt: skip
-    filt.add("KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
-    filt.add("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding rules"',
-             f"-m mark --mark {mark}/{mark} -j ACCEPT")  # fmt: skip
-    filt.add("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding conntrack rule"',
-             "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")  # fmt: skip
-    return ProxyRules(filt, nat, written, total)
+    inputs: tuple  # (ServicePort, its endpoints, large-cluster mode): all the rules depend on
+    filt: Table
+    nat: Table
+    own: list[str]  # the nat chains of its own (what a partial sync rewrites)
+
+
+class Renderer:
+    """`render` with memory, for the agent: a service port whose inputs (the port, its
+    endpoints, large-cluster mode) are the same as at the last sync is not written again,
+    its rules are reused. The result is exactly `render`'s (same function underneath);
+    only the work differs. Upstream kube-proxy gets the same effect from its change
+    trackers (`pkg/proxy/servicechangetracker.go`, `endpointschangetracker.go`), which
+    hand `syncProxyRules` only the services that changed."""
+
+    def __init__(self, node_name: str, cluster_cidr: str = C.CLUSTER_CIDR,
+                 masquerade_all: bool = False, node_ip: str = "") -> None:  # fmt: skip
+        self.node_name, self.cluster_cidr = node_name, cluster_cidr
+        self.masquerade_all, self.node_ip = masquerade_all, node_ip
+        self.fragments: dict[str, _Fragment] = {}  # port_key -> its rules at the last sync
+        self.rendered = 0  # ports written (not reused) by the last render, for tests/metrics
+
+    def render(self, services: list[dict], slices: list[dict]) -> ProxyRules:
+        mark = f"{1 << MASQ_BIT:#x}"
+        filt, nat = Table("filter"), Table("nat")
+        for c in FILTER_CHAINS:
+            filt.declare(c)
+        for c in NAT_CHAINS:
+            nat.declare(c)
+
+        nat.add("KUBE-POSTROUTING", "-m mark !", f"--mark {mark}/{mark}", "-j RETURN")
+        nat.add("KUBE-POSTROUTING", f"-j MARK --xor-mark {mark}")
+        nat.add("KUBE-POSTROUTING", '-m comment --comment "kubernetes service traffic requiring SNAT"',
+                "-j MASQUERADE --random-fully")  # fmt: skip
+        nat.add("KUBE-MARK-MASQ", f"-j MARK --or-mark {mark}")
+
+        ports = sorted(
+            (sp for s in services for sp in service_ports(s)),
+            key=lambda p: (p.port_key, p.protocol),
+        )
+        eps = endpoints_by_port(slices)
+        total = sum(len(v) for v in eps.values())
+        large = total > LARGE_CLUSTER_ENDPOINTS
+        written: dict[str, list[str]] = {}
+        fragments: dict[str, _Fragment] = {}
+        self.rendered = 0
+        for sp in ports:
+            frag = self._fragment(sp, eps.get(port_key(sp), []), large)
+            fragments[sp.port_key] = frag
+            filt.extend(frag.filt)
+            nat.extend(frag.nat)
+            written[sp.port_key] = frag.own
+        self.fragments = fragments  # ports that went away are forgotten
+
+        nat.add("KUBE-SERVICES",
+                '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"',
+                "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")  # fmt: skip
+        filt.add("KUBE-FIREWALL", '-m comment --comment "block incoming localnet connections"',
+                 "-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")  # fmt: skip
+        filt.add("KUBE-FORWARD", "-m conntrack --ctstate INVALID -j DROP")
+        filt.add("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding rules"',
+                 f"-m mark --mark {mark}/{mark} -j ACCEPT")  # fmt: skip
+        filt.add("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding conntrack rule"',
+                 "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")  # fmt: skip
+        return ProxyRules(filt, nat, written, total)
+
+    def _fragment(self, sp: ServicePort, endpoints: list[Endpoint], large: bool) -> _Fragment:
+        inputs = (sp, tuple(endpoints), large)
+        old = self.fragments.get(sp.port_key)
+        if old is not None and old.inputs == inputs:
+            return old
+        self.rendered += 1
+        filt, nat = Table("filter"), Table("nat")
+        w = _Writer(filt, nat, self.node_name, self.cluster_cidr, self.masquerade_all, large,
+                    self.node_ip)  # fmt: skip
+        own = w.service_port(sp, endpoints)
+        return _Fragment(inputs, filt, nat, own)
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,7 @@ def test_a_new_service_is_a_partial_sync_of_its_own_chains():
         written = set().union(*(declared(text) for text in partials)) - set(NAT_CHAINS)
         assert written == chains_of("api", "10.244.2.2")  # web's chains: untouched
         assert n.report["full"] is False and n.report["appliedResourceVersion"] == n.rv
+        assert n.report["portsRendered"] == 1  # web's rules were reused, not written again
 
     run(scenario, WEB)
 
