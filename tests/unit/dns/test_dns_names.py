@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lab_kit.render.dns import is_cluster_name, is_reverse_name
-from lab_kit.render.dns.names import Request, dashed_ip, parse_request, pod_label_ip, reverse_ipv4
+from lab_kit.render.dns.names import (
+    Request,
+    dashed_ip,
+    is_ip,
+    is_ipv4,
+    parse_request,
+    pod_label_ip,
+    reverse_ipv4,
+)
 
 
 def rel(name: str) -> tuple[str, ...]:
@@ -97,3 +109,33 @@ def test_is_reverse_name():
     assert is_reverse_name("IN-ADDR.ARPA")
     assert is_reverse_name("1.0.0.0.ip6.arpa")
     assert not is_reverse_name("in-addr.arpa.example.com")
+
+
+def _parses(text: str, parse) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _label_by_ipaddress(label: str) -> str | None:
+    """pod_label_ip as it was, through ipaddress only (its regex must agree with it)."""
+    if label.count("-") == 3 and "--" not in label:
+        text = label.replace("-", ".")
+    else:
+        text = label.replace("-", ":")
+    return str(ipaddress.ip_address(text)) if _parses(text, ipaddress.ip_address) else None
+
+
+OCTETS = st.sampled_from(["0", "00", "01", "1", "9", "10", "99", "100", "199", "249", "250",
+                          "255", "256", "260", "300", "999", "1000", "", "a", "fd00", "\u0663",
+                          "\u00b2", " 1", "1\n"])  # fmt: skip
+
+
+@given(st.lists(OCTETS, min_size=1, max_size=6), st.sampled_from(["-", ".", "--", ":"]))
+def test_the_quick_ipv4_checks_agree_with_ipaddress(octets, separator):
+    text = separator.join(octets)
+    assert pod_label_ip(text) == _label_by_ipaddress(text)
+    assert is_ipv4(text) == _parses(text, ipaddress.IPv4Address)
+    assert is_ip(text) == _parses(text, ipaddress.ip_address)
