@@ -1,23 +1,34 @@
 """Benchmark: how long `labkit up` / `down` take, beside a raw Mininet network.
 
-    sudo .venv/bin/python benchmarks/cluster_up.py [--runs 3]
+    sudo flock /tmp/labkit.lock .venv/bin/python benchmarks/cluster_up.py [--runs 3]
+        [--default-only] [--busy] [--steps]
 
-Prints wall times for
-  1. the default topology (3 nodes + 3 outside hosts): up (all Nodes Ready) and down;
+Prints wall times (median and p90 over --runs) for
+  1. the default topology (3 nodes + 3 outside hosts): up (all Nodes Ready, cluster DNS
+     ready) and down; --steps also prints the median time of each step `labkit up`
+     reports (each agent ready, the node agents, each addon after its apply);
   2. 10 nodes and a 100-replica Deployment: up, all 100 pods Ready, down;
   3. raw Mininet with the same number of namespaces (nodes + one host per pod, each pod
      host on a veth to its node, routed), built and stopped — the floor we build on.
+--busy keeps one core busy during every run (a child process spinning, bounded by the
+script's own run and stopped by its PID), as another job on a workshop VM would.
+--default-only skips 2. and 3.
 Results go in docs/performance.md by hand; no test asserts on timings.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -55,10 +66,19 @@ spec:
 """
 
 
-def lab_run(topology: str | None, pods: bool) -> dict:
+STEP = re.compile(r"^\s+(.+?)\s+ready (?:in )?([\d.]+) s")
+
+
+def lab_run(topology: str | None, pods: bool, steps: dict | None = None) -> dict:
+    out = io.StringIO()
     t0 = time.monotonic()
-    lab = Lab.up(topology)
+    with contextlib.redirect_stdout(out):
+        lab = Lab.up(topology, quiet=False)
     up = time.monotonic() - t0
+    for line in out.getvalue().splitlines():  # "  apiserver   ready in 0.41 s (pid ..)"
+        m = STEP.match(line)
+        if m and steps is not None:
+            steps[m.group(1).strip()].append(float(m.group(2)))
     result = {"up": up}
     if pods:
         t1 = time.monotonic()
@@ -93,22 +113,55 @@ def raw_mininet(nodes: int, pods_per_node: int) -> dict:
     return {"up": up, "down": time.monotonic() - t1}
 
 
+def p90(values: list[float]) -> float:
+    """Nearest-rank 90th percentile."""
+    ordered = sorted(values)
+    return ordered[max(1, -(-len(ordered) * 90 // 100)) - 1]
+
+
 def report(name: str, runs: list[dict]) -> None:
     keys = list(runs[0])
-    cells = [f"{k} {statistics.median(r[k] for r in runs):.2f} s" for k in keys]
-    print(f"{name:<44} " + ", ".join(cells) + f"  (median of {len(runs)})")
+    cells = [
+        f"{k} {statistics.median(r[k] for r in runs):.2f} s (p90 {p90([r[k] for r in runs]):.2f})"
+        for k in keys
+    ]
+    print(f"{name:<44} " + ", ".join(cells) + f"  (median of {len(runs)})", flush=True)
+
+
+@contextlib.contextmanager
+def busy_core(on: bool):
+    """One core kept busy by a child that spins for at most an hour; stopped by its PID."""
+    if not on:
+        yield
+        return
+    spin = "import time\nend = time.monotonic() + 3600\nwhile time.monotonic() < end: pass"
+    child = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        yield
+    finally:
+        child.kill()
+        child.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--default-only", action="store_true", help="only the default topology")
+    parser.add_argument("--busy", action="store_true", help="keep one core busy meanwhile")
+    parser.add_argument("--steps", action="store_true", help="median time of each step of up")
     args = parser.parse_args()
     os.environ.setdefault("LABKIT_RUN_DIR", tempfile.mkdtemp(prefix="lk-bench-", dir="/tmp"))
-    print(f"lab_kit cluster benchmark on {os.cpu_count()} cores")
-    report(
-        "default topology (3 nodes, 3 outside hosts)",
-        [lab_run(None, False) for _ in range(args.runs)],
-    )
+    busy = " with one core kept busy" if args.busy else ""
+    print(f"lab_kit cluster benchmark on {os.cpu_count()} cores{busy}", flush=True)
+    steps: dict[str, list[float]] = defaultdict(list)
+    with busy_core(args.busy):
+        runs = [lab_run(None, False, steps) for _ in range(args.runs)]
+    report("default topology (3 nodes, 3 outside hosts)", runs)
+    if args.steps:
+        for step, values in steps.items():
+            print(f"  {step:<42} {statistics.median(values):.2f} s (p90 {p90(values):.2f})")
+    if args.default_only:
+        return
     ten = ten_node_topology()
     try:
         report("10 nodes + 100 pods", [lab_run(ten, True) for _ in range(args.runs)])
