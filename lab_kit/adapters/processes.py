@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from lab_kit.adapters import zygote
+
 
 class StartError(RuntimeError):
     pass
@@ -69,12 +71,31 @@ def is_alive(record: ProcessRecord) -> bool:
     return state not in ("Z", "X")
 
 
+class Forked:
+    """What `_wait_ready` needs of a process the zygote forked (not our child: no exit code)."""
+
+    returncode = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def wait(self, timeout: float) -> None:
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            return
+        try:
+            select.select([pidfd], [], [], timeout)
+        finally:
+            os.close(pidfd)
+
+
 @dataclass
 class Starting:
     """A process that was started and has not yet said "ready"."""
 
     record: ProcessRecord
-    proc: subprocess.Popen
+    proc: subprocess.Popen | Forked
     read_fd: int
 
     def wait_ready(self, timeout_s: float = 30.0) -> ProcessRecord:
@@ -107,9 +128,16 @@ def signal_ready(fd: int | None) -> None:
 
 
 def start(name: str, argv: list[str], log_path: str, env: dict | None = None) -> Starting:
-    """Start `argv` (which gets `--ready-fd N`) in its own session; don't wait."""
+    """Start `argv` (which gets `--ready-fd N`) in its own session; don't wait. An agent of
+    a lab whose zygote runs is forked by it (`lab_kit/adapters/zygote.py`), else exec'd."""
     read_fd, write_fd = os.pipe()
+    via = zygote.request_for(argv, env)
     with open(log_path, "ab") as log:
+        pid = zygote.fork(*via, log.fileno(), write_fd) if via else None
+        if pid is not None:
+            os.close(write_fd)
+            record = ProcessRecord(name, pid, start_ticks(pid) or 0, argv, log_path)
+            return Starting(record, Forked(pid), read_fd)
         proc = subprocess.Popen(
             [*argv, "--ready-fd", str(write_fd)],
             stdin=subprocess.DEVNULL,
@@ -137,7 +165,7 @@ def spawn(
 
 
 def _wait_ready(
-    fd: int, proc: subprocess.Popen, name: str, log_path: str, timeout_s: float
+    fd: int, proc: subprocess.Popen | Forked, name: str, log_path: str, timeout_s: float
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -154,9 +182,9 @@ def _wait_ready(
                 return
             # EOF without "ready": the process exited or closed the pipe.
             proc.wait(timeout=5)
+            code = f" with code {proc.returncode}" if proc.returncode is not None else ""
             raise StartError(
-                f"{name} exited with code {proc.returncode} before it was ready; "
-                f"see {log_path}:\n" + tail(log_path)
+                f"{name} exited{code} before it was ready; see {log_path}:\n" + tail(log_path)
             )
 
 

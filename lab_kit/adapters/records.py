@@ -120,7 +120,10 @@ def command_lines(proc: str = PROC) -> Iterator[tuple[int, list[str]]]:
         except OSError:
             continue  # it ended while we looked
         if raw:
-            yield int(entry), [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
+            argv = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
+            if len(argv) == 1 and " " in argv[0]:  # a process title (setproctitle): one string
+                argv = argv[0].split()
+            yield int(entry), argv
 
 
 def _agent(argv: list[str]) -> str | None:

@@ -65,6 +65,15 @@ class RunDir:
         return self._join("api", "apiserver.sock")
 
     @property
+    def zygote_socket(self) -> str:
+        """Where the agents' fork server listens (`lab_kit/agents/zygote.py`)."""
+        return self._join("zygote.sock")
+
+    def exit_note(self, pid: int) -> str:
+        """How a process the zygote forked ended ("was killed by SIGKILL"), once it has."""
+        return self._join("exits", str(pid))
+
+    @property
     def topology_file(self) -> str:
         return self._join("topology.toml")
 

@@ -111,7 +111,7 @@ class Supervisor:
             watched.failures = (
                 watched.failures + 1 if quick and record.name in state.restarts else 0
             )
-            reason = self.exits.pop(record.pid, "ended")
+            reason = self.exits.pop(record.pid, None) or self.exit_note(record.pid)
             state.restarts.setdefault(record.name, {"count": 0})["reason"] = reason
             said.append(
                 f"{record.name} (pid {record.pid}) {reason}; restarting in "
@@ -145,6 +145,14 @@ class Supervisor:
             said.append(
                 f"stopped the pods the kubelet on {node} left: {', '.join(sorted(stopped))}"
             )
+
+    def exit_note(self, pid: int) -> str:
+        """How an agent the zygote forked ended, as the zygote noted it; else "ended"."""
+        try:
+            with open(self.run_dir.exit_note(pid)) as f:
+                return f.read().strip() or "ended"
+        except OSError:
+            return "ended"
 
     def reap(self) -> None:
         """Collect the exit status of every child of ours that ended (the agents this

@@ -3,7 +3,7 @@
     python -m lab_kit.agents NAME [OPTIONS]      runs AGENTS[NAME] (`--help` for its options)
 
 `labkit up` reads this table to start the lab (`lab_kit/lab/lifecycle.py`): the
-supervisor first, the control plane in order, then the network, then on every node each
+zygote first (the fork server every later agent comes from), then the supervisor, the control plane in order, then the network, then on every node each
 `node` agent (all at once), then each `host:<role>` agent on the outside host with that
 role. `pod` agents are not started by `up`: they are what a built-in image runs
 (`lab_kit/agents/images.py`), so the kubelet starts them in a pod, as a cluster runs CoreDNS.
@@ -14,8 +14,9 @@ and `when_down` is what `labkit status` tells a user that its absence means.
 
 Adding an agent: write its logic as an `Agent` subclass (`lab_kit/agents/runner.py`: it
 declares what it watches and writes `sync()`), then add one entry here. The loaders
-import the agent's module only when that agent runs, so each process pays for its own
-imports (aiohttp, dnslib, Mininet) and no one else's.
+import the agent's module only when that agent runs: a pod (CoreDNS, exec'd by a kubelet)
+pays for its own imports and no one else's, and the zygote, which loads every other
+agent's module once, shares them with all the agents it forks.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ Program: TypeAlias = "type[Agent] | Callable[[list[str]], None]"
 class AgentEntry:
     name: str  # the process name: `python -m lab_kit.agents NAME`, logs/NAME[-node].log
     load: Callable[[], Program]
-    where: str  # "supervisor" | "control-plane" | "network" | "node" | "host:<role>" | "pod"
+    where: str  # "zygote" | "supervisor" | "control-plane" | "network" | "node" | "host:<role>" | "pod"
     summary: str
     # "Always": the supervisor restarts it when it dies; "Never": not restarted (the network:
     # its router and outside hosts die with it; the supervisor: nobody watches the watcher).
@@ -46,6 +47,12 @@ class AgentEntry:
 
     def program(self) -> Program:
         return self.load()
+
+
+def _zygote() -> Program:
+    from lab_kit.agents import zygote
+
+    return zygote.main
 
 
 def _supervisor() -> Program:
@@ -135,6 +142,14 @@ def _knative_gateway() -> Program:
 AGENTS: dict[str, AgentEntry] = {
     e.name: e
     for e in (
+        AgentEntry(
+            "zygote",
+            _zygote,
+            "zygote",
+            "forks the other agents from one warm process (shared memory, fast starts)",
+            restart="Never",
+            when_down="agents (re)start by exec: slower, and each with its own memory",
+        ),
         AgentEntry(
             "supervisor",
             _supervisor,

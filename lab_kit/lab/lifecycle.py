@@ -169,7 +169,8 @@ def _refuse_a_running_lab(rd: RunDir, progress: Progress) -> None:
 def _start_all(state: LabState, spec: ClusterSpec, wanted: list[str], control_plane_only: bool,
                progress: Progress) -> None:  # fmt: skip
     rd = RunDir(state.directory)
-    for entry in _entries("supervisor"):
+    # The fork server first: every agent after it starts as a fork of it (lab_kit/agents/zygote.py).
+    for entry in [*_entries("zygote"), *_entries("supervisor")]:
         _start(state, entry.name, command(entry.name, "--run-dir", rd.path), progress)
     for entry in _entries("control-plane"):
         options = ["--socket", rd.socket, *_service_range(entry, spec), *_secure_port(entry, spec),

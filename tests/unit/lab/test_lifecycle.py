@@ -77,37 +77,40 @@ def test_control_plane_only_starts_the_table_control_plane_and_down_stops_it(lab
     rd = RunDir()
     state = lifecycle.up(control_plane_only=True, progress=lambda *_: None)
     assert names(state.processes) == [
+        "zygote",
         "supervisor",
         "apiserver",
         "controller-manager",
         "cloud-controller-manager",
     ]
-    assert state.processes[0].argv == command("supervisor", "--run-dir", rd.path)
-    assert state.processes[1].argv == command(
+    assert state.processes[0].argv == command("zygote", "--run-dir", rd.path)
+    assert state.processes[1].argv == command("supervisor", "--run-dir", rd.path)
+    assert state.processes[2].argv == command(
         "apiserver", "--socket", rd.socket, "--advertise-address", "172.18.0.2",
         "--bind-netns-host", "node1", "--run-dir", rd.path,
     )  # fmt: skip
-    assert state.processes[1].log == rd.log("apiserver")
+    assert state.processes[2].log == rd.log("apiserver")
     saved = json.loads(Path(rd.state_file).read_text())
     assert [p["name"] for p in saved["processes"]] == [
-        "supervisor", "apiserver", "controller-manager", "cloud-controller-manager"
+        "zygote", "supervisor", "apiserver", "controller-manager", "cloud-controller-manager"
     ]  # fmt: skip
     assert saved["phase"] == "running"  # up is done: the supervisor may restart agents now
-    with pytest.raises(LabError, match=r"a lab is already running \(supervisor \(pid 2000\)"):
+    with pytest.raises(LabError, match=r"a lab is already running \(zygote \(pid 2000\)"):
         lifecycle.up(control_plane_only=True, progress=lambda *_: None)
     status = lifecycle.status()
-    assert status["running"] and [p["alive"] for p in status["processes"]] == [True] * 4
+    assert status["running"] and [p["alive"] for p in status["processes"]] == [True] * 5
     assert status["problems"] == []
     said: list[str] = []
     assert lifecycle.down(progress=said.append)
     # the supervisor first (nothing is restarted behind down's back), then newest first
     assert names(procs.stopped) == [
-        "supervisor", "cloud-controller-manager", "controller-manager", "apiserver"
+        "supervisor", "cloud-controller-manager", "controller-manager", "apiserver", "zygote"
     ]  # fmt: skip
-    assert said == ["  stopped supervisor (pid 2000)",
-                    "  stopped cloud-controller-manager (pid 2003)",
-                    "  stopped controller-manager (pid 2002)",
-                    "  stopped apiserver (pid 2001)"]  # fmt: skip
+    assert said == ["  stopped supervisor (pid 2001)",
+                    "  stopped cloud-controller-manager (pid 2004)",
+                    "  stopped controller-manager (pid 2003)",
+                    "  stopped apiserver (pid 2002)",
+                    "  stopped zygote (pid 2000)"]  # fmt: skip
     assert not lifecycle.down(progress=said.append)  # nothing left: nothing to say
     assert lifecycle.status() == {"running": False, "run_dir": rd.path}
 
@@ -117,13 +120,14 @@ def test_a_full_up_follows_the_agent_table_and_installs_the_default_addons(lab_e
     said: list[str] = []
     state = lifecycle.up(progress=said.append)
     assert names(procs.started) == [
-        "supervisor", "apiserver", "controller-manager", "cloud-controller-manager", "network",
+        "zygote", "supervisor", "apiserver", "controller-manager", "cloud-controller-manager",
+        "network",
         "kubelet/node1", "kube-proxy/node1", "kubelet/node2", "kube-proxy/node2",
         "kubelet/node3", "kube-proxy/node3",
         "world-dns/internet", "cloud-lb/cloud-lb",
     ]  # fmt: skip
     rd = RunDir()
-    kubelet = procs.started[5]
+    kubelet = procs.started[6]
     options = ["--node", "node1", "--socket", rd.socket, "--topology-file", rd.topology_file,
                "--run-dir", rd.path]  # fmt: skip
     assert kubelet.argv == rd.host_argv("node1", command("kubelet", *options))
@@ -172,7 +176,7 @@ def test_an_agent_that_fails_to_start_takes_the_lab_down_with_its_reason(lab_env
     procs.failures["controller-manager"] = "exited with code 1 before it was ready"
     with pytest.raises(LabError, match="controller-manager exited with code 1"):
         lifecycle.up(control_plane_only=True, progress=lambda *_: None)
-    assert names(procs.stopped) == ["supervisor", "apiserver"]  # what started is stopped again
+    assert names(procs.stopped) == ["supervisor", "apiserver", "zygote"]  # what started, stopped
     assert not RunDir().network() and lifecycle.status()["running"] is False
 
 
@@ -184,6 +188,7 @@ def test_a_crashed_labs_leftovers_are_cleaned_before_a_new_up(lab_env):
     state = lifecycle.up(control_plane_only=True, progress=said.append)
     assert said[0].startswith("Cleaning up the leftovers of a lab that did not stop cleanly")
     assert names(state.processes) == [
+        "zygote",
         "supervisor",
         "apiserver",
         "controller-manager",
@@ -237,7 +242,7 @@ def full_up_processes() -> int:
     """What `up` starts on the default topology, by the agent table."""
     spec, count = load_topology(), 0
     for e in AGENTS.values():
-        if e.where in ("supervisor", "control-plane", "network"):
+        if e.where in ("zygote", "supervisor", "control-plane", "network"):
             count += 1
         elif e.where == "node":
             count += len(spec.nodes)
@@ -255,7 +260,9 @@ def host_agents() -> int:
     )
 
 
-CONTROL_PLANE = sum(1 for e in AGENTS.values() if e.where in ("supervisor", "control-plane"))
+CONTROL_PLANE = sum(
+    1 for e in AGENTS.values() if e.where in ("zygote", "supervisor", "control-plane")
+)
 FULL_UP_STEPS = 2 * full_up_processes()  # each process started and awaited
 
 
@@ -303,7 +310,10 @@ def test_without_state_json_a_lab_is_still_found_refused_reported_and_cleaned(la
     status = lifecycle.status()
     assert status["running"] and len(status["processes"]) == full_up_processes()
     assert status["problems"][0].startswith(f"{rd.state_file} is gone, but processes of this lab")
-    with pytest.raises(LabError, match=r"a lab's processes run without its record \(supervisor"):
+    with pytest.raises(
+        LabError,
+        match=r"a lab's processes run without its record \(zygote \(pid 2000\), supervisor",
+    ):
         lifecycle.up(progress=lambda *_: None)
     assert lifecycle.lab_left() == (
         f"{full_up_processes()} of its processes found without its state.json"
@@ -311,7 +321,7 @@ def test_without_state_json_a_lab_is_still_found_refused_reported_and_cleaned(la
     said: list[str] = []
     assert lifecycle.clean(progress=said.append)
     assert (
-        not procs.alive and said[0] == "  stopped supervisor (pid 2000) (found by its command line)"
+        not procs.alive and said[0] == "  stopped supervisor (pid 2001) (found by its command line)"
     )
     assert said[1].startswith("  stopped cloud-lb")  # then the rest, newest kind first
     assert removed == ["lk-s1", "lk-s1-eth1", "lk-s2"]
@@ -339,7 +349,7 @@ def test_status_says_what_a_dead_agent_means_and_that_it_is_being_restarted(lab_
         "kube-proxy/node2 is not running: Service changes do not reach node2 "
         "(the supervisor is restarting it)"
     ]
-    supervisor = state.processes[0]
+    supervisor = next(p for p in state.processes if p.name == "supervisor")
     procs.die(supervisor)
     assert lifecycle.status()["problems"] == [
         "supervisor is not running: agents that die are no longer restarted",

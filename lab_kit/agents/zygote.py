@@ -1,0 +1,231 @@
+"""The agents' fork server: one warm process that every other agent is forked from.
+
+Every agent is a Python process that imports the same big libraries (asyncio, aiohttp,
+httpx, prometheus_client, the Kubernetes schemas, lab_kit's model) before it does any
+work: about 0.3-0.5 s of CPU and 20-40 MiB of memory each, a dozen times per lab. The
+zygote (Android's name for the same trick) imports all of it once, freezes the garbage
+collector's view of those objects (`gc.freeze()`, so a child's collections do not write to
+the shared pages) and then forks each agent on request. A forked agent shares the
+imported code and data with the zygote and its siblings page by page until it writes to
+them, so it costs a few MiB of its own instead of 30, and is running ~0.05 s after it
+was asked for.
+
+    labkit up / the supervisor            zygote (this module)
+      processes.start(argv)   -- Unix socket zygote.sock: the command line, cwd, env,
+                                 and two fds (the log, the ready pipe) -->
+                                          fork; the child: new session, setns into the
+                                          node's network and mount namespaces (what
+                                          `nsenter` did), log on stdout/stderr, process
+                                          title = the command line, then runs the agent
+      <-- {"pid": N} --------------------
+
+What stays as it was, on purpose: each agent is its own process with its own PID, log,
+namespaces, command line (in `ps` and /proc/<pid>/cmdline, via setproctitle) and
+life: killed alone, restarted alone by the supervisor, stopped by `labkit down` by its
+PID. What differs: its parent is the zygote (which reaps it and writes how it ended to
+`exits/<pid>` in the run dir, for the supervisor's log), and its memory is mostly shared.
+Nothing here is learner-visible Kubernetes behaviour: real kubelets and kube-proxies are
+Go binaries whose code pages the kernel shares the same way.
+
+If the zygote is not there (not started, dead), `processes.start` starts agents the way
+it always did, by exec: slower and heavier, never broken. Pods (CoreDNS, workloads) are
+started by the kubelets in their sandboxes and do not come from here.
+
+    python -m lab_kit.agents zygote --run-dir DIR [--ready-fd N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import traceback
+
+from lab_kit.adapters.rundir import RunDir
+
+log = logging.getLogger("zygote")
+MAX_REQUEST = 1 << 20
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+PR_SET_NAME = 15
+
+
+def preload() -> None:
+    """Import what the agents `labkit up` starts import (not the pods' programs)."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # see __main__.py
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # see apiserver.py
+    from lab_kit.agents import runner  # noqa: F401  (the runner every Agent runs on)
+    from lab_kit.agents.table import AGENTS
+
+    for entry in AGENTS.values():
+        if entry.where != "pod" and entry.name != "zygote":
+            entry.load()
+
+
+def setns(path: str, nstype: int) -> None:
+    """Join the namespace `path` (/proc/PID/ns/net|mnt): Python 3.11 has no os.setns."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.setns(fd, nstype) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {path}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def become(request: dict, log_fd: int, ready_fd: int) -> int:
+    """In the forked child: turn into the agent `request` describes and run it."""
+    os.setsid()
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    if request.get("net"):
+        setns(request["net"], CLONE_NEWNET)
+    if request.get("mnt"):
+        setns(request["mnt"], CLONE_NEWNS)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    # Nothing of the zygote's leaks into the agent (its socket, the request's copy of the
+    # log fd): the agent has stdin/stdout/stderr and its ready pipe, as after exec.
+    os.closerange(3, ready_fd)
+    os.closerange(ready_fd + 1, os.sysconf("SC_OPEN_MAX"))
+    for handler in list(logging.root.handlers):  # the agent sets up its own logging
+        logging.root.removeHandler(handler)
+    logging.root.setLevel(logging.WARNING)
+    if request.get("env") is not None:
+        os.environ.clear()
+        os.environ.update(request["env"])
+    # As after exec: the caller's directory, or, in a node's mount namespace, its root
+    # (setns into a mount namespace leaves the process there, as under nsenter).
+    try:
+        os.chdir("/" if request.get("mnt") else request.get("cwd") or "/")
+    except OSError:
+        os.chdir("/")
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(" ".join(request["title"]))
+    except ImportError:
+        pass
+    # The command name (`ps -o comm`, top) as exec would have set it: "python", not the title.
+    name = os.path.basename(request["title"][0]).encode()[:15]
+    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+    from lab_kit.agents.table import main
+
+    try:
+        return main([*request["argv"], "--ready-fd", str(ready_fd)]) or 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+            return 1
+        return e.code or 0
+    except BaseException:
+        traceback.print_exc()
+        return 1
+
+
+class Zygote:
+    def __init__(self, run_dir: RunDir):
+        self.run_dir = run_dir
+        self.exits = os.path.join(run_dir.path, "exits")
+        self.names: dict[int, str] = {}  # pid -> the agent's name, for the exit notes
+
+    def reap(self, *_: object) -> None:
+        """SIGCHLD: collect every ended child and note how it ended."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if os.WIFSIGNALED(status):
+                reason = f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+            else:
+                reason = f"exited with code {os.waitstatus_to_exitcode(status)}"
+            name = self.names.pop(pid, "?")
+            log.info("%s (pid %d) %s", name, pid, reason)
+            try:
+                os.makedirs(self.exits, exist_ok=True)
+                with open(os.path.join(self.exits, str(pid)), "w") as f:
+                    f.write(reason)
+            except OSError:
+                pass
+
+    def serve_one(self, listener: socket.socket, conn: socket.socket) -> None:
+        """One request: fork the agent, answer its PID (or what went wrong)."""
+        fds: list[int] = []
+        try:
+            conn.settimeout(10)  # a client that never finishes must not block the others
+            data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 2)
+            while chunk := conn.recv(MAX_REQUEST):  # the client shuts its side: EOF ends it
+                data += chunk
+            request = json.loads(data)
+            if len(fds) != 2:
+                raise ValueError(f"expected 2 fds (log, ready), got {len(fds)}")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    listener.close()
+                    conn.close()
+                    code = become(request, fds[0], fds[1])
+                finally:
+                    try:
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                    finally:
+                        os._exit(code if isinstance(code, int) else 1)
+            self.names[pid] = " ".join(request["argv"][:1])
+            conn.sendall(json.dumps({"pid": pid}).encode())
+        except Exception as e:  # a bad request costs that request, never the zygote
+            log.exception("request failed")
+            try:
+                conn.sendall(json.dumps({"error": str(e)}).encode())
+            except OSError:
+                pass
+        finally:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+
+    def serve(self, ready_fd: int | None) -> None:
+        from lab_kit.adapters.processes import signal_ready
+
+        path = self.run_dir.zygote_socket
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        os.chmod(path, 0o600)
+        listener.listen(64)
+        signal.signal(signal.SIGCHLD, self.reap)
+        signal_ready(ready_fd)
+        log.info("ready: agents are forked from pid %d", os.getpid())
+        while True:
+            conn, _ = listener.accept()
+            self.serve_one(listener, conn)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="zygote", description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--run-dir", required=True, help="the lab's run directory")
+    parser.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once serving")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s zygote %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    preload()
+    gc.collect()
+    gc.freeze()  # what is imported now stays shared: the children's GC never touches it
+    Zygote(RunDir(args.run_dir)).serve(args.ready_fd)
