@@ -65,6 +65,13 @@ def preload() -> None:
     for entry in AGENTS.values():
         if entry.where != "pod" and entry.name != "zygote":
             entry.load()
+    # What agents import or build only once running: the kubelet's netlink client for pod
+    # sandboxes (pyroute2, ~15 MiB per kubelet otherwise), the API server's schemas.
+    from pyroute2 import AsyncIPRoute  # noqa: F401
+
+    from lab_kit.model import schema
+
+    schema.warm_up()
 
 
 def setns(path: str, nstype: int) -> None:
