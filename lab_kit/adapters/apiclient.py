@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +112,13 @@ def _raise_for(response: httpx.Response) -> None:
     raise ApiError.from_status(status)
 
 
+# The API's Unix socket speaks plain HTTP, but an httpx transport builds a TLS context all
+# the same, by default loading every CA certificate of certifi: ~10 MiB per process, the
+# largest single cost of an agent. This one context, never used for TLS, loads none and is
+# made once (in the zygote, so all agents share it).
+UDS_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class ApiClient:
     """The sync client (CLI, notebooks). `transport`: another way to reach the API (the
     in-process one of `lab_kit.adapters.api_inprocess` in tests) instead of the socket."""
@@ -118,7 +126,7 @@ class ApiClient:
     def __init__(self, socket_path: str | None = None, timeout_s: float = 30,
                  transport: httpx.BaseTransport | None = None):  # fmt: skip
         self.socket_path = socket_path
-        uds = httpx.HTTPTransport(uds=socket_path) if socket_path else None
+        uds = httpx.HTTPTransport(uds=socket_path, verify=UDS_TLS) if socket_path else None
         self.http = httpx.Client(transport=transport or uds, base_url=BASE, timeout=timeout_s)
         self.warnings: list[str] = []  # of the last answer
 
@@ -216,7 +224,7 @@ class AsyncApiClient:
     def __init__(self, socket_path: str | None = None, timeout_s: float = 30,
                  transport: httpx.AsyncBaseTransport | None = None):  # fmt: skip
         self.socket_path = socket_path
-        uds = httpx.AsyncHTTPTransport(uds=socket_path) if socket_path else None
+        uds = httpx.AsyncHTTPTransport(uds=socket_path, verify=UDS_TLS) if socket_path else None
         self.http = httpx.AsyncClient(transport=transport or uds, base_url=BASE, timeout=timeout_s)
         self.warnings: list[str] = []  # of the last answer
 

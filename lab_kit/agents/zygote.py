@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import importlib
 import json
 import logging
 import os
@@ -55,6 +56,18 @@ CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 PR_SET_NAME = 15
 
 
+LOADED_ON_FIRST_REQUEST = (
+    "httpcore",
+    "h11",
+    "certifi",
+    "httpcore._backends.auto",
+    "httpcore._backends.anyio",
+    "anyio._backends._asyncio",
+    "anyio.streams.tls",
+    "anyio.to_thread",
+)
+
+
 def preload() -> None:
     """Import what the agents `labkit up` starts import (not the pods' programs)."""
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # see __main__.py
@@ -68,6 +81,10 @@ def preload() -> None:
     # What agents import or build only once running: the kubelet's netlink client for pod
     # sandboxes (pyroute2, ~15 MiB per kubelet otherwise), the API server's schemas.
     from pyroute2 import AsyncIPRoute  # noqa: F401
+
+    # What httpx loads only at its first transport and request (a few MiB per agent).
+    for module in LOADED_ON_FIRST_REQUEST:
+        importlib.import_module(module)
 
     from lab_kit.model import schema
 
