@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dnslib import DNSLabel
 
@@ -33,6 +33,7 @@ POD = "pod"
 DNS_VERSION_LABEL = "dns-version"
 IN_ADDR_ARPA: Labels = ("in-addr", "arpa")
 IP6_ARPA: Labels = ("ip6", "arpa")
+_REVERSE_ZONES = (IN_ADDR_ARPA, IP6_ARPA)
 # IPv4 in the one spelling `ipaddress` accepts (decimal, no leading zeros): a regex is
 # several times quicker than ipaddress, and anything it does not match goes to ipaddress.
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -40,8 +41,7 @@ _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _DASHED_IPV4 = re.compile(rf"{_OCTET}(?:-{_OCTET}){{3}}")
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):  # a tuple: made for every query, 3x quicker than a dataclass
     """What a query name asks for (CoreDNS's `recordRequest`); empty strings are "not given"."""
 
     kind: str = ""  # "svc", "pod", or "" for the apex, `svc.<zone>` and `pod.<zone>`
@@ -187,4 +187,4 @@ def is_reverse_name(qname: DNSLabel | str) -> bool:
 
 def is_reverse(labels: Labels) -> bool:
     """A name under in-addr.arpa or ip6.arpa (dnsutil.IsReverse)."""
-    return is_under(labels, IN_ADDR_ARPA) or is_under(labels, IP6_ARPA)
+    return tuple(labels[-2:]) in _REVERSE_ZONES  # both zones are two labels long
