@@ -90,14 +90,17 @@ def kind_of(argv: list[str], recorded: str = "") -> str:
         return recorded.partition("/")[0]  # "kube-proxy/node2" -> "kube-proxy"
     if not argv:
         return "(gone)"
-    if "-m" in argv:  # python -m lab_kit.agents <agent> | lab_kit.workloads ...
-        i = argv.index("-m")
-        rest = [a for a in argv[i + 1 : i + 3] if not a.startswith("-")]
-        return "pod: " + " ".join(rest).replace("lab_kit.", "")
     base = os.path.basename(argv[0])
     if base in ("bash", "sh") and "--norc" in argv:
         return "Mininet host shell"
-    return f"pod: {base}" if base != "mnexec" else "Mininet mnexec"
+    if not base.startswith("python"):  # unshare, nsenter, catatonit: the sandboxes' helpers
+        return f"pod: {base}" if base != "mnexec" else "Mininet mnexec"
+    if "-m" in argv:  # python -m lab_kit.agents coredns | lab_kit.workloads ...
+        i = argv.index("-m")
+        rest = [a for a in argv[i + 1 : i + 3] if not a.startswith("-")]
+        return "pod: " + " ".join(rest).replace("lab_kit.", "")
+    script = next((a for a in argv[1:] if a.endswith(".py")), base)
+    return f"pod: {os.path.basename(script)}"
 
 
 def measure(roots: dict[int, str]) -> dict[str, list[int]]:
@@ -149,10 +152,7 @@ def raw_mininet_memory(nodes: int, hosts: int) -> dict[str, list[int]]:
     try:
         if child.stdout.readline().strip() != "ready":
             raise SystemExit("raw Mininet did not come up")
-        kinds = measure({child.pid: ""})
-        kinds["Mininet (Python, holding the network)"] = kinds.pop("pod: python3", []) or kinds.pop(
-            "pod: python", []
-        )
+        kinds = measure({child.pid: "Mininet (Python, holding the network)"})
         return kinds
     finally:
         child.stdin.write("\n")
