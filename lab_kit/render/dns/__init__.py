@@ -5,6 +5,8 @@
     zone.py    ClusterZone: Services, EndpointSlices, Pods indexed as cluster DNS reads them
     answer.py  answer(zone, query) -> Answer: records, NXDOMAIN vs NODATA, SOA, CNAME chase
     wire.py    parse_query (FORMERR / NOTIMP / silence for bad input), truncate_for_udp
+    fast.py    FastPath: the common replies (A/AAAA, NXDOMAIN, NODATA) as bytes, no dnslib
+    cache.py   the `cache` plugin's TTLs
 
 The server around it (an agent) is a loop of:
 

@@ -34,7 +34,12 @@ def cache_ttl(reply: DNSRecord, max_s: int) -> int:
     """computeTTL: seconds the plugin keeps (and states for) this reply."""
     if reply.header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
         return FAILURE_TTL_S if reply.header.rcode == RCODE.SERVFAIL else 0
-    return max(MIN_TTL_S, min(reply_ttl(reply), max_s)) if max_s >= MIN_TTL_S else max_s
+    return capped(reply_ttl(reply), max_s)
+
+
+def capped(ttl: int, max_s: int) -> int:
+    """computeTTL's clamp of a reply's TTL (NOERROR or NXDOMAIN) to [MIN_TTL_S, max_s]."""
+    return max(MIN_TTL_S, min(ttl, max_s)) if max_s >= MIN_TTL_S else max_s
 
 
 def set_ttls(reply: DNSRecord, ttl: int) -> None:

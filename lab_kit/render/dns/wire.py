@@ -12,7 +12,9 @@ bytes from a fuzzer, meet the same treatment as on a real cluster:
     parse                                   -> FORMERR, header only
     EDNS version other than 0               -> BADVERS (RFC 6891)
 
-dnslib does all packing and unpacking; nothing here writes bytes by hand.
+dnslib does the packing and unpacking here; the only bytes written by hand are
+`question_key`'s reading of a plain query, and fast.py's replies of the common shapes
+(tested to be dnslib's bytes exactly).
 `truncate_for_udp` is CoreDNS's `Scrub`/miekg's `Truncate`: keep as many records as
 fit, in order (answer, authority, additional), and set TC when any had to go.
 """

@@ -19,6 +19,8 @@ for tests (every listed record is answered, and tests check it):
     20.0.96.10.in-addr.arpa.                    30 IN PTR   web.default.svc.cluster.local.
 
 How one object is read (its few relevant fields, lower-cased) is `views.py`.
+`changes_since(old)` says which Services and namespaces differ between two zones, so the
+server keeps the cached answers that read none of them (`cache_tag`, `Changes.keeps`).
 
 Rules (the spec, as CoreDNS applies it):
 1. A ClusterIP Service's name holds its ClusterIPs; SRV targets are the Service's name.
@@ -326,6 +328,34 @@ class ClusterZone:
         endpoints = self._endpoint_ips.get(ip) or Counter()
         return [f"{h}.{svc}.{ns}.svc.{zone}." for ns, svc, h in sorted(endpoints)]
 
+    # --- what changed between two zones (which cached answers still hold) --------------
+
+    def _options(self) -> tuple:
+        return (self.labels, self.zones, self.fallthrough, self.ttl, self.pods_mode, self.dns_ip)
+
+    def changes_since(self, old: ClusterZone) -> Changes | None:
+        """What differs from `old` as cache tags see it (`Changes.keeps`); None: anything
+        may have (other options, or either zone not synced)."""
+        if not (old.synced and self.synced) or old._options() != self._options():
+            return None
+        services = {
+            key
+            for key in self._services.keys() | old._services.keys()
+            if self._services.get(key) != old._services.get(key)
+        }
+        services.update(  # (namespace, service) -> {slice name: view}; {} = none left
+            key
+            for key in self._slices_of.keys() | old._slices_of.keys()
+            if (self._slices_of.get(key) or {}) != (old._slices_of.get(key) or {})
+        )
+        spaces = (
+            self._namespaces | old._namespaces | self._namespace_refs.keys()
+            | old._namespace_refs.keys()
+        )  # fmt: skip
+        namespaces = {ns for ns in spaces if self.namespace_exists(ns) != old.namespace_exists(ns)}
+        pods = self.pods_mode == "verified" and self._pods_at != old._pods_at
+        return Changes(frozenset(services), frozenset(namespaces), pods)
+
     # --- the zone as a listing ---------------------------------------------------------
 
     def records(self) -> list[tuple[str, int, str, str]]:
@@ -384,3 +414,35 @@ class ClusterZone:
     def zone_text(self) -> str:
         """`records()` as zone-file text, one record per line."""
         return "".join(f"{n:<50} {t:>5} IN {k:<5} {d}\n" for n, t, k, d in self.records())
+
+
+def cache_tag(relative: Labels) -> tuple[str, ...] | None:
+    """What a *positive* answer (records, no CNAME, no SOA) for a name under the cluster
+    domain read, for keeping it cached across zone changes: ("svc", ns, service) for the
+    names of a Service (its own, its endpoints', its ports'), ("pod", ns) for pod names;
+    None for every other name (never kept). `relative`: the name's lower-cased labels
+    below the domain."""
+    if len(relative) >= 3 and relative[-1] == SVC:
+        return (SVC, relative[-2], relative[-3])
+    if len(relative) >= 2 and relative[-1] == POD:
+        return (POD, relative[-2])
+    return None
+
+
+class Changes:
+    """What differs between two synced zones with the same options: Services whose view or
+    slices differ, namespaces that came or went, and (`pods verified`) whether pod
+    addresses did. A positive answer tagged by `cache_tag` reads only its Service (view
+    and slices) or its pod address, its namespace's existence and the zone's options, so
+    it holds when none of those changed. Negative answers are never kept: they carry the
+    SOA, whose serial (the newest resourceVersion) moves with nearly every change."""
+
+    def __init__(self, services: frozenset, namespaces: frozenset, pods: bool):
+        self.services, self.namespaces, self.pods = services, namespaces, pods
+
+    def keeps(self, tag: tuple[str, ...] | None) -> bool:
+        if tag is None or tag[1] in self.namespaces:
+            return False
+        if tag[0] == SVC:
+            return (tag[1], tag[2]) not in self.services
+        return not self.pods

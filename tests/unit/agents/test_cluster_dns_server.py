@@ -260,3 +260,113 @@ def test_random_bytes_never_stop_the_server():
 
     udp, tcp = run(scenario)
     assert addresses(udp) == ["10.96.0.50"] and addresses(tcp) == ["10.96.0.50"]
+
+
+# --- the answer caches across zone changes (in-process: Server.handle, no sockets) --------
+
+WEB, SHOP = service("web", cluster_ip="10.96.0.50"), service("shop", cluster_ip="10.96.0.60")
+DB = headless("db")
+DB_SLICE = endpoint_slice("db", [endpoint("10.244.1.5", "db-0")])
+QUESTIONS = [
+    (name, qtype)
+    for name in (
+        "web.default.svc.cluster.local", "WEB.default.svc.cluster.local",
+        "shop.default.svc.cluster.local", "db.default.svc.cluster.local",
+        "db-0.db.default.svc.cluster.local", "_http._tcp.db.default.svc.cluster.local",
+        "new.default.svc.cluster.local", "1-2-3-4.default.pod.cluster.local",
+        "1-2-3-4.other.pod.cluster.local", "x.other.svc.cluster.local", "default.svc.cluster.local",
+        "nope.cluster.local", "cluster.local", "50.0.96.10.in-addr.arpa", "dns-version.cluster.local",
+    )
+    for qtype in ("A", "AAAA", "SRV", "TXT", "PTR", "SOA")
+]  # fmt: skip
+
+
+def ask_server(server: Server, name: str, qtype: str = "A", edns: int | None = None) -> bytes:
+    """The reply, or b"--" for none (forwarded: this server has no event loop)."""
+    out: list[bytes] = []
+    server.handle(bytes(query(name, qtype, edns=edns).pack()), out.append, False)
+    return out[0] if out else b"--"
+
+
+def unshuffled(reply: bytes) -> bytes:
+    """A reply after its ID, its records in one order (`loadbalance` shuffles them)."""
+    if reply == b"--":
+        return reply
+    parsed = DNSRecord.parse(reply)
+    for section in (parsed.rr, parsed.ar):
+        section.sort(key=lambda r: (r.rtype, str(r.rname), str(r.rdata)))
+    return bytes(parsed.pack())[2:]
+
+
+def fresh_answer(zone: ClusterZone, name: str, qtype: str, edns: int | None) -> bytes:
+    server = Server(parse(KUBEADM_COREFILE), [])
+    server.set_zone(zone)
+    return ask_server(server, name, qtype, edns)
+
+
+def zone_of(services=(), slices=(), namespaces=("default",), pods=()) -> ClusterZone:
+    return ClusterZone.build(services, slices, pods, [namespace(ns) for ns in namespaces])
+
+
+def test_a_cached_answer_survives_a_change_to_another_service():
+    server = Server(parse(KUBEADM_COREFILE), [])
+    server.set_zone(zone_of([WEB]))
+    first = ask_server(server, "web.default.svc.cluster.local")
+    server.set_zone(zone_of([WEB, SHOP]))  # an unrelated Service is added
+    hits = server.cache_hits
+    again = ask_server(server, "web.default.svc.cluster.local")
+    assert server.cache_hits == hits + 1
+    assert again[2:] == first[2:]  # the same reply, with the new query's ID
+
+
+def test_after_zone_changes_every_reply_is_a_fresh_servers():
+    """Warm the caches on one zone, swap in another, ask again: each reply must be what a
+    server that never cached anything gives for the new zone; answers the change cannot
+    touch come from the cache."""
+    web_moved = service("web", cluster_ip="10.96.0.51")
+    db_scaled = endpoint_slice("db", [endpoint("10.244.1.5", "db-0"), endpoint("10.244.1.6")])
+    db_renamed = endpoint_slice("db", [endpoint("10.244.1.5", "db-1")])
+    before = {"services": [WEB, SHOP, DB], "slices": [DB_SLICE], "namespaces": ["default", "other"]}
+    changes = {
+        "nothing": {},
+        "another Service added": {"services": [WEB, SHOP, DB, service("new", cluster_ip="10.96.0.70")]},
+        "the Service's ClusterIP": {"services": [web_moved, SHOP, DB]},
+        "the Service deleted": {"services": [SHOP, DB]},
+        "its endpoints scaled": {"slices": [db_scaled]},
+        "an endpoint's hostname": {"slices": [db_renamed]},
+        "its slice deleted": {"slices": []},
+        "a namespace deleted": {"namespaces": ["default"]},
+        "every namespace object deleted": {"namespaces": []},
+        "the headless Service made ClusterIP": {"services": [WEB, SHOP, service("db", cluster_ip="10.96.0.80")]},
+    }  # fmt: skip
+    kept = {}
+    for change, edit in changes.items():
+        server = Server(parse(KUBEADM_COREFILE), [])
+        server.set_zone(zone_of(**before))
+        for edns in (None, 1232):
+            for name, qtype in QUESTIONS:
+                ask_server(server, name, qtype, edns)
+        new = zone_of(**{**before, **edit})
+        server.set_zone(new)
+        hits = server.cache_hits
+        for edns in (None, 1232):
+            for name, qtype in QUESTIONS:
+                got = ask_server(server, name, qtype, edns)
+                want = fresh_answer(new, name, qtype, edns)
+                assert unshuffled(got) == unshuffled(want), (change, name, qtype)
+        kept[change] = server.cache_hits - hits
+    assert kept["nothing"] == kept["another Service added"] > 0
+    assert kept["the Service's ClusterIP"] < kept["nothing"]
+    assert kept["its endpoints scaled"] < kept["nothing"]
+
+
+def test_a_new_configuration_drops_every_cached_answer():
+    server = Server(parse(KUBEADM_COREFILE), [])
+    zone = zone_of([WEB])
+    server.set_zone(zone)
+    ask_server(server, "web.default.svc.cluster.local")
+    server.config = parse(KUBEADM_COREFILE.replace("ttl 30", "ttl 10"))
+    server.set_zone(ClusterZone.build([WEB], [], [], [namespace("default")], ttl=10))
+    hits = server.cache_hits
+    reply = DNSRecord.parse(ask_server(server, "web.default.svc.cluster.local"))
+    assert server.cache_hits == hits and reply.rr[0].ttl == 10

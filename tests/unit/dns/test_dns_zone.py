@@ -209,3 +209,37 @@ def test_records_list_ptrs_only_under_the_plugins_reverse_zones():
     )
     unlisted = ClusterZone.build(services, [], [], other_zones=())
     assert [r for r in unlisted.records() if r[2] == "PTR"] == []
+
+
+def test_changes_since_names_what_cached_answers_read():
+    web, shop = service("web", cluster_ip="10.96.0.20"), service("shop", cluster_ip="10.96.0.30")
+    db = endpoint_slice("db", [endpoint("10.244.1.5", "db-0")])
+    before = ClusterZone.build([web, shop, headless("db")], [db], [], [namespace("other")])
+    moved = service("web", cluster_ip="10.96.0.21")
+    after = ClusterZone.build([moved, shop, headless("db")], [], [], [])
+    changes = after.changes_since(before)
+    assert changes.services == {("default", "web"), ("default", "db")}  # its view; its slice
+    assert changes.namespaces == {"other"}
+    assert not changes.pods
+    assert changes.keeps(("svc", "default", "shop"))
+    assert not changes.keeps(("svc", "default", "web")) and not changes.keeps(
+        ("svc", "default", "db")
+    )
+    assert changes.keeps(("pod", "default")) and not changes.keeps(("pod", "other"))
+    assert not changes.keeps(None)  # negative answers, PTR, CNAME, the apex: never kept
+    assert after.changes_since(after).services == frozenset()
+    # Other options, or a zone not synced: anything may have changed.
+    assert ClusterZone.build([web], ttl=5).changes_since(ClusterZone.build([web])) is None
+    unsynced = ClusterZone()
+    assert ClusterZone.build([web]).changes_since(unsynced) is None
+
+
+def test_changes_since_in_pods_verified_mode_follow_pod_addresses():
+    pods = [pod("a", "10.244.1.5")]
+    before = ClusterZone.build([], [], pods, [], pods_mode="verified")
+    same = ClusterZone.build([], [], pods, [], pods_mode="verified")
+    after = ClusterZone.build([], [], [*pods, pod("b", "10.244.1.6")], [], pods_mode="verified")
+    assert same.changes_since(before).keeps(("pod", "default"))
+    assert not after.changes_since(before).keeps(("pod", "default"))
+    insecure = ClusterZone.build([], [], [*pods, pod("b", "10.244.1.6")], [])
+    assert insecure.changes_since(ClusterZone.build([], [], pods, [])).keeps(("pod", "default"))
