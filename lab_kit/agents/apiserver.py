@@ -64,6 +64,7 @@ from lab_kit.adapters.processes import signal_ready
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.adapters.store_file import StoreFile
 from lab_kit.agents.apiserver_secure import SecurePort, open_secure_port
+from lab_kit.agents.apiserver_secure import prepare as prepare_secure_port
 from lab_kit.agents.runner import common_parser, setup_logging, until_stopped
 from lab_kit.api.handler import ApiHandler, ConvergedWait, Reply, WatchStream
 from lab_kit.api.limits import (
@@ -441,6 +442,8 @@ async def serve(
     server = ApiServer(registry, limits)
     await server.start(socket_path, tcp)
     if secure is not None:
+        # Tokens and kube-root-ca.crt before "ready": a pod created at once gets its files.
+        await prepare_secure_port(registry, RunDir(run_dir), secure)
         server.open_secure_port(secure, RunDir(run_dir))
     log.info(
         "serving on %s%s (at most %d connections)",

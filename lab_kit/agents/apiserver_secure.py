@@ -1,9 +1,10 @@
 """The API server's secure port: HTTPS with the lab CA's certificate, service-account
 authentication, reachable from pods through the `kubernetes` Service.
 
-    at start (in the background: the Unix socket serves at once)
+    at start, before the API server says ready
         lab CA, apiserver.crt (SANs kubernetes.default.svc..., 10.96.0.1, the address),
         sa.key -> the registry signs tokens and publishes kube-root-ca.crt
+    then in the background (the Unix socket serves meanwhile)
         wait for the control-plane node's network namespace (the network agent makes it)
         listen on 172.18.0.2:6443 inside it (`adapters/netns_socket.py`)
         write default/kubernetes' Endpoints and EndpointSlice (`api/apiserver_endpoints.py`)
@@ -79,14 +80,10 @@ async def open_secure_port(
     serve: Callable[[socket.socket, ssl.SSLContext], Awaitable[asyncio.AbstractServer]],
     clock: Clock,
 ) -> asyncio.AbstractServer:
-    """Everything the docstring lists, in order; returns the server of the secure port."""
+    """Everything the docstring lists, in order; returns the server of the secure port.
+    The keys come first (`prepare`): the API server awaits them before it says ready."""
     loop = asyncio.get_running_loop()
-    svc = registry.store.get("Service", "default", "kubernetes") or {}
-    cluster_ip = (svc.get("spec") or {}).get("clusterIP", "")
-    names = serving_names(cluster_ip, options.advertise_address)
-    ca, pair, sa_key = await loop.run_in_executor(None, credentials, rd, names)
-    registry.token_issuer = TokenIssuer(sa_key)
-    registry.publish_root_ca(ca.cert_pem.decode())
+    await prepare(registry, rd, options)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(rd.apiserver_cert, rd.apiserver_key)
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # kube-apiserver's default minimum
@@ -101,6 +98,21 @@ async def open_secure_port(
     log.info("serving securely on %s:%d%s", bind, options.port,
              f" (in {options.netns_host}'s network namespace)" if options.netns_host else "")  # fmt: skip
     return server
+
+
+async def prepare(registry: Registry, rd: RunDir, options: SecurePort) -> None:
+    """The keys (made once per lab, as kubeadm's certs phase makes them before the control
+    plane starts), the token issuer and kube-root-ca.crt: what pods need from their first
+    moment, so the API server awaits this before it says ready. Idempotent."""
+    if registry.token_issuer is not None:
+        return
+    svc = registry.store.get("Service", "default", "kubernetes") or {}
+    cluster_ip = (svc.get("spec") or {}).get("clusterIP", "")
+    names = serving_names(cluster_ip, options.advertise_address)
+    loop = asyncio.get_running_loop()
+    ca, _pair, sa_key = await loop.run_in_executor(None, credentials, rd, names)
+    registry.token_issuer = TokenIssuer(sa_key)
+    registry.publish_root_ca(ca.cert_pem.decode())
 
 
 def _listen_here(host: str, port: int) -> socket.socket:
