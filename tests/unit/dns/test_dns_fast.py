@@ -259,6 +259,9 @@ SEEDS = [
         ("10-244-1-5.testns.pod.cluster.local", "A"),
         ("ns.dns.cluster.local", "MX"),
     ]
+] + [
+    packets("hostmaster.cluster.local", "A", random.Random(1), [("cookie+do", 1, 0)])[0],
+    packets("web.default.svc.cluster.local", "A", random.Random(1), [(1232, 1, 1)])[0],
 ]
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KUBEADM_FAST, KUBEADM_SLOW = servers(KUBEADM_COREFILE)
