@@ -1,9 +1,9 @@
 """Time `Server.handle` in-process for questions never asked before (no lab, no sockets):
 10,000 distinct pod names (`a-b-c-d.dnsbench.pod.cluster.local`, kubeadm's `pods insecure`)
 and 10,000 distinct Service names, plain A queries without EDNS, RD set (as dnsperf sends
-them). Prints microseconds per query; not a test (no file name `test_*`).
+them). Prints microseconds per query; results go in docs/performance.md by hand.
 
-    .venv/bin/python tests/unit/dns/dns_timing.py
+    .venv/bin/python benchmarks/dns_handler.py
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "unit" / "dns"))  # the tests' object builders
 from dns_objects import namespace, query, service  # noqa: E402
 
 from lab_kit.agents.cluster_dns import Server  # noqa: E402
