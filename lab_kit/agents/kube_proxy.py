@@ -48,7 +48,12 @@ from lab_kit.adapters.iptables import Iptables, IptablesError, IptablesInterface
 from lab_kit.agents.runner import Agent, Context, Watch, add_node_arguments, load_topology
 from lab_kit.model import meta
 from lab_kit.render import proxy_health, proxy_rules, proxy_sync
-from lab_kit.render.proxy_endpoints import INFORMER_LABEL_SELECTOR, endpoints_by_port, service_ports
+from lab_kit.render.proxy_endpoints import (
+    INFORMER_LABEL_SELECTOR,
+    Endpoint,
+    PortKey,
+    ServicePort,
+)
 
 log = logging.getLogger("kube-proxy")
 TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
@@ -181,11 +186,13 @@ class KubeProxy(Agent):
             return None
         self.synced_inputs = inputs
         self.health.updated(self.now())
-        await self.sync_health_checks(services, slices)
+        # What the render parsed, reused (each object is parsed once per version).
+        ports, endpoints = self.renderer.ports, self.renderer.endpoints
+        await self.sync_health_checks(ports, endpoints)
         elapsed = clock.monotonic() - t0
         self.observe_sync(rules, elapsed, full)
         self.observe_programming(slices, first=full and not self.triggers)
-        await self.clear_stale_udp(services, slices)
+        await self.clear_stale_udp(ports, endpoints)
         return {
             "node": self.node,
             "syncSeconds": round(elapsed, 6),
@@ -266,13 +273,13 @@ class KubeProxy(Agent):
                 if not first:
                     self.metrics.programming.observe(max(0.0, now - meta.parse_rfc3339(stamp)))
 
-    async def clear_stale_udp(self, services: list[dict], slices: list[dict]) -> None:
+    async def clear_stale_udp(self, ports: list[ServicePort],
+                              eps: dict[PortKey, list[Endpoint]]) -> None:  # fmt: skip
         """conntrack.CleanStaleEntries for UDP: flows to endpoints that left, and flows
         that hit the REJECT while the service had no endpoints."""
-        udp = [sp for s in services for sp in service_ports(s) if sp.protocol == "udp"]
+        udp = [sp for sp in ports if sp.protocol == "udp"]
         if not udp and not self.udp_endpoints:
-            return  # nothing to clean: skip grouping every slice again on this hot path
-        eps = endpoints_by_port(slices)
+            return  # nothing to clean
         current: dict[UdpKey, set[str]] = {}
         for sp in udp:
             port = (sp.namespace, sp.name, sp.port_name, sp.protocol)
@@ -339,10 +346,11 @@ class KubeProxy(Agent):
         app.router.add_route("*", "/{path:.*}", answer)
         return app
 
-    async def sync_health_checks(self, services: list[dict], slices: list[dict]) -> None:
+    async def sync_health_checks(self, ports: list[ServicePort],
+                                 eps: dict[PortKey, list[Endpoint]]) -> None:  # fmt: skip
         """SyncServices + SyncEndpoints: close listeners of Services gone (or moved to
         another port), open the new ones; a port that cannot open is tried next sync."""
-        plan = self.service_health.sync(services, slices, self.node)
+        plan = self.service_health.sync(ports, eps, self.node)
         if not self.serve_http:
             return
         for nsn, port in plan.close.items():

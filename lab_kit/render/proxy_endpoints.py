@@ -223,6 +223,66 @@ def endpoints_by_port(slices: list[dict]) -> dict[PortKey, list[Endpoint]]:
     return {k: sorted(v.values(), key=lambda e: e.key) for k, v in merged.items()}
 
 
+Version = tuple[str, str, str]  # namespace, name, resourceVersion
+
+
+def _version(obj: dict) -> Version | None:
+    meta = obj.get("metadata") or {}
+    rv = meta.get("resourceVersion")
+    return (meta.get("namespace", "default"), meta.get("name", ""), str(rv)) if rv else None
+
+
+class Parsed:
+    """`service_ports` and `endpoints_by_port` remembered per object version, as
+    kube-proxy's change trackers keep each object's parsed form between syncs: a sync
+    parses only the Services and EndpointSlices written since the last one. An object's
+    (namespace, name, resourceVersion) names its content (every write moves the version);
+    objects without a resourceVersion (tests' hand-made ones) are parsed every time.
+    Results are exactly the module functions'."""
+
+    def __init__(self) -> None:
+        self._ports: dict[Version, list[ServicePort]] = {}
+        # (namespace, service) -> (its slices' versions, endpoints_by_port of those slices)
+        self._groups: dict[tuple[str, str], tuple[tuple, dict[PortKey, list[Endpoint]]]] = {}
+
+    def service_ports(self, services: list[dict]) -> list[ServicePort]:
+        """Every port of every Service (`service_ports` of each, in order)."""
+        kept: dict[Version, list[ServicePort]] = {}
+        out: list[ServicePort] = []
+        for svc in services:
+            version = _version(svc)
+            ports = self._ports.get(version) if version else None
+            if ports is None:
+                ports = service_ports(svc)
+            if version:
+                kept[version] = ports
+            out.extend(ports)
+        self._ports = kept  # versions no longer listed are forgotten
+        return out
+
+    def endpoints_by_port(self, slices: list[dict]) -> dict[PortKey, list[Endpoint]]:
+        """`endpoints_by_port(slices)`: slices are merged per Service only (the key holds
+        the Service), so each Service's part is reused while its slices are unchanged."""
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for eps in slices:
+            meta = eps.get("metadata") or {}
+            service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) or ""
+            groups.setdefault((meta.get("namespace", "default"), service), []).append(eps)
+        kept: dict[tuple[str, str], tuple[tuple, dict[PortKey, list[Endpoint]]]] = {}
+        out: dict[PortKey, list[Endpoint]] = {}
+        for group, members in groups.items():
+            versions = tuple(_version(m) for m in members)
+            old = self._groups.get(group)
+            if old is not None and old[0] == versions and None not in versions:
+                merged = old[1]
+            else:
+                merged = endpoints_by_port(members)
+            kept[group] = (versions, merged)
+            out.update(merged)
+        self._groups = kept
+        return out
+
+
 def port_key(sp: ServicePort) -> PortKey:
     return (sp.namespace, sp.name, sp.port_name, sp.protocol)
 

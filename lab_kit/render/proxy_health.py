@@ -33,7 +33,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from lab_kit.render.proxy_endpoints import endpoints_by_port, service_ports
+from lab_kit.render.proxy_endpoints import (
+    Endpoint,
+    PortKey,
+    ServicePort,
+    endpoints_by_port,
+    service_ports,
+)
 
 TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"  # cluster-autoscaler's taint key
 JSON_HEADERS = (("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff"))
@@ -140,22 +146,29 @@ def not_found() -> Answer:
 # --- the health check node ports ------------------------------------------------------------
 
 
-def health_check_node_ports(services: list[dict]) -> dict[NamespacedName, int]:
+def health_check_node_ports(services: list[dict] | list[ServicePort]) -> dict[NamespacedName, int]:
     """`ServicePortMap.HealthCheckNodePorts`: the Services kube-proxy serves a health check
-    for (type LoadBalancer, externalTrafficPolicy Local, not skipped) and on which port."""
+    for (type LoadBalancer, externalTrafficPolicy Local, not skipped) and on which port.
+    Takes the Services, or their ports already parsed."""
     ports: dict[NamespacedName, int] = {}
-    for svc in services:
-        for sp in service_ports(svc):
-            if sp.health_check_node_port:
-                ports[(sp.namespace, sp.name)] = sp.health_check_node_port
+    for sp in _ports(services):
+        if sp.health_check_node_port:
+            ports[(sp.namespace, sp.name)] = sp.health_check_node_port
     return ports
 
 
-def local_ready_endpoints(slices: list[dict], node_name: str) -> dict[NamespacedName, int]:
+def _ports(services: list[dict] | list[ServicePort]) -> list[ServicePort]:
+    return [p for s in services for p in ([s] if isinstance(s, ServicePort) else service_ports(s))]
+
+
+def local_ready_endpoints(slices: list[dict] | dict[PortKey, list[Endpoint]],
+                          node_name: str) -> dict[NamespacedName, int]:  # fmt: skip
     """`EndpointsMap.LocalReadyEndpoints`: per Service, the distinct IPs of its ready
-    endpoints on this node (10.0.0.1:80 and 10.0.0.1:443 are one)."""
+    endpoints on this node (10.0.0.1:80 and 10.0.0.1:443 are one). Takes the slices, or
+    their endpoints already grouped (`endpoints_by_port`)."""
+    grouped = slices if isinstance(slices, dict) else endpoints_by_port(slices)
     ips: dict[NamespacedName, set[str]] = {}
-    for (namespace, name, _port, _proto), endpoints in endpoints_by_port(slices).items():
+    for (namespace, name, _port, _proto), endpoints in grouped.items():
         for e in endpoints:
             if e.ready and e.node_name == node_name:
                 ips.setdefault((namespace, name), set()).add(e.ip)
@@ -188,8 +201,10 @@ class ServiceHealthState:
     ports: dict[NamespacedName, int] = field(default_factory=dict)
     endpoints: dict[NamespacedName, int] = field(default_factory=dict)
 
-    def sync(self, services: list[dict], slices: list[dict], node_name: str) -> SyncPlan:
-        """The new table; what to close (gone, or moved to another port) and open."""
+    def sync(self, services: list[dict] | list[ServicePort],
+             slices: list[dict] | dict[PortKey, list[Endpoint]], node_name: str) -> SyncPlan:  # fmt: skip
+        """The new table; what to close (gone, or moved to another port) and open. Takes
+        the objects, or (the agent) what its renderer parsed of them this sync."""
         new = health_check_node_ports(services)
         close = {nsn: p for nsn, p in self.ports.items() if new.get(nsn) != p}
         open_ = {nsn: p for nsn, p in new.items() if self.ports.get(nsn) != p}

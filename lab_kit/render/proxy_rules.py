@@ -40,11 +40,11 @@ from lab_kit.model import constants as C
 from lab_kit.render.proxy_endpoints import (
     Categorized,
     Endpoint,
+    Parsed,
+    PortKey,
     ServicePort,
     categorize,
-    endpoints_by_port,
     port_key,
-    service_ports,
 )
 
 MASQ_BIT = 14  # --iptables-masquerade-bit default
@@ -119,6 +119,7 @@ class Table:
     # Indexes, so thousands of Services cost linear time: chain -> its rules, known chains.
     by_chain: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _known: set[str] = field(default_factory=set, repr=False)
+    _borrowed: set[str] = field(default_factory=set, repr=False)  # lists owned by fragments
 
     def declare(self, chain: str) -> None:
         if chain not in self._known:
@@ -128,15 +129,34 @@ class Table:
     def add(self, chain: str, *words: str) -> None:
         line = " ".join(["-A", chain, *[w for w in words if w]])
         self.lines.append((chain, line))
+        if chain in self._borrowed:  # a fragment's list: copy it before adding
+            self.by_chain[chain] = list(self.by_chain[chain])
+            self._borrowed.discard(chain)
         self.by_chain.setdefault(chain, []).append(line)
 
     def extend(self, other: Table) -> None:
-        """Append `other`'s chains and rules after this table's own, in their order."""
-        for c in other.chains:
-            self.declare(c)
+        """Append `other`'s chains and rules after this table's own, in their order. A
+        chain with no rules here yet borrows `other`'s list instead of copying it (`other`
+        is a port's kept fragment, never changed once rendered); a borrowed list is copied
+        before anything is added to it."""
+        if self._known.isdisjoint(other.chains):  # a port's own chains: new here
+            self._known.update(other.chains)
+            self.chains.extend(other.chains)
+        else:
+            for c in other.chains:
+                self.declare(c)
         self.lines.extend(other.lines)
+        by_chain, borrowed = self.by_chain, self._borrowed
         for c, rules in other.by_chain.items():
-            self.by_chain.setdefault(c, []).extend(rules)
+            mine = by_chain.get(c)
+            if mine is None:
+                by_chain[c] = rules
+                borrowed.add(c)
+            elif c in borrowed:
+                by_chain[c] = [*mine, *rules]
+                borrowed.discard(c)
+            else:
+                mine.extend(rules)
 
     def has(self, chain: str) -> bool:
         return chain in self._known
@@ -169,8 +189,11 @@ class ProxyRules:
         return self.filter.text() + self.nat.text()
 
     def chain_rules(self) -> dict[tuple[str, str], list[str]]:
-        """(table, chain) -> its rule lines: what a partial sync compares."""
-        return {(t.name, c): t.rules(c) for t in (self.filter, self.nat) for c in t.chains}
+        """(table, chain) -> its rule lines: what a partial sync compares. The lists are
+        the tables' own (not copies): a sync's tables are not changed once rendered."""
+        empty: list[str] = []
+        return {(t.name, c): t.by_chain.get(c, empty) for t in (self.filter, self.nat)
+                for c in t.chains}  # fmt: skip
 
     def service_chains(self, port_key: str) -> list[str]:
         return self.services.get(port_key, [])
@@ -208,6 +231,10 @@ class Renderer:
         self.node_name, self.cluster_cidr = node_name, cluster_cidr
         self.masquerade_all, self.node_ip = masquerade_all, node_ip
         self.fragments: dict[str, _Fragment] = {}  # port_key -> its rules at the last sync
+        self.parsed = Parsed()  # each object's ports / endpoints, parsed once per version
+        # What the last render read, for the agent's other per-sync work (health, conntrack).
+        self.ports: list[ServicePort] = []
+        self.endpoints: dict[PortKey, list[Endpoint]] = {}
         self.rendered = 0  # ports written (not reused) by the last render, for tests/metrics
 
     def render(self, services: list[dict], slices: list[dict]) -> ProxyRules:
@@ -224,11 +251,9 @@ class Renderer:
                 "-j MASQUERADE --random-fully")  # fmt: skip
         nat.add("KUBE-MARK-MASQ", f"-j MARK --or-mark {mark}")
 
-        ports = sorted(
-            (sp for s in services for sp in service_ports(s)),
-            key=lambda p: (p.port_key, p.protocol),
-        )
-        eps = endpoints_by_port(slices)
+        self.ports = self.parsed.service_ports(services)
+        self.endpoints = eps = self.parsed.endpoints_by_port(slices)
+        ports = sorted(self.ports, key=lambda p: (p.port_key, p.protocol))
         total = sum(len(v) for v in eps.values())
         large = total > LARGE_CLUSTER_ENDPOINTS
         written: dict[str, list[str]] = {}

@@ -118,3 +118,45 @@ def test_crossing_the_large_cluster_threshold_rewrites_every_port():
     assert (
         "-> 10.244.1.1:8080" not in r.render(list(services.values()), list(slices.values())).text()
     )
+
+
+def versioned(obj: dict, rv: int) -> dict:
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(rv)}}
+
+
+def test_parsed_objects_are_reused_per_version_and_equal_a_fresh_parse():
+    from lab_kit.render.proxy_endpoints import Parsed, endpoints_by_port, service_ports
+
+    parsed = Parsed()
+    services = [versioned(s, i) for i, s in enumerate(SERVICES.values(), 1)]
+    slices = [versioned(s, i) for i, s in enumerate(SLICES.values(), 10)]
+    ports = parsed.service_ports(services)
+    assert ports == [p for s in services for p in service_ports(s)]
+    eps = parsed.endpoints_by_port(slices)
+    assert eps == endpoints_by_port(slices)
+    # Nothing written: the very same parsed objects come back.
+    again = parsed.endpoints_by_port(slices)
+    assert all(again[k] is eps[k] for k in eps)
+    assert all(a is b for a, b in zip(parsed.service_ports(services), ports, strict=True))
+    # One slice written (a new version with other content): only its Service is parsed again.
+    slices[0] = versioned(endpoints("web", "10.244.3.7"), 99)
+    changed = parsed.endpoints_by_port(slices)
+    assert changed == endpoints_by_port(slices)
+    assert [e.ip for e in changed[("default", "web", "http", "tcp")]] == ["10.244.3.7"]
+    assert changed[("default", "np", "http", "tcp")] is eps[("default", "np", "http", "tcp")]
+    # A second slice for the same Service joins its group: merged as endpoints_by_port does.
+    extra = versioned(
+        {
+            **endpoints("web", "10.244.1.9"),
+            "metadata": {
+                "namespace": "default",
+                "name": "web-y",
+                "labels": {"kubernetes.io/service-name": "web"},
+            },
+        },
+        100,
+    )
+    assert parsed.endpoints_by_port([*slices, extra]) == endpoints_by_port([*slices, extra])
+    # A Service gone and a changed one: the list follows, the gone one is forgotten.
+    services = [versioned(service("web", "10.96.0.20", sessionAffinity="ClientIP"), 50)]
+    assert parsed.service_ports(services) == service_ports(services[0])
