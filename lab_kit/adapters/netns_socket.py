@@ -20,13 +20,15 @@ import threading
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
 BACKLOG = 1024
 
 
-def _setns(path: str) -> None:
+def setns(path: str, nstype: int = CLONE_NEWNET) -> None:
+    """Join the namespace `path` (/proc/PID/ns/net|mnt): Python 3.11 has no os.setns."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
+        if _libc.setns(fd, nstype) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"setns {path}: {os.strerror(err)}")
     finally:
@@ -67,11 +69,11 @@ def _made_in(pid: int, make) -> socket.socket:
         own = f"/proc/self/task/{threading.get_native_id()}/ns/net"
         back = os.open(own, os.O_RDONLY)  # held open: the way home
         try:
-            _setns(f"/proc/{pid}/ns/net")
+            setns(f"/proc/{pid}/ns/net")
             try:
                 result["sock"] = make()
             finally:
-                _setns(f"/proc/self/fd/{back}")
+                setns(f"/proc/self/fd/{back}")
         except OSError as e:
             result["error"] = e
         finally:

@@ -188,6 +188,13 @@ def _wait_ready(
             )
 
 
+def exit_reason(status: int) -> str:
+    """How a process ended, from its wait status: "was killed by SIGKILL", "exited with code 1"."""
+    if os.WIFSIGNALED(status):
+        return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
+
+
 def tail(path: str, lines: int = 15) -> str:
     try:
         with open(path, errors="replace") as f:

@@ -39,7 +39,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab_kit.adapters.processes import Processes, ProcessRecord, SystemProcesses, signal_ready
+from lab_kit.adapters.processes import (
+    Processes,
+    ProcessRecord,
+    SystemProcesses,
+    exit_reason,
+    signal_ready,
+)
 from lab_kit.adapters.records import RUNNING, LabState, locked_state, pod_processes
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.agents.table import entry_of
@@ -164,10 +170,7 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            if os.WIFSIGNALED(status):
-                self.exits[pid] = f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
-            else:
-                self.exits[pid] = f"exited with code {os.waitstatus_to_exitcode(status)}"
+            self.exits[pid] = exit_reason(status)
 
 
 def main(argv: list[str] | None = None) -> None:

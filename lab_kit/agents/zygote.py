@@ -48,11 +48,12 @@ import socket
 import sys
 import traceback
 
+from lab_kit.adapters.netns_socket import CLONE_NEWNET, CLONE_NEWNS, setns
+from lab_kit.adapters.processes import exit_reason, signal_ready
 from lab_kit.adapters.rundir import RunDir
 
 log = logging.getLogger("zygote")
 MAX_REQUEST = 1 << 20
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 PR_SET_NAME = 15
 
 
@@ -89,18 +90,6 @@ def preload() -> None:
     from lab_kit.model import schema
 
     schema.warm_up()
-
-
-def setns(path: str, nstype: int) -> None:
-    """Join the namespace `path` (/proc/PID/ns/net|mnt): Python 3.11 has no os.setns."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, nstype) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {path}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 def become(request: dict, log_fd: int, ready_fd: int) -> int:
@@ -170,10 +159,7 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            if os.WIFSIGNALED(status):
-                reason = f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
-            else:
-                reason = f"exited with code {os.waitstatus_to_exitcode(status)}"
+            reason = exit_reason(status)
             name = self.names.pop(pid, "?")
             log.info("%s (pid %d) %s", name, pid, reason)
             try:
@@ -223,8 +209,6 @@ class Zygote:
             conn.close()
 
     def serve(self, ready_fd: int | None) -> None:
-        from lab_kit.adapters.processes import signal_ready
-
         path = self.run_dir.zygote_socket
         try:
             os.unlink(path)
