@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from cluster_up import DEPLOYMENT, ten_node_topology  # noqa: E402
 
 from lab_kit import Lab  # noqa: E402
+from lab_kit.adapters.records import argv_of  # noqa: E402
 
 BOOK = os.path.join(os.path.dirname(__file__), "..", "labs", "manifests", "book", "deployment.yml")
 
@@ -47,14 +48,6 @@ def pss_kib(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
     return 0
-
-
-def argv_of(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
 
 
 def children() -> dict[int, list[int]]:

@@ -112,18 +112,22 @@ def locked_state(directory: str) -> Iterator[LabState | None]:
 def command_lines(proc: str = PROC) -> Iterator[tuple[int, list[str]]]:
     """(pid, argv) of every process this namespace shows (kernel threads have none)."""
     for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "cmdline"), "rb") as f:
-                raw = f.read()
-        except OSError:
-            continue  # it ended while we looked
-        if raw:
-            argv = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
-            if len(argv) == 1 and " " in argv[0]:  # a process title (setproctitle): one string
-                argv = argv[0].split()
+        if entry.isdigit() and (argv := argv_of(int(entry), proc)):
             yield int(entry), argv
+
+
+def argv_of(pid: int, proc: str = PROC) -> list[str]:
+    """A process's command line; [] if it is gone or a kernel thread. A process title
+    (setproctitle, as the zygote's children set it) is one string: split at spaces."""
+    try:
+        with open(os.path.join(proc, str(pid), "cmdline"), "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []  # it ended while we looked
+    argv = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")] if raw else []
+    if len(argv) == 1 and " " in argv[0]:
+        argv = argv[0].split()
+    return argv
 
 
 def _agent(argv: list[str]) -> str | None:

@@ -26,7 +26,9 @@ A container's process is started as `unshare --pid --fork --kill-child -- python
 container_init.py ... -- ARGV` (with shareProcessNamespace the set-up joins the pod's PID
 namespace and `unshare --fork` alone makes the child a member): the host sees the
 `unshare` (which the kubelet waits on, and which passes on the exit status) and its child,
-the container's process (which the kubelet signals).
+the container's process (which the kubelet signals). A container of a built-in image
+(Python: the workloads, CoreDNS) is instead forked by the lab's zygote, through the same
+set-up (`lab_kit/agents/zygote_container.py`): a few MiB each instead of 15-32.
 
 The seam: `Sandbox` is what the kubelet's pod worker asks of the node. `NamespaceSandbox` is
 the real one (root, inside the node's namespaces); `FakeSandbox` records every call and lets
@@ -36,6 +38,7 @@ a test decide when containers exit and what exec probes and hooks answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import os
@@ -47,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab_kit.adapters import processes
+from lab_kit.adapters import processes, zygote
 from lab_kit.adapters.rootfs import API_SOCKET, Rootfs, container_setup, joiner, pause_setup
 
 # The machine's own Python (not the project's virtualenv, which the container cannot see):
@@ -316,12 +319,55 @@ class RunningContainer:
         return code
 
 
+class ForkedContainer:
+    """A container the zygote forked: `launcher` (its `unshare` on the exec path) reports on
+    a pipe the container's PID, then its exit code (`zygote_container.py`). Not our child,
+    so the pipe is how its end is known; a launcher killed before it could say counts as
+    killed by SIGKILL."""
+
+    def __init__(self, launcher: int, pid: int, reader: asyncio.StreamReader,
+                 transport: asyncio.BaseTransport) -> None:  # fmt: skip
+        self.launcher, self.pid = launcher, pid
+        self.returncode: int | None = None
+        self._reader, self._transport = reader, transport
+        self._ended = asyncio.ensure_future(self._watch())
+
+    @classmethod
+    async def attach(cls, launcher: int, fd: int) -> ForkedContainer:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
+        )
+        word, _, rest = (await reader.readline()).decode().strip().partition(" ")
+        if word != "pid":
+            transport.close()
+            raise RuntimeError(f"starting the container failed: {rest or 'its launcher ended'}")
+        return cls(launcher, int(rest), reader, transport)
+
+    async def _watch(self) -> int:
+        code = -signal.SIGKILL
+        while line := await self._reader.readline():
+            word, _, rest = line.decode().strip().partition(" ")
+            if word == "exit":
+                code = int(rest)
+        self._transport.close()
+        self.returncode = code
+        return code
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._ended)
+
+
 class NamespaceSandbox:
     """The real sandbox: namespaces, an overlay root, pyroute2 (root, in the node's
     namespaces). `api_socket`: the lab's API, bound into containers of images that use it."""
 
-    def __init__(self, installation: Installation, api_socket: str = "") -> None:
+    def __init__(
+        self, installation: Installation, api_socket: str = "", zygote_socket: str = ""
+    ) -> None:
         self.installation, self.api_socket = installation, api_socket
+        self.zygote_socket = zygote_socket  # the lab's fork server: built-in programs fork
         self._pauses: dict[int, subprocess.Popen] = {}
 
     def create(self, hostname: str, host_network: bool = False) -> int:
@@ -351,6 +397,10 @@ class NamespaceSandbox:
         if not command_exists(config.argv[0], config.env):
             raise FileNotFoundError(2, "No such file or directory", config.argv[0])
         os.makedirs(config.layer_dir, exist_ok=True)
+        if self.zygote_socket:
+            forked = await self._fork(pause_pid, config)
+            if forked is not None:
+                return forked
         with open(config.log_path, "ab") as log:
             launcher = await asyncio.create_subprocess_exec(
                 *run_argv(config, pause_pid, self.installation.init),
@@ -360,6 +410,31 @@ class NamespaceSandbox:
             )  # fmt: skip
         pid = await child_of(launcher.pid)
         return RunningContainer(launcher, pid or launcher.pid)
+
+    async def _fork(self, pause_pid: int, config: ContainerConfig) -> ForkedContainer | None:
+        """The container forked by the lab's zygote (`lab_kit/agents/zygote_container.py`),
+        if it runs one of the built-in programs; None: start it by exec."""
+        me = os.getpid()  # the zygote's child joins the kubelet's namespaces: the node's
+        request = {
+            "kind": "container", "argv": config.argv, "env": config.env,
+            "net": f"/proc/{me}/ns/net", "mnt": f"/proc/{me}/ns/mnt",
+            "pause_pid": pause_pid, "share_pid": config.share_pid,
+            "rootfs": dataclasses.asdict(self.rootfs(config)),
+            "init": {"caps": list(config.capabilities), "mask": list(config.masked),
+                     "readonly": list(config.readonly), "workdir": config.working_dir or "/"},
+        }  # fmt: skip
+        read_fd, write_fd = os.pipe()
+        try:
+            with open(config.log_path, "ab") as log:
+                launcher = await asyncio.to_thread(
+                    zygote.fork, self.zygote_socket, request, log.fileno(), write_fd
+                )
+        finally:
+            os.close(write_fd)
+        if launcher is None:
+            os.close(read_fd)
+            return None
+        return await ForkedContainer.attach(launcher, read_fd)
 
     async def exec_probe(
         self, container_pid: int, capabilities: list[str], argv: list[str],

@@ -107,7 +107,7 @@ class Kubelet(Agent):
         # Before the runner's informers take the client: they must go through the gate too.
         ctx.client = PartitionedApiClient(ctx.client, lambda: run_dir.partitioned(node.name))
         self.sandbox: Sandbox = sandbox or NamespaceSandbox(
-            images.installation(), ctx.client.socket_path or ""
+            images.installation(), ctx.client.socket_path or "", run_dir.zygote_socket
         )
         self.prober: Prober = prober or NetworkProber()
         self.report_as = f"kubelet/{node.name}"

@@ -28,8 +28,9 @@ Nothing here is learner-visible Kubernetes behaviour: real kubelets and kube-pro
 Go binaries whose code pages the kernel shares the same way.
 
 If the zygote is not there (not started, dead), `processes.start` starts agents the way
-it always did, by exec: slower and heavier, never broken. Pods (CoreDNS, workloads) are
-started by the kubelets in their sandboxes and do not come from here.
+it always did, by exec: slower and heavier, never broken. The containers of the built-in
+images (CoreDNS, the workloads) come from here too, at their kubelet's request, made as
+the exec path makes them (`zygote_container.py`); other commands are exec'd.
 
     python -m lab_kit.agents zygote --run-dir DIR [--ready-fd N]
 """
@@ -37,7 +38,6 @@ started by the kubelets in their sandboxes and do not come from here.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import importlib
 import json
@@ -51,10 +51,10 @@ import traceback
 from lab_kit.adapters.netns_socket import CLONE_NEWNET, CLONE_NEWNS, setns
 from lab_kit.adapters.processes import exit_reason, signal_ready
 from lab_kit.adapters.rundir import RunDir
+from lab_kit.agents import zygote_container
 
 log = logging.getLogger("zygote")
 MAX_REQUEST = 1 << 20
-PR_SET_NAME = 15
 
 
 LOADED_ON_FIRST_REQUEST = (
@@ -70,15 +70,18 @@ LOADED_ON_FIRST_REQUEST = (
 
 
 def preload() -> None:
-    """Import what the agents `labkit up` starts import (not the pods' programs)."""
+    """Import what the agents `labkit up` starts import, and the built-in images' programs."""
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # see __main__.py
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # see apiserver.py
     from lab_kit.agents import runner  # noqa: F401  (the runner every Agent runs on)
     from lab_kit.agents.table import AGENTS
 
     for entry in AGENTS.values():
-        if entry.where != "pod" and entry.name != "zygote":
+        if entry.name != "zygote":
             entry.load()
+    zygote_container.preload()  # the built-in images' programs
+    import setproctitle  # noqa: F401  (a container's root does not show the virtualenv)
+
     # What agents import or build only once running: the kubelet's netlink client for pod
     # sandboxes (pyroute2, ~15 MiB per kubelet otherwise), the API server's schemas.
     from pyroute2 import AsyncIPRoute  # noqa: F401
@@ -109,27 +112,17 @@ def become(request: dict, log_fd: int, ready_fd: int) -> int:
     # log fd): the agent has stdin/stdout/stderr and its ready pipe, as after exec.
     os.closerange(3, ready_fd)
     os.closerange(ready_fd + 1, os.sysconf("SC_OPEN_MAX"))
-    for handler in list(logging.root.handlers):  # the agent sets up its own logging
-        logging.root.removeHandler(handler)
-    logging.root.setLevel(logging.WARNING)
-    if request.get("env") is not None:
-        os.environ.clear()
-        os.environ.update(request["env"])
     # As after exec: the caller's directory, or, in a node's mount namespace, its root
     # (setns into a mount namespace leaves the process there, as under nsenter).
     try:
         os.chdir("/" if request.get("mnt") else request.get("cwd") or "/")
     except OSError:
         os.chdir("/")
-    try:
-        import setproctitle
-
-        setproctitle.setproctitle(" ".join(request["title"]))
-    except ImportError:
-        pass
-    # The command name (`ps -o comm`, top) as exec would have set it: "python", not the title.
-    name = os.path.basename(request["title"][0]).encode()[:15]
-    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+    zygote_container.as_after_exec(request["title"])
+    # after the title: setproctitle finds the title's room next to the original environ
+    if request.get("env") is not None:
+        os.environ.clear()
+        os.environ.update(request["env"])
     from lab_kit.agents.table import main
 
     try:
@@ -179,7 +172,10 @@ class Zygote:
                 data += chunk
             request = json.loads(data)
             if len(fds) != 2:
-                raise ValueError(f"expected 2 fds (log, ready), got {len(fds)}")
+                raise ValueError(f"expected 2 fds (log, ready or status), got {len(fds)}")
+            container = request.get("kind") == "container"
+            if container and zygote_container.program_of(request["argv"]) is None:
+                raise ValueError(f"not a built-in program: {request['argv'][:4]}")
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
@@ -188,14 +184,17 @@ class Zygote:
                 try:
                     listener.close()
                     conn.close()
-                    code = become(request, fds[0], fds[1])
+                    if container:
+                        code = zygote_container.launch(request, fds[0], fds[1])
+                    else:
+                        code = become(request, fds[0], fds[1])
                 finally:
                     try:
                         sys.stdout.flush()
                         sys.stderr.flush()
                     finally:
                         os._exit(code if isinstance(code, int) else 1)
-            self.names[pid] = " ".join(request["argv"][:1])
+            self.names[pid] = ("container " if container else "") + " ".join(request["argv"][:1])
             conn.sendall(json.dumps({"pid": pid}).encode())
         except Exception as e:  # a bad request costs that request, never the zygote
             log.exception("request failed")

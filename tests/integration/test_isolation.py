@@ -5,6 +5,7 @@ checkout, run directory or API reachable; everything a pod started ends with it.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -145,3 +146,51 @@ def test_share_process_namespace_puts_the_pause_process_first(cluster, ns):
     # ... while each container keeps its own root
     assert sh(cluster, "shared", ns, "touch /only-in-c").returncode == 0
     assert sh(cluster, "shared", ns, "test -e /only-in-c", container="side").returncode == 1
+
+
+def status_field(pid: int, name: str) -> str:
+    with open(f"/proc/{pid}/status") as f:
+        return next(line.split(":", 1)[1].strip() for line in f if line.startswith(name + ":"))
+
+
+def parent_of(pid: int) -> int:
+    return int(status_field(pid, "PPid"))
+
+
+def test_a_built_in_image_is_forked_and_is_what_exec_would_make(cluster, ns):
+    """agnhost (a built-in program) comes from the lab's zygote, not a fresh interpreter:
+    forked by a launcher the zygote forked, yet PID 1 of its own PID namespace in the
+    pod's network, UTS and IPC namespaces, in a root of its own, with the capability sets
+    exec would have left it, its command line in `ps`, and its exit code reported."""
+    pod = sleeper("forked", ns, container={
+        "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+        "args": ["netexec", "--http-port=8080"],
+        "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}})  # fmt: skip
+    del pod["spec"]["containers"][0]["command"]  # the image's own program
+    cluster.apply(pod, wait=True, timeout_s=30)
+    record = cluster.sandbox("forked", ns)
+    pid, pause = record["containers"]["c"]["pid"]["pid"], record["pause"]["pid"]
+    zygote = next(p["pid"] for p in cluster.status()["processes"] if p["name"] == "zygote")
+    assert parent_of(parent_of(pid)) == zygote
+    assert status_field(pid, "NSpid").split()[-1] == "1"
+    for kind in ("net", "uts", "ipc"):
+        assert os.readlink(f"/proc/{pid}/ns/{kind}") == os.readlink(f"/proc/{pause}/ns/{kind}")
+    assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink(f"/proc/{pause}/ns/mnt")
+    bounding = status_field(pid, "CapBnd")
+    assert status_field(pid, "CapEff") == status_field(pid, "CapPrm") == bounding
+    assert int(status_field(pid, "CapInh"), 16) == 0
+    assert capabilities(f"CapBnd:\t{bounding}") == set(DEFAULT_CAPABILITIES)
+    ps = sh(cluster, "forked", ns, "ps -eo pid,args").stdout.splitlines()
+    pid_1, args = ps[1].split(None, 1)
+    assert pid_1 == "1" and args.endswith("/agnhost.py netexec --http-port=8080"), ps
+    assert sh(cluster, "forked", ns, f"test -e {CHECKOUT}/pyproject.toml").returncode == 1
+    os.kill(pid, signal.SIGKILL)
+
+    def last_exit_code():
+        statuses = cluster.get("pod", "forked", ns)["status"].get("containerStatuses") or [{}]
+        return ((statuses[0].get("lastState") or {}).get("terminated") or {}).get("exitCode")
+
+    deadline = time.monotonic() + 30
+    while last_exit_code() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert last_exit_code() == 137  # 128 + SIGKILL, as the runtime reports it
