@@ -20,6 +20,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -193,6 +194,19 @@ def exit_reason(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
     return f"exited with code {os.waitstatus_to_exitcode(status)}"
+
+
+def reap_children() -> Iterator[tuple[int, str]]:
+    """(pid, how it ended) of every child of ours that has ended, collected so none lingers
+    as a zombie; returns when none is left to collect (for a SIGCHLD handler or a loop)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, exit_reason(status)
 
 
 def tail(path: str, lines: int = 15) -> str:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import threading
 import time
@@ -43,7 +42,7 @@ from lab_kit.adapters.processes import (
     Processes,
     ProcessRecord,
     SystemProcesses,
-    exit_reason,
+    reap_children,
     signal_ready,
 )
 from lab_kit.adapters.records import RUNNING, LabState, locked_state, pod_processes
@@ -163,14 +162,7 @@ class Supervisor:
     def reap(self) -> None:
         """Collect the exit status of every child of ours that ended (the agents this
         supervisor restarted), so none lingers as a zombie and the log can say why."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.exits[pid] = exit_reason(status)
+        self.exits.update(reap_children())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -49,7 +49,7 @@ import sys
 import traceback
 
 from lab_kit.adapters.netns_socket import CLONE_NEWNET, CLONE_NEWNS, setns
-from lab_kit.adapters.processes import exit_reason, signal_ready
+from lab_kit.adapters.processes import reap_children, signal_ready
 from lab_kit.adapters.rundir import RunDir
 from lab_kit.agents import zygote_container
 
@@ -145,14 +145,7 @@ class Zygote:
 
     def reap(self, *_: object) -> None:
         """SIGCHLD: collect every ended child and note how it ended."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            reason = exit_reason(status)
+        for pid, reason in reap_children():
             name = self.names.pop(pid, "?")
             log.info("%s (pid %d) %s", name, pid, reason)
             try:
