@@ -132,9 +132,9 @@ def launch(request: dict, log_fd: int, status_fd: int) -> int:
 def _rootfs(fields: dict) -> Rootfs:
     return Rootfs(
         fields["layer_dir"],
-        [tuple(f) for f in fields["files"]],  # type: ignore[misc]
+        [(source, target) for source, target in fields["files"]],
         list(fields["hide"]),
-        [tuple(b) for b in fields["bind"]],  # type: ignore[misc]
+        [(source, target, readonly) for source, target, readonly in fields["bind"]],
         fields["privileged"],
     )
 
@@ -216,9 +216,9 @@ def _run(argv: list[str]) -> int:
     what, args = program
     try:
         if what == "agent":
-            from lab_kit.agents.table import main
+            from lab_kit.agents import table
 
-            return main(args) or 0
+            return table.main(args) or 0
         name, code = SCRIPTS[what]
         main = types.ModuleType("__main__")
         main.__dict__.update(__file__=what, __package__=name.rpartition(".")[0],
