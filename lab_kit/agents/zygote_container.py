@@ -56,11 +56,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 SCRIPTS: dict[str, tuple[str, types.CodeType]] = {}
 
 
+# Exec'd still: a program this small costs less as its own `python -S` (3.5 MiB PSS) than
+# forked (3.7 MiB for the copy-on-write pages a forked child writes, plus its launcher's
+# 3.2), measured with 100 pause pods (benchmarks/memory.py --ten).
+EXEC_CHEAPER = ("pause",)
+
+
 def preload() -> None:
-    """Import every built-in workload as a module (and so everything it imports), and keep
-    each one's code to run as __main__ in a container."""
+    """Import every built-in workload worth forking as a module (and so everything it
+    imports), and keep each one's code to run as __main__ in a container."""
     for path in sorted(WORKLOADS.glob("*.py")):
-        if path.name.startswith("_") or path.stem == "container_init":
+        if path.name.startswith("_") or path.stem in ("container_init", *EXEC_CHEAPER):
             continue
         name = f"{workloads.__name__}.{path.stem}"
         module = importlib.import_module(name)
