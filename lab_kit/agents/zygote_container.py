@@ -50,6 +50,7 @@ CLONE_NEWPID = 0x20000000
 PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 WORKLOADS = Path(workloads.__file__).resolve().parent
+PYTHON = os.path.realpath(sys.executable)  # the built-in workloads' (images.PYTHON)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 # script path -> (its module's name, its code): what `python -E -S SCRIPT` would run
@@ -79,10 +80,14 @@ def program_of(argv: list[str]) -> tuple[str, list[str]] | None:
     """("agent" | script path, its arguments) for a command this zygote can run, else None.
 
     `PYTHON -E -S SCRIPT ARGS` (`images.workload`) and `PYTHON -m lab_kit.agents NAME ARGS`
-    (`images.agent`, `table.command`)."""
-    if len(argv) >= 4 and argv[1:3] == ["-m", "lab_kit.agents"]:
+    (`images.agent`, `table.command`), each with the exact interpreter path the image table
+    writes: a pod's own command (`python3 -m lab_kit.agents ...`) is exec'd, and fails or
+    runs there as it would, never turned into one of the lab's programs."""
+    if len(argv) < 4:
+        return None
+    if argv[0] == sys.executable and argv[1:3] == ["-m", "lab_kit.agents"]:
         return "agent", argv[3:]
-    if len(argv) >= 4 and argv[1:3] == ["-E", "-S"] and argv[3] in SCRIPTS:
+    if argv[0] == PYTHON and argv[1:3] == ["-E", "-S"] and argv[3] in SCRIPTS:
         return argv[3], argv[4:]
     return None
 

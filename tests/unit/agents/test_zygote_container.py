@@ -30,7 +30,10 @@ def test_the_built_in_programs_are_forked():
     )
     for argv in (["sh", "-c", "sleep 1"], ["curl", "-s", "x"],
                  [sys.executable, "-E", "-S", "/tmp/not-a-workload.py"],
-                 [sys.executable, "-c", "print(1)"]):  # fmt: skip
+                 [sys.executable, "-c", "print(1)"],
+                 # a pod's own command naming the lab's programs: exec'd, as it would be
+                 ["python3", "-m", "lab_kit.agents", "coredns"],
+                 ["python3", "-E", "-S", RANDOM_GENERATOR]):  # fmt: skip
         assert zygote_container.program_of(argv) is None  # exec'd, as before
 
 
